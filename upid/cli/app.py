@@ -1,0 +1,94 @@
+"""The `upid` command: the root of the command tree, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+
+try:  # typer >= 0.20 vendors click
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer with the click package
+    from click import exceptions as click_errors  # type: ignore[no-redef]
+
+from upid import __version__
+from upid.cli import analyze, demo, storage
+from upid.errors import ExitCode, UpidError
+
+app = typer.Typer(
+    name="upid",
+    help="Find wasted Kubernetes capacity from your cluster's own history, and take it back safely.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,  # never print locals (kubeconfig tokens); tracebacks only with --debug
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(storage.app, name="storage")
+app.command("analyze", help=analyze.HELP, epilog=analyze.EXAMPLES)(analyze.analyze)
+app.command("demo", help=demo.HELP, epilog=demo.EXAMPLES)(demo.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"upid {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_version)
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show tracebacks on errors [env UPID_DEBUG=1]. Accepted anywhere on the command line.",
+        ),
+    ] = False,
+) -> None:
+    """Find wasted Kubernetes capacity from your cluster's own history, and take it back safely."""
+
+
+def _error(message: str, hint: str | None = None) -> None:
+    print(f"error: {message}" + (f" ({hint})" if hint else ""), file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit status instead of raising."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("UPID_DEBUG", "").lower() in ("1", "true", "yes")
+    args = [a for a in args if a != "--debug"]
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="upid", standalone_mode=False, obj={"argv": args, "debug": debug})
+        return ExitCode.OK
+    except typer.Exit as e:
+        return int(e.exit_code)
+    except click_errors.NoArgsIsHelpError as e:
+        print(e.ctx.get_help() if e.ctx else "", file=sys.stderr)
+        return ExitCode.USAGE
+    except click_errors.UsageError as e:
+        where = e.ctx.command_path if e.ctx else "upid"
+        _error(e.format_message().rstrip("."), f"see '{where} --help'")
+        return ExitCode.USAGE
+    except UpidError as e:
+        if debug:
+            traceback.print_exc()
+        _error(e.message, e.hint)
+        return e.exit_code
+    except (KeyboardInterrupt, typer.Abort):
+        _error("interrupted")
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:  # `upid ... | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return ExitCode.OK
+    except Exception as e:  # a bug: one line unless --debug
+        if debug:
+            traceback.print_exc()
+        _error(f"internal error: {type(e).__name__}: {e}", "run again with --debug for the traceback")
+        return ExitCode.ERROR

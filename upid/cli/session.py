@@ -1,0 +1,71 @@
+"""What every command needs, built once at the edge: settings (flag > env > config > default) and streams."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import typer
+
+from upid.settings import Settings, ensure_home, load_settings
+from upid.store.base import AuditRecord
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from upid.store.base import Store
+
+
+@dataclass
+class Session:
+    settings: Settings
+    argv: list[str]
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+
+    def store(self) -> Store:
+        from upid.store import open_store
+
+        ensure_home(self.settings.home)
+        return open_store(self.settings)
+
+    def audit(self, command: str) -> AuditRecord:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+        return AuditRecord(command=command, args=list(self.argv), user=user)
+
+    def notice(self, message: str) -> None:
+        """A line for people, on stderr: never mixed into data on stdout."""
+        print(message, file=self.err)
+
+    def warn(self, message: str) -> None:
+        print(f"warning: {message}", file=self.err)
+
+    def console(self) -> Console:
+        """A Rich console on stdout: colour only on a terminal (and never with NO_COLOR), no wrapping when piped."""
+        from rich.console import Console
+
+        tty = self.out.isatty()
+        width = shutil.get_terminal_size().columns if tty else 10_000
+        return Console(
+            file=self.out,
+            width=width,
+            highlight=False,
+            no_color=not tty or "NO_COLOR" in os.environ,
+            force_terminal=tty,
+            soft_wrap=not tty,
+        )
+
+
+def session(ctx: typer.Context, store: Path | None = None, **flags: Any) -> Session:
+    """Build the Session for the running command from its context and flags."""
+    obj = ctx.find_root().obj or {}
+    settings = load_settings().with_flags(store=store, debug=obj.get("debug"), **flags)
+    return Session(settings=settings, argv=obj.get("argv", []))

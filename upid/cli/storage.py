@@ -1,0 +1,241 @@
+"""`upid storage ...`: put history into the store, look at it, and keep it tidy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from upid.cli.options import ClusterOpt, NoHeadersOpt, StoreOpt
+from upid.cli.printers import Column, View, emit, output_option, plain
+from upid.cli.session import Session, session
+from upid.units import format_bytes, format_count, iso
+
+app = typer.Typer(help="Import, inspect, query, export and clean up the history store.", no_args_is_help=True)
+
+
+@app.command("import", epilog="Example:\n\n  upid storage import usage.csv.gz --cluster prod")
+def import_(
+    ctx: typer.Context,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV, gzip CSV or Parquet file in the canonical format (docs/import-format.md).",
+            show_default=False,
+        ),
+    ],
+    cluster: ClusterOpt = None,
+    output: Annotated[str, output_option("none", ("none",))] = "none",
+    store: StoreOpt = None,
+) -> None:
+    """Import usage samples from a file; importing the same samples again stores them once."""
+    from upid.workflows.importing import import_file
+
+    s = session(ctx, store)
+    outcome = import_file(
+        s.store(), path, cluster or s.settings.cluster or "default", s.audit("storage import")
+    )
+    _report_import(s, outcome)
+    if output != "none":
+        summary = outcome.summary()
+        emit(
+            View(
+                document=summary,
+                records=summary["clusters"],
+                columns=[  # type: ignore[arg-type]
+                    Column(k, k.upper().replace("_", " "))
+                    for k in ("cluster", "samples", "written", "already_stored")
+                ],
+            ),
+            output,
+            s,
+        )
+
+
+def _report_import(s: Session, outcome: Any) -> None:
+    r = outcome.report
+    if r.ignored_columns:
+        s.notice(f"notice: ignored unknown column(s): {', '.join(r.ignored_columns)}")
+    if r.bad:
+        s.warn(
+            f"{format_count(r.bad)} of {format_count(r.rows)} rows skipped as bad: " + "; ".join(r.reasons)
+        )
+    if r.duplicates:
+        s.notice(f"notice: {format_count(r.duplicates)} duplicate rows (same series and second) kept once")
+    for w in outcome.writes:
+        if w.spooled:
+            s.notice(
+                f"store busy: {format_count(w.received)} samples of cluster {w.cluster} spooled; the next "
+                "upid command that opens the store merges them"
+            )
+        else:
+            s.notice(
+                f"imported {format_count(w.written)} samples into cluster {w.cluster} "
+                f"({format_count(w.received - w.written)} already stored, {w.series_created} new series)"
+            )
+
+
+@app.command("status", epilog="Example:\n\n  upid storage status -o json")
+def status(
+    ctx: typer.Context,
+    output: Annotated[str, output_option()] = "table",
+    no_headers: NoHeadersOpt = False,
+    store: StoreOpt = None,
+) -> None:
+    """Per cluster: series, samples, first and last sample; the store's size and bytes per sample."""
+    s = session(ctx, store)
+    st = s.store().status()
+    per_sample = st.size_bytes / st.samples if st.samples else None
+    doc = {
+        "path": str(st.path),
+        "schema_version": st.schema_version,
+        "size_bytes": st.size_bytes,
+        "samples": st.samples,
+        "bytes_per_sample": round(per_sample, 3) if per_sample else None,
+        "spooled_batches": st.spooled_batches,
+        "clusters": [
+            {
+                "cluster": c.name,
+                "series": c.series,
+                "samples": c.samples,
+                "first": iso(c.first),
+                "last": iso(c.last),
+            }
+            for c in st.clusters
+        ],
+    }
+    footer = [
+        f"store {st.path}  {format_bytes(st.size_bytes)}B  "
+        + (f"{per_sample:.2f} bytes/sample" if per_sample else "no samples")
+        + (f"  {st.spooled_batches} spooled batches waiting" if st.spooled_batches else "")
+    ]
+    columns = [
+        Column("cluster", "CLUSTER"),
+        Column("series", "SERIES", format_count, numeric=True),
+        Column("samples", "SAMPLES", format_count, numeric=True),
+        Column("first", "FIRST"),
+        Column("last", "LAST"),
+    ]
+    emit(View(document=doc, records=doc["clusters"], columns=columns, footer=footer), output, s, no_headers)
+
+
+@app.command("cleanup", epilog="Example:\n\n  upid storage cleanup --days-to-keep 30")
+def cleanup(
+    ctx: typer.Context,
+    days_to_keep: Annotated[
+        int | None,
+        typer.Option(
+            "--days-to-keep",
+            min=1,
+            show_default=False,
+            help="Keep this many days before each cluster's newest sample "
+            "[env UPID_DAYS_TO_KEEP; config days_to_keep; default 90].",
+        ),
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Delete samples older than the retention, counted back from each cluster's newest sample."""
+    s = session(ctx, store, days_to_keep=days_to_keep)
+    removed = s.store().cleanup(s.settings.days_to_keep, s.audit("storage cleanup"))
+    for cluster, count in removed.items():
+        s.notice(
+            f"cluster {cluster}: removed {format_count(count)} samples older than "
+            f"{s.settings.days_to_keep} days"
+        )
+    if not removed:
+        s.notice("nothing to clean up: the store has no samples")
+
+
+@app.command("audit-log", epilog="Example:\n\n  upid storage audit-log --limit 5 -o json")
+def audit_log(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest entries to show.")] = 20,
+    output: Annotated[str, output_option()] = "table",
+    no_headers: NoHeadersOpt = False,
+    store: StoreOpt = None,
+) -> None:
+    """Every command that changed the store: when, who, what, and the result."""
+    s = session(ctx, store)
+    entries = s.store().audit_log(limit)
+    records = [
+        {
+            "id": e.id,
+            "time": iso(e.at),
+            "user": e.user,
+            "command": e.command,
+            "cluster": e.cluster,
+            "result": e.result,
+            "details": e.details,
+        }
+        for e in entries
+    ]
+    columns = [
+        Column("id", "ID", numeric=True),
+        Column("time", "TIME"),
+        Column("user", "USER"),
+        Column("command", "COMMAND"),
+        Column("cluster", "CLUSTER"),
+        Column("result", "RESULT"),
+        Column("details", "DETAILS", _details, wide=True),
+    ]
+    emit(View(document={"entries": records}, records=records, columns=columns), output, s, no_headers)
+
+
+def _details(details: Any) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(details.items()) if k != "args") if details else "-"
+
+
+@app.command(
+    "query",
+    epilog='Example:\n\n  upid storage query "SELECT namespace, avg(cpu_cores) FROM usage GROUP BY 1"',
+)
+def query(
+    ctx: typer.Context,
+    sql: Annotated[
+        str,
+        typer.Argument(
+            help="One read-only SQL statement (SELECT or EXPLAIN). The view `usage` "
+            "has every sample with readable names.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[str, output_option()] = "table",
+    no_headers: NoHeadersOpt = False,
+    store: StoreOpt = None,
+) -> None:
+    """Run a read-only SQL query on the store; anything that could write is refused."""
+    s = session(ctx, store)
+    result = s.store().query(sql)
+    records = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+    columns = [Column(c, c.upper(), plain) for c in result.columns]
+    emit(
+        View(
+            document={"columns": result.columns, "rows": [list(r) for r in result.rows]},
+            records=records,
+            columns=columns,
+            empty="(no rows)",
+        ),
+        output,
+        s,
+        no_headers,
+    )
+
+
+@app.command(
+    "export",
+    epilog='Example:\n\n  upid storage export ./upid-export && duckdb -c "SELECT count(*) '
+    "FROM './upid-export/**/*.parquet'\"",
+)
+def export(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path, typer.Argument(help="Target directory (created; must be empty).", show_default=False)
+    ],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace what the directory holds.")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Write every sample as Parquet, partitioned by cluster and day (hive layout), for any Parquet engine."""
+    s = session(ctx, store)
+    result = s.store().export(directory, overwrite)
+    s.notice(f"exported {format_count(result['samples'])} samples to {directory} ({result['files']} files)")

@@ -1,0 +1,76 @@
+"""SampleBatch: the columnar batch of usage samples that producers (import, collect) hand to a store.
+
+Units are fixed here so that every producer and backend agrees: time in UNIX seconds, CPU in millicores,
+memory in KiB (metrics-server's own resolution), network in bytes/s (NaN when not measured), requests and
+limits in millicores and bytes (-1 when unset).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SERIES_KEY = ("namespace", "workload_kind", "workload", "pod", "container")
+UNSET = -1
+
+SOURCES = {"import": 1, "metrics-server": 2, "kubelet-summary": 3, "prometheus": 4}
+
+
+@dataclass
+class SampleBatch:
+    """All samples of one cluster from one producer run.
+
+    `series` holds one entry per distinct container series (the keys in SERIES_KEY plus `node`);
+    `series_idx` points each sample at its entry. `resources` holds request/limit change points,
+    also indexed by series, with columns ts, cpu_request_m, cpu_limit_m, memory_request, memory_limit.
+    """
+
+    cluster: str
+    source: str
+    series: dict[str, np.ndarray]
+    series_idx: np.ndarray
+    ts: np.ndarray
+    cpu_m: np.ndarray
+    mem_kib: np.ndarray
+    net_rx: np.ndarray
+    net_tx: np.ndarray
+    resources: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.ts)
+        for name in ("series_idx", "cpu_m", "mem_kib", "net_rx", "net_tx"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(
+                    f"SampleBatch column {name} has {len(getattr(self, name))} rows, expected {n}"
+                )
+        if self.source not in SOURCES:
+            raise ValueError(f"unknown sample source {self.source!r}")
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @property
+    def series_count(self) -> int:
+        return len(self.series["namespace"]) if self.series else 0
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every array by a flat name, for serialising (the spool) and back with `from_columns`."""
+        out = {f"series.{k}": v for k, v in self.series.items()}
+        out.update({f"resources.{k}": v for k, v in self.resources.items()})
+        for name in ("series_idx", "ts", "cpu_m", "mem_kib", "net_rx", "net_tx"):
+            out[name] = getattr(self, name)
+        return out
+
+    @classmethod
+    def from_columns(cls, cluster: str, source: str, cols: dict[str, np.ndarray]) -> SampleBatch:
+        def group(prefix: str) -> dict[str, np.ndarray]:
+            return {k.split(".", 1)[1]: v for k, v in cols.items() if k.startswith(prefix)}
+
+        return cls(
+            cluster=cluster,
+            source=source,
+            series=group("series."),
+            resources=group("resources."),
+            **{n: cols[n] for n in ("series_idx", "ts", "cpu_m", "mem_kib", "net_rx", "net_tx")},
+        )

@@ -1,0 +1,99 @@
+"""Settings, resolved once at the edge: flag > UPID_* environment > $UPID_HOME/config.toml > default."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from upid.errors import ConfigError
+
+CONFIG_FILE = "config.toml"
+STORE_FILE = "upid.duckdb"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    store: Path
+    days_to_keep: int = 90
+    cluster: str | None = None  # the cluster analysed when --cluster is not given and the store has several
+    lock_timeout: float = (
+        30.0  # seconds a reader waits for a writer; a writer waits a third of it, then spools
+    )
+    debug: bool = False
+
+    def with_flags(self, **flags: Any) -> Settings:
+        """Apply command-line flags; a flag left at None keeps the resolved value."""
+        given = {k: v for k, v in flags.items() if v is not None}
+        return replace(self, **given)
+
+
+# key -> (type, environment variable)
+_KEYS: dict[str, tuple[type, str]] = {
+    "store": (Path, "UPID_STORE"),
+    "days_to_keep": (int, "UPID_DAYS_TO_KEEP"),
+    "cluster": (str, "UPID_CLUSTER"),
+    "lock_timeout": (float, "UPID_LOCK_TIMEOUT"),
+    "debug": (bool, "UPID_DEBUG"),
+}
+
+
+def upid_home(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("UPID_HOME") or Path.home() / ".upid").expanduser()
+
+
+def ensure_home(home: Path) -> None:
+    """Create UPID_HOME with owner-only permissions (it will hold cluster data and config)."""
+    try:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create UPID_HOME {home}: {e.strerror}") from e
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve environment and config file; command-line flags are applied later with `with_flags`."""
+    env = os.environ if environ is None else environ
+    home = upid_home(env)
+    values: dict[str, Any] = {"store": home / STORE_FILE}
+    values.update(_read_config(home / CONFIG_FILE))
+    for key, (kind, var) in _KEYS.items():
+        if env.get(var) not in (None, ""):
+            values[key] = _convert(key, kind, env[var], var)
+    store = Path(values.pop("store")).expanduser()
+    if not store.is_absolute():
+        store = home / store
+    return Settings(home=home, store=store, **values)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from e
+    unknown = sorted(set(data) - set(_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(_KEYS)}")
+    return {k: _convert(k, _KEYS[k][0], v, f"{path}:{k}") for k, v in data.items()}
+
+
+def _convert(key: str, kind: type, raw: Any, where: str) -> Any:
+    if kind is bool:
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where}: expected true or false, got {raw!r}")
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected {kind.__name__} for {key}, got {raw!r}") from None
+    if kind in (int, float) and value < 0:
+        raise ConfigError(f"{where}: {key} must not be negative, got {raw!r}")
+    return value

@@ -1,0 +1,93 @@
+"""The store interface every backend implements (DuckDB now; PostgreSQL/TimescaleDB later).
+
+Backends take and return plain dataclasses and numpy arrays; they wrap their driver's errors into
+upid.errors.StoreError and its subclasses, so callers never see a driver exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from upid.analysis.frame import UsageFrame
+from upid.samples import SampleBatch
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    cluster: str
+    received: int  # samples in the batch
+    written: int  # samples that were new (the rest were already stored)
+    series_created: int
+    spooled: bool = False  # the store was busy: the batch waits in the spool for the next writer
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    name: str
+    series: int
+    samples: int
+    first: int | None  # UNIX seconds
+    last: int | None
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    path: Path
+    schema_version: int
+    size_bytes: int  # the database file plus its sample blocks
+    clusters: list[ClusterStatus]
+    spooled_batches: int
+
+    @property
+    def samples(self) -> int:
+        return sum(c.samples for c in self.clusters)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: int
+    command: str
+    cluster: str | None
+    user: str
+    result: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """What a store-changing command tells the audit log about itself."""
+
+    command: str
+    args: list[str]
+    user: str
+
+
+class Store(Protocol):
+    """What upid needs from a backend. Each call opens and closes its own connection."""
+
+    def write(self, batch: SampleBatch, audit: AuditRecord) -> WriteResult: ...
+
+    def status(self) -> StoreStatus: ...
+
+    def clusters(self) -> list[str]: ...
+
+    def newest_sample(self, cluster: str) -> int | None: ...
+
+    def load_usage(self, cluster: str, start: int, end: int, namespaces: list[str] | None) -> UsageFrame: ...
+
+    def cleanup(self, days_to_keep: int, audit: AuditRecord) -> dict[str, int]: ...
+
+    def audit_log(self, limit: int) -> list[AuditEntry]: ...
+
+    def query(self, sql: str) -> QueryResult: ...
+
+    def export(self, directory: Path, overwrite: bool) -> dict[str, int]: ...

@@ -1,0 +1,134 @@
+"""Numbered schema migrations, registered by decorator and recorded in the store itself.
+
+A store whose recorded version is higher than the newest migration here was written by a newer upid:
+it is refused before anything is read or written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from upid.errors import StoreVersionError
+from upid.store.duckdb.connection import one
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+MIGRATIONS: dict[int, tuple[str, Migration]] = {}
+
+
+def migration(version: int, name: str) -> Callable[[Migration], Migration]:
+    def register(fn: Migration) -> Migration:
+        if version in MIGRATIONS:
+            raise RuntimeError(f"migration {version} registered twice")
+        MIGRATIONS[version] = (name, fn)
+        return fn
+
+    return register
+
+
+def latest() -> int:
+    return max(MIGRATIONS)
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = one(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'")
+    if not exists or not exists[0]:
+        return 0
+    row = one(con, "SELECT coalesce(max(version), 0) FROM schema_migrations")
+    return int(row[0]) if row else 0
+
+
+def check_not_newer(version: int, path: Path) -> None:
+    if version > latest():
+        raise StoreVersionError(
+            f"store {path} has schema version {version}, newer than this upid supports ({latest()})",
+            hint="upgrade upid to read it; the store was not changed",
+        )
+
+
+def migrate(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Apply the pending migrations, each in its own transaction; returns the resulting version."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    version = current_version(con)
+    check_not_newer(version, path)
+    for number in sorted(v for v in MIGRATIONS if v > version):
+        name, fn = MIGRATIONS[number]
+        con.execute("BEGIN")
+        fn(con)
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [number, name])
+        con.execute("COMMIT")
+        version = number
+    return version
+
+
+@migration(1, "initial schema: clusters, series, samples head, blocks, resources, runs, audit log")
+def _initial(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("""
+        CREATE TABLE clusters (
+            cluster_id INTEGER PRIMARY KEY,
+            name VARCHAR NOT NULL UNIQUE,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE series (
+            series_id INTEGER PRIMARY KEY,
+            cluster_id INTEGER NOT NULL,
+            namespace VARCHAR NOT NULL,
+            workload_kind VARCHAR NOT NULL,
+            workload VARCHAR NOT NULL,
+            pod VARCHAR NOT NULL,
+            container VARCHAR NOT NULL,
+            node VARCHAR,
+            UNIQUE (cluster_id, namespace, workload_kind, workload, pod, container)
+        );
+        -- the head: fresh samples; compacted into Parquet blocks once large
+        CREATE TABLE samples (
+            series_id INTEGER NOT NULL,
+            ts TIMESTAMP NOT NULL,
+            cpu_m INTEGER NOT NULL,
+            mem_kib BIGINT NOT NULL,
+            net_rx BIGINT,
+            net_tx BIGINT,
+            source UTINYINT NOT NULL
+        );
+        CREATE TABLE blocks (
+            block_id INTEGER PRIMARY KEY,
+            cluster_id INTEGER NOT NULL,
+            file VARCHAR NOT NULL,
+            min_ts TIMESTAMP NOT NULL,
+            max_ts TIMESTAMP NOT NULL,
+            samples BIGINT NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        -- requests and limits as change points: a row only when a value changes
+        CREATE TABLE resources (
+            series_id INTEGER NOT NULL,
+            ts TIMESTAMP NOT NULL,
+            cpu_request_m INTEGER,
+            cpu_limit_m INTEGER,
+            memory_request BIGINT,
+            memory_limit BIGINT
+        );
+        CREATE TABLE runs (
+            run_id INTEGER PRIMARY KEY,
+            cluster_id INTEGER NOT NULL,
+            source VARCHAR NOT NULL,
+            finished_at TIMESTAMP NOT NULL,
+            samples_received BIGINT NOT NULL,
+            samples_written BIGINT NOT NULL
+        );
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            logged_at TIMESTAMP NOT NULL,
+            command VARCHAR NOT NULL,
+            args VARCHAR[] NOT NULL,
+            cluster VARCHAR,
+            os_user VARCHAR NOT NULL,
+            result VARCHAR NOT NULL,
+            details JSON
+        );
+    """)

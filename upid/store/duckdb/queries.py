@@ -1,0 +1,253 @@
+"""Read-side SQL of the DuckDB backend: status, usage for analysis, audit, user queries, export, cleanup."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from upid.analysis.frame import UsageFrame
+from upid.errors import NoDataError, UsageError
+from upid.store.base import AuditEntry, AuditRecord, ClusterStatus, QueryResult
+from upid.store.duckdb import blocks
+from upid.store.duckdb.connection import one
+from upid.store.duckdb.writer import add_audit
+
+READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+
+
+def _cluster_id(con: duckdb.DuckDBPyConnection, cluster: str) -> int:
+    row = one(con, "SELECT cluster_id FROM clusters WHERE name = ?", [cluster])
+    if not row:
+        names = [r[0] for r in con.execute("SELECT name FROM clusters ORDER BY name").fetchall()]
+        raise NoDataError(
+            f"no cluster {cluster!r} in the store", hint=f"known clusters: {', '.join(names) or 'none'}"
+        )
+    return int(row[0])
+
+
+def all_samples(con: duckdb.DuckDBPyConnection, store: Path, cluster_id: int | None = None) -> str:
+    return blocks.samples_sql(blocks.block_files(con, store, cluster_id))
+
+
+def usage_view(con: duckdb.DuckDBPyConnection, store: Path) -> str:
+    """Every sample with readable names and SI units: what `storage query` and `export` show."""
+    return f"""
+        SELECT c.name AS cluster, s.namespace, s.workload_kind, s.workload, s.pod, s.container, s.node,
+               x.ts AS timestamp, x.cpu_m / 1000.0 AS cpu_cores, x.mem_kib * 1024 AS memory_bytes,
+               x.net_rx AS network_rx_bytes_per_s, x.net_tx AS network_tx_bytes_per_s,
+               CASE x.source WHEN 1 THEN 'import' WHEN 2 THEN 'metrics-server' WHEN 3 THEN 'kubelet-summary'
+                             WHEN 4 THEN 'prometheus' END AS source
+        FROM ({all_samples(con, store)}) x
+        JOIN series s USING (series_id) JOIN clusters c USING (cluster_id)"""
+
+
+def newest_sample(con: duckdb.DuckDBPyConnection, store: Path, cluster: str) -> int | None:
+    cid = _cluster_id(con, cluster)
+    row = one(
+        con,
+        f"SELECT epoch(max(ts))::BIGINT FROM ({all_samples(con, store, cid)}) x "
+        "WHERE series_id IN (SELECT series_id FROM series WHERE cluster_id = ?)",
+        [cid],
+    )
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def cluster_status(con: duckdb.DuckDBPyConnection, store: Path) -> list[ClusterStatus]:
+    rows = con.execute(f"""
+        SELECT c.name, count(DISTINCT s.series_id), count(x.ts), epoch(min(x.ts))::BIGINT, epoch(max(x.ts))::BIGINT
+        FROM clusters c LEFT JOIN series s USING (cluster_id)
+        LEFT JOIN ({all_samples(con, store)}) x USING (series_id)
+        GROUP BY c.name ORDER BY c.name""").fetchall()
+    return [
+        ClusterStatus(name=r[0], series=int(r[1]), samples=int(r[2]), first=r[3], last=r[4]) for r in rows
+    ]
+
+
+def load_usage(
+    con: duckdb.DuckDBPyConnection,
+    store: Path,
+    cluster: str,
+    start: int,
+    end: int,
+    namespaces: list[str] | None,
+) -> UsageFrame:
+    cid = _cluster_id(con, cluster)
+    ns_filter, params = "", [cid]
+    if namespaces:
+        ns_filter = f"AND namespace IN ({', '.join('?' for _ in namespaces)})"
+        params += namespaces
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE w_series AS
+        SELECT series_id, pod,
+               dense_rank() OVER (ORDER BY namespace, workload_kind, workload, container) - 1 AS cidx,
+               namespace, workload_kind, workload, container
+        FROM series WHERE cluster_id = ? {ns_filter}""",
+        params,
+    )
+    lo, hi = (
+        f"make_timestamp({int(start)}::BIGINT * 1000000)",
+        f"make_timestamp({int(end)}::BIGINT * 1000000)",
+    )
+    files = blocks.block_files(con, store, cid, _sql_ts(con, start), _sql_ts(con, end))
+    data = con.execute(f"""
+        SELECT w.cidx, dense_rank() OVER (PARTITION BY w.cidx ORDER BY w.pod) - 1 AS pidx,
+               epoch(x.ts)::BIGINT AS ts, x.cpu_m / 1000.0 AS cpu, x.mem_kib * 1024.0 AS memory
+        FROM ({blocks.samples_sql(files)}) x JOIN w_series w USING (series_id)
+        WHERE x.ts > {lo} AND x.ts <= {hi}
+        ORDER BY w.cidx, x.ts""").fetchnumpy()
+    containers = con.execute(f"""
+        WITH latest AS (
+            SELECT w.cidx, arg_max(r.cpu_request_m, r.ts) AS cr, arg_max(r.cpu_limit_m, r.ts) AS cl,
+                   arg_max(r.memory_request, r.ts) AS mr, arg_max(r.memory_limit, r.ts) AS ml
+            FROM resources r JOIN w_series w USING (series_id) WHERE r.ts <= {hi} GROUP BY w.cidx)
+        SELECT DISTINCT w.cidx, w.namespace, w.workload_kind, w.workload, w.container,
+               l.cr / 1000.0 AS cpu_request, l.cl / 1000.0 AS cpu_limit,
+               l.mr::DOUBLE AS memory_request, l.ml::DOUBLE AS memory_limit
+        FROM w_series w LEFT JOIN latest l USING (cidx) ORDER BY w.cidx""").fetchnumpy()
+    con.execute("DROP TABLE temp.w_series")
+    return UsageFrame(
+        cluster=cluster,
+        start=start,
+        end=end,
+        containers={k: _filled(v) for k, v in containers.items()},
+        container_idx=np.asarray(data["cidx"], dtype=np.int64),
+        pod_idx=np.asarray(data["pidx"], dtype=np.int64),
+        ts=np.asarray(data["ts"], dtype=np.int64),
+        cpu=np.asarray(data["cpu"], dtype=np.float64),
+        memory=np.asarray(data["memory"], dtype=np.float64),
+    )
+
+
+def _sql_ts(con: duckdb.DuckDBPyConnection, epoch: int) -> str:
+    row = one(con, "SELECT make_timestamp(CAST(? AS BIGINT) * 1000000)::VARCHAR", [int(epoch)])
+    assert row is not None
+    return str(row[0])
+
+
+def _filled(values: np.ndarray) -> np.ndarray:
+    """DuckDB returns masked arrays where NULLs occur: turn those into NaN (numbers) or None."""
+    if isinstance(values, np.ma.MaskedArray):
+        if values.dtype.kind == "f":
+            return values.filled(np.nan)
+        return np.asarray(values.astype(object).filled(None))
+    return np.asarray(values)
+
+
+def audit_log(con: duckdb.DuckDBPyConnection, limit: int) -> list[AuditEntry]:
+    rows = con.execute(
+        "SELECT id, epoch(logged_at)::BIGINT, command, cluster, os_user, result, details, args "
+        "FROM audit_log ORDER BY id DESC LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [
+        AuditEntry(
+            id=r[0],
+            at=r[1],
+            command=r[2],
+            cluster=r[3],
+            user=r[4],
+            result=r[5],
+            details={**json.loads(r[6] or "{}"), "args": list(r[7])},
+        )
+        for r in rows
+    ]
+
+
+def read_only_query(con: duckdb.DuckDBPyConnection, store: Path, sql: str) -> QueryResult:
+    """Run a user's SELECT on a read-only connection; anything else is refused before it runs."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as e:
+        raise UsageError(f"invalid SQL: {str(e).splitlines()[0]}") from e
+    if len(statements) != 1:
+        raise UsageError("give exactly one SQL statement")
+    kind = statements[0].type.name
+    if kind not in READ_ONLY_STATEMENTS:
+        raise UsageError(f"only read-only queries are allowed (SELECT, EXPLAIN); got {kind}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW usage AS {usage_view(con, store)}")
+    try:
+        cursor = con.execute(sql)
+    except duckdb.Error as e:
+        raise UsageError(f"query failed: {str(e).splitlines()[0]}") from e
+    columns = [d[0] for d in cursor.description or []]
+    return QueryResult(columns=columns, rows=cursor.fetchall())
+
+
+def export(con: duckdb.DuckDBPyConnection, store: Path, directory: Path, overwrite: bool) -> dict[str, int]:
+    """Every sample as Parquet, hive-partitioned by cluster and day, readable by any Parquet engine."""
+    if directory.exists() and any(directory.iterdir()):
+        if not overwrite:
+            raise UsageError(
+                f"{directory} is not empty", hint="choose an empty directory or pass --overwrite"
+            )
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = "'" + str(directory).replace("'", "''") + "'"
+    row = one(con, f"SELECT count(*) FROM ({usage_view(con, store)})")
+    con.execute(
+        f"COPY (SELECT *, strftime(timestamp, '%Y-%m-%d') AS day FROM ({usage_view(con, store)}) "
+        f"ORDER BY cluster, day, namespace, workload, pod, container, timestamp) "
+        f"TO {target} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cluster, day))"
+    )
+    files = len(list(directory.rglob("*.parquet")))
+    return {"samples": int(row[0]) if row else 0, "files": files}
+
+
+def cleanup(
+    con: duckdb.DuckDBPyConnection, store: Path, days_to_keep: int, audit: AuditRecord
+) -> tuple[dict[str, int], list[Path]]:
+    """Drop samples older than `days_to_keep` before each cluster's newest sample, as Prometheus' retention
+    counts from its newest data, so that imported history is not wiped by the wall clock.
+
+    Returns per-cluster removed counts and the block files to delete once the transaction has committed.
+    """
+    removed: dict[str, int] = {}
+    old_files: list[Path] = []
+    con.execute("BEGIN")
+    try:
+        for cid, name in con.execute("SELECT cluster_id, name FROM clusters ORDER BY name").fetchall():
+            newest = newest_sample(con, store, name)
+            if newest is None:
+                continue
+            cutoff = _sql_ts(con, newest - days_to_keep * 86400)
+            removed[name], files = _cleanup_cluster(con, store, cid, cutoff)
+            old_files += files
+        add_audit(con, audit, None, "ok", {"days_to_keep": days_to_keep, "removed": removed})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("CHECKPOINT")
+    return removed, old_files
+
+
+def _cleanup_cluster(
+    con: duckdb.DuckDBPyConnection, store: Path, cid: int, cutoff: str
+) -> tuple[int, list[Path]]:
+    in_cluster = f"series_id IN (SELECT series_id FROM series WHERE cluster_id = {int(cid)})"
+    row = one(con, f"SELECT count(*) FROM samples WHERE {in_cluster} AND ts < ?::TIMESTAMP", [cutoff])
+    count = int(row[0]) if row else 0
+    con.execute(f"DELETE FROM samples WHERE {in_cluster} AND ts < ?::TIMESTAMP", [cutoff])
+    old = con.execute(
+        "SELECT block_id, file, max_ts < ?::TIMESTAMP, samples FROM blocks "
+        "WHERE cluster_id = ? AND min_ts < ?::TIMESTAMP",
+        [cutoff, cid, cutoff],
+    ).fetchall()
+    files = []
+    root = blocks.blocks_dir(store)
+    for block_id, file, whole, rows in old:
+        path = root / file
+        if whole:
+            count += int(rows)
+        else:  # keep the block's recent part as a new block
+            kept = blocks.write_block(
+                con, store, cid, f"SELECT * FROM read_parquet('{path}') WHERE ts >= '{cutoff}'::TIMESTAMP"
+            )
+            count += int(rows) - kept
+        con.execute("DELETE FROM blocks WHERE block_id = ?", [block_id])
+        files.append(path)
+    return count, files

@@ -1,0 +1,149 @@
+"""DuckDBStore: the Store interface over one DuckDB file, its Parquet blocks and its spool.
+
+Every call opens a connection and closes it before returning, so no process holds DuckDB's file lock
+for longer than one operation. Writers that cannot get the lock within a share of the lock timeout
+spool their batch instead of failing; readers wait up to the full lock timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from upid.analysis.frame import UsageFrame
+from upid.errors import StoreLockedError
+from upid.samples import SampleBatch
+from upid.store.base import AuditEntry, AuditRecord, QueryResult, StoreStatus, WriteResult
+from upid.store.duckdb import blocks, migrations, queries, spool
+from upid.store.duckdb.connection import connect, wrapped
+from upid.store.duckdb.writer import write_batch
+
+WRITER_SHARE = 1 / 3  # of the lock timeout a writer waits before spooling
+
+
+class DuckDBStore:
+    def __init__(self, path: Path, lock_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+
+    # -- connections -------------------------------------------------------------------------
+
+    @contextmanager
+    def _writer(self, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = connect(
+            self.path,
+            read_only=False,
+            timeout=self.lock_timeout * WRITER_SHARE if timeout is None else timeout,
+        )
+        try:
+            with wrapped(self.path):
+                migrations.migrate(con, self.path)
+                blocks.sweep_orphans(con, self.path)
+                self._merge_spool(con)
+                yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def _reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self._settle()
+        con = connect(self.path, read_only=True, timeout=self.lock_timeout)
+        try:
+            with wrapped(self.path):
+                migrations.check_not_newer(migrations.current_version(con), self.path)
+                yield con
+        finally:
+            con.close()
+
+    def _settle(self) -> None:
+        """Before reading: bring the schema up to date and merge spooled batches, if the lock is free."""
+        if not self.path.exists():
+            return
+        needs_migration = False
+        if not spool.pending(self.path):
+            con = connect(self.path, read_only=True, timeout=self.lock_timeout)
+            try:
+                with wrapped(self.path):
+                    version = migrations.current_version(con)
+                    migrations.check_not_newer(version, self.path)
+                    needs_migration = version < migrations.latest()
+            finally:
+                con.close()
+            if not needs_migration:
+                return
+        try:
+            with self._writer(timeout=self.lock_timeout if needs_migration else 0.2):
+                pass
+        except StoreLockedError:
+            if needs_migration:
+                raise
+
+    def _merge_spool(self, con: duckdb.DuckDBPyConnection) -> None:
+        for path in spool.pending(self.path):
+            batch, audit = spool.load(path)
+            write_batch(con, self.path, batch, audit, spooled=True)
+            path.unlink(missing_ok=True)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def write(self, batch: SampleBatch, audit: AuditRecord) -> WriteResult:
+        try:
+            with self._writer() as con:
+                return write_batch(con, self.path, batch, audit)
+        except StoreLockedError:
+            spool.put(self.path, batch, audit)
+            return WriteResult(
+                cluster=batch.cluster, received=len(batch), written=0, series_created=0, spooled=True
+            )
+
+    def cleanup(self, days_to_keep: int, audit: AuditRecord) -> dict[str, int]:
+        with self._writer(timeout=self.lock_timeout) as con:
+            removed, old_files = queries.cleanup(con, self.path, days_to_keep, audit)
+        for path in old_files:
+            path.unlink(missing_ok=True)
+        return removed
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def clusters(self) -> list[str]:
+        with self._reader() as con:
+            return [r[0] for r in con.execute("SELECT name FROM clusters ORDER BY name").fetchall()]
+
+    def newest_sample(self, cluster: str) -> int | None:
+        with self._reader() as con:
+            return queries.newest_sample(con, self.path, cluster)
+
+    def status(self) -> StoreStatus:
+        with self._reader() as con:
+            clusters = queries.cluster_status(con, self.path)
+            version = migrations.current_version(con)
+        size = self.path.stat().st_size + blocks.total_bytes(self.path)
+        wal = self.path.with_name(self.path.name + ".wal")
+        if wal.exists():
+            size += wal.stat().st_size
+        return StoreStatus(
+            path=self.path,
+            schema_version=version,
+            size_bytes=size,
+            clusters=clusters,
+            spooled_batches=len(spool.pending(self.path)),
+        )
+
+    def load_usage(self, cluster: str, start: int, end: int, namespaces: list[str] | None) -> UsageFrame:
+        with self._reader() as con:
+            return queries.load_usage(con, self.path, cluster, start, end, namespaces)
+
+    def audit_log(self, limit: int) -> list[AuditEntry]:
+        with self._reader() as con:
+            return queries.audit_log(con, limit)
+
+    def query(self, sql: str) -> QueryResult:
+        with self._reader() as con:
+            return queries.read_only_query(con, self.path, sql)
+
+    def export(self, directory: Path, overwrite: bool) -> dict[str, int]:
+        with self._reader() as con:
+            return queries.export(con, self.path, directory, overwrite)

@@ -1,0 +1,72 @@
+"""Units: durations, timestamps and human formatting of CPU, memory and counts, in one place."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+
+from upid.errors import UsageError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> int:
+    """'14d', '36h', '90m', '2w', '30s' -> seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise UsageError(f"invalid duration {text!r}: use a number and one of s, m, h, d, w (e.g. 14d)")
+    seconds = float(match.group(1)) * _SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise UsageError(f"invalid duration {text!r}: must be positive")
+    return int(seconds)
+
+
+def parse_timestamp(text: str) -> int:
+    """ISO-8601 (UTC unless an offset is given) or UNIX seconds -> UNIX seconds."""
+    raw = text.strip()
+    try:
+        return int(float(raw))
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"invalid timestamp {text!r}: use ISO-8601 (2026-01-31T12:00:00Z) or UNIX seconds"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp())
+
+
+def iso(ts: float | None) -> str | None:
+    """UNIX seconds -> ISO-8601 UTC with a Z, or None."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_cpu(cores: float | None) -> str:
+    """Cores as kubectl writes them: '250m' below one core, '1.5' above."""
+    if cores is None or (isinstance(cores, float) and math.isnan(cores)):
+        return "-"
+    if cores < 1:
+        return f"{round(cores * 1000)}m"
+    return f"{cores:.2f}".rstrip("0").rstrip(".")
+
+
+def format_bytes(value: float | None) -> str:
+    """Bytes in binary units as Kubernetes writes them: '512Mi', '1.5Gi'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    for unit, size in (("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)):
+        if abs(value) >= size:
+            number = value / size
+            return f"{number:.0f}{unit}" if number >= 100 else f"{number:.3g}{unit}"
+    return f"{value:.0f}"
+
+
+def format_count(n: int) -> str:
+    return f"{n:,}"
