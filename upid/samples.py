@@ -41,9 +41,7 @@ class SampleBatch:
         n = len(self.ts)
         for name in ("series_idx", "cpu_m", "mem_kib", "net_rx", "net_tx"):
             if len(getattr(self, name)) != n:
-                raise ValueError(
-                    f"SampleBatch column {name} has {len(getattr(self, name))} rows, expected {n}"
-                )
+                raise ValueError(f"SampleBatch column {name} has {len(getattr(self, name))} rows, expected {n}")
         if self.source not in SOURCES:
             raise ValueError(f"unknown sample source {self.source!r}")
 

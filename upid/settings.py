@@ -21,9 +21,7 @@ class Settings:
     store: Path
     days_to_keep: int = 90
     cluster: str | None = None  # the cluster analysed when --cluster is not given and the store has several
-    lock_timeout: float = (
-        30.0  # seconds a reader waits for a writer; a writer waits a third of it, then spools
-    )
+    lock_timeout: float = 30.0  # seconds a reader waits for a writer; a writer waits a third of it, then spools
     debug: bool = False
 
     def with_flags(self, **flags: Any) -> Settings:

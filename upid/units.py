@@ -33,9 +33,7 @@ def parse_timestamp(text: str) -> int:
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(
-            f"invalid timestamp {text!r}: use ISO-8601 (2026-01-31T12:00:00Z) or UNIX seconds"
-        ) from None
+        raise UsageError(f"invalid timestamp {text!r}: use ISO-8601 (2026-01-31T12:00:00Z) or UNIX seconds") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp())

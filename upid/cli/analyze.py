@@ -87,9 +87,7 @@ def analyze(
     cluster: ClusterOpt = None,
     namespace: NamespaceOpt = None,
     all_namespaces: AllNamespacesOpt = False,
-    history: Annotated[
-        str, typer.Option("--history", help="How much history to analyse, back from the end.")
-    ] = "14d",
+    history: Annotated[str, typer.Option("--history", help="How much history to analyse, back from the end.")] = "14d",
     until: Annotated[
         str | None,
         typer.Option(

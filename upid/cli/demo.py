@@ -11,8 +11,7 @@ from upid.cli.printers import emit, output_option
 from upid.cli.session import session
 
 HELP = (
-    "Import a bundled sample of real VM traces into a separate demo store and analyse it. "
-    "Never touches your own store."
+    "Import a bundled sample of real VM traces into a separate demo store and analyse it. Never touches your own store."
 )
 EXAMPLES = """Examples:
 

@@ -33,9 +33,7 @@ def import_(
     from upid.workflows.importing import import_file
 
     s = session(ctx, store)
-    outcome = import_file(
-        s.store(), path, cluster or s.settings.cluster or "default", s.audit("storage import")
-    )
+    outcome = import_file(s.store(), path, cluster or s.settings.cluster or "default", s.audit("storage import"))
     _report_import(s, outcome)
     if output != "none":
         summary = outcome.summary()
@@ -44,8 +42,7 @@ def import_(
                 document=summary,
                 records=summary["clusters"],
                 columns=[  # type: ignore[arg-type]
-                    Column(k, k.upper().replace("_", " "))
-                    for k in ("cluster", "samples", "written", "already_stored")
+                    Column(k, k.upper().replace("_", " ")) for k in ("cluster", "samples", "written", "already_stored")
                 ],
             ),
             output,
@@ -58,9 +55,7 @@ def _report_import(s: Session, outcome: Any) -> None:
     if r.ignored_columns:
         s.notice(f"notice: ignored unknown column(s): {', '.join(r.ignored_columns)}")
     if r.bad:
-        s.warn(
-            f"{format_count(r.bad)} of {format_count(r.rows)} rows skipped as bad: " + "; ".join(r.reasons)
-        )
+        s.warn(f"{format_count(r.bad)} of {format_count(r.rows)} rows skipped as bad: " + "; ".join(r.reasons))
     if r.duplicates:
         s.notice(f"notice: {format_count(r.duplicates)} duplicate rows (same series and second) kept once")
     for w in outcome.writes:
@@ -139,10 +134,7 @@ def cleanup(
     s = session(ctx, store, days_to_keep=days_to_keep)
     removed = s.store().cleanup(s.settings.days_to_keep, s.audit("storage cleanup"))
     for cluster, count in removed.items():
-        s.notice(
-            f"cluster {cluster}: removed {format_count(count)} samples older than "
-            f"{s.settings.days_to_keep} days"
-        )
+        s.notice(f"cluster {cluster}: removed {format_count(count)} samples older than {s.settings.days_to_keep} days")
     if not removed:
         s.notice("nothing to clean up: the store has no samples")
 
@@ -229,9 +221,7 @@ def query(
 )
 def export(
     ctx: typer.Context,
-    directory: Annotated[
-        Path, typer.Argument(help="Target directory (created; must be empty).", show_default=False)
-    ],
+    directory: Annotated[Path, typer.Argument(help="Target directory (created; must be empty).", show_default=False)],
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace what the directory holds.")] = False,
     store: StoreOpt = None,
 ) -> None:

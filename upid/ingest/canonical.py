@@ -121,9 +121,7 @@ def _checks(types: dict[str, str]) -> list[tuple[str, str]]:
         is_empty = f"nullif(trim(CAST(r_{col} AS VARCHAR)), '') IS NULL"
         if col in REQUIRED:
             checks.append((f"{col} IS NULL AND {is_empty}", f"'{col} is empty'"))
-        checks.append(
-            (f"{col} IS NULL AND NOT {is_empty}", f"'{col} ' || {_shown(col)} || ' is not a number'")
-        )
+        checks.append((f"{col} IS NULL AND NOT {is_empty}", f"'{col} ' || {_shown(col)} || ' is not a number'"))
         checks.append(
             (
                 f"NOT isfinite({col}) OR {col} < 0",
@@ -164,6 +162,8 @@ def read_canonical(path: Path, default_cluster: str) -> ImportReport:
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path} is a directory; give a CSV, CSV.gz or Parquet file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is empty")
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     try:
@@ -211,7 +211,9 @@ def _count_bad(con: duckdb.DuckDBPyConnection, report: ImportReport, csv: bool) 
         ).fetchall()
     ]
     if csv:
-        rejected = con.execute("SELECT line, error_message FROM reject_errors ORDER BY line").fetchall()
+        rejected = con.execute(  # DuckDB reports a short line once per missing column
+            "SELECT line, min(error_message) FROM reject_errors GROUP BY line ORDER BY line"
+        ).fetchall()
         report.rows += len(rejected)
         report.bad += len(rejected)
         report.reasons = ([f"line {line}: {msg}" for line, msg in rejected[:MAX_REASONS]] + report.reasons)[

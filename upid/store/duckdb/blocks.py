@@ -8,14 +8,20 @@ Measured on 4.3 M real samples: ~2.5 bytes/sample (CPU + memory) against ~5.5 in
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from upid.store.duckdb.connection import one
 
-BLOCK_MIN_SAMPLES = 200_000  # a write at least this large goes straight to a block
-HEAD_COMPACT_SAMPLES = 1_000_000  # the head of a cluster is compacted once it holds this many
+
+@dataclass(frozen=True)
+class Thresholds:
+    block_min_samples: int = 200_000  # a write at least this large goes straight to a block
+    head_compact_samples: int = 1_000_000  # the head of a cluster is compacted once it holds this many
+
+
 _COPY_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000"
 SAMPLE_COLUMNS = "series_id, ts, cpu_m, mem_kib, net_rx, net_tx, source"
 
@@ -77,8 +83,7 @@ def write_block(con: duckdb.DuckDBPyConnection, store: Path, cluster_id: int, re
     target = blocks_dir(store) / name
     target.parent.mkdir(parents=True, exist_ok=True)
     con.execute(
-        f"COPY (SELECT {SAMPLE_COLUMNS} FROM ({relation}) ORDER BY series_id, ts) "
-        f"TO {_quote(target)} ({_COPY_OPTIONS})"
+        f"COPY (SELECT {SAMPLE_COLUMNS} FROM ({relation}) ORDER BY series_id, ts) TO {_quote(target)} ({_COPY_OPTIONS})"
     )
     con.execute(
         "INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
@@ -87,11 +92,11 @@ def write_block(con: duckdb.DuckDBPyConnection, store: Path, cluster_id: int, re
     return int(rows)
 
 
-def compact_head(con: duckdb.DuckDBPyConnection, store: Path, cluster_id: int) -> int:
+def compact_head(con: duckdb.DuckDBPyConnection, store: Path, cluster_id: int, threshold: int) -> int:
     """Move the cluster's head samples into a block once there are enough of them."""
     in_cluster = "series_id IN (SELECT series_id FROM series WHERE cluster_id = " + str(int(cluster_id)) + ")"
     row = one(con, f"SELECT count(*) FROM samples WHERE {in_cluster}")
-    if not row or row[0] < HEAD_COMPACT_SAMPLES:
+    if not row or row[0] < threshold:
         return 0
     moved = write_block(con, store, cluster_id, f"SELECT * FROM samples WHERE {in_cluster}")
     con.execute(f"DELETE FROM samples WHERE {in_cluster}")

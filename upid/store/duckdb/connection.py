@@ -34,9 +34,7 @@ def classify(error: Exception, path: Path) -> StoreError:
     if any(m in low for m in _LOCK_MARKERS):
         return StoreLockedError(f"store {path} is locked by another process", hint="try again in a moment")
     if any(m in low for m in _VERSION_MARKERS):
-        return StoreVersionError(
-            f"store {path} was written by an incompatible DuckDB/upid version: {_first(text)}"
-        )
+        return StoreVersionError(f"store {path} was written by an incompatible DuckDB/upid version: {_first(text)}")
     if any(m in low for m in _CORRUPT_MARKERS):
         return StoreCorruptError(
             f"store {path} is not a readable upid store: {_first(text)}",
@@ -49,9 +47,7 @@ def _first(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "unknown error"
 
 
-BLOCK_SIZE = (
-    16384  # DuckDB's default 256 KiB blocks cost ~5 MB for upid's small tables; samples live in Parquet
-)
+BLOCK_SIZE = 16384  # DuckDB's default 256 KiB blocks cost ~5 MB for upid's small tables; samples live in Parquet
 
 
 def _create(path: Path) -> None:
@@ -79,9 +75,7 @@ def _open_once(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 def connect(path: Path, *, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
     """Open the store, waiting up to `timeout` seconds for another process's lock to go."""
     if read_only and not path.exists():
-        raise NoDataError(
-            f"no store at {path}", hint="import or collect data first: upid storage import FILE"
-        )
+        raise NoDataError(f"no store at {path}", hint="import or collect data first: upid storage import FILE")
     if not read_only and not path.exists():
         _create(path)
     deadline = time.monotonic() + timeout

@@ -23,9 +23,7 @@ def _cluster_id(con: duckdb.DuckDBPyConnection, cluster: str) -> int:
     row = one(con, "SELECT cluster_id FROM clusters WHERE name = ?", [cluster])
     if not row:
         names = [r[0] for r in con.execute("SELECT name FROM clusters ORDER BY name").fetchall()]
-        raise NoDataError(
-            f"no cluster {cluster!r} in the store", hint=f"known clusters: {', '.join(names) or 'none'}"
-        )
+        raise NoDataError(f"no cluster {cluster!r} in the store", hint=f"known clusters: {', '.join(names) or 'none'}")
     return int(row[0])
 
 
@@ -62,9 +60,7 @@ def cluster_status(con: duckdb.DuckDBPyConnection, store: Path) -> list[ClusterS
         FROM clusters c LEFT JOIN series s USING (cluster_id)
         LEFT JOIN ({all_samples(con, store)}) x USING (series_id)
         GROUP BY c.name ORDER BY c.name""").fetchall()
-    return [
-        ClusterStatus(name=r[0], series=int(r[1]), samples=int(r[2]), first=r[3], last=r[4]) for r in rows
-    ]
+    return [ClusterStatus(name=r[0], series=int(r[1]), samples=int(r[2]), first=r[3], last=r[4]) for r in rows]
 
 
 def load_usage(
@@ -181,9 +177,7 @@ def export(con: duckdb.DuckDBPyConnection, store: Path, directory: Path, overwri
     """Every sample as Parquet, hive-partitioned by cluster and day, readable by any Parquet engine."""
     if directory.exists() and any(directory.iterdir()):
         if not overwrite:
-            raise UsageError(
-                f"{directory} is not empty", hint="choose an empty directory or pass --overwrite"
-            )
+            raise UsageError(f"{directory} is not empty", hint="choose an empty directory or pass --overwrite")
         shutil.rmtree(directory)
     directory.mkdir(parents=True, exist_ok=True)
     target = "'" + str(directory).replace("'", "''") + "'"
@@ -225,9 +219,7 @@ def cleanup(
     return removed, old_files
 
 
-def _cleanup_cluster(
-    con: duckdb.DuckDBPyConnection, store: Path, cid: int, cutoff: str
-) -> tuple[int, list[Path]]:
+def _cleanup_cluster(con: duckdb.DuckDBPyConnection, store: Path, cid: int, cutoff: str) -> tuple[int, list[Path]]:
     in_cluster = f"series_id IN (SELECT series_id FROM series WHERE cluster_id = {int(cid)})"
     row = one(con, f"SELECT count(*) FROM samples WHERE {in_cluster} AND ts < ?::TIMESTAMP", [cutoff])
     count = int(row[0]) if row else 0

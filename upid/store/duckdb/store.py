@@ -25,9 +25,10 @@ WRITER_SHARE = 1 / 3  # of the lock timeout a writer waits before spooling
 
 
 class DuckDBStore:
-    def __init__(self, path: Path, lock_timeout: float = 30.0) -> None:
+    def __init__(self, path: Path, lock_timeout: float = 30.0, thresholds: blocks.Thresholds | None = None) -> None:
         self.path = Path(path)
         self.lock_timeout = lock_timeout
+        self.thresholds = thresholds or blocks.Thresholds()
 
     # -- connections -------------------------------------------------------------------------
 
@@ -84,7 +85,7 @@ class DuckDBStore:
     def _merge_spool(self, con: duckdb.DuckDBPyConnection) -> None:
         for path in spool.pending(self.path):
             batch, audit = spool.load(path)
-            write_batch(con, self.path, batch, audit, spooled=True)
+            write_batch(con, self.path, batch, audit, self.thresholds, spooled=True)
             path.unlink(missing_ok=True)
 
     # -- writing ------------------------------------------------------------------------------
@@ -92,12 +93,10 @@ class DuckDBStore:
     def write(self, batch: SampleBatch, audit: AuditRecord) -> WriteResult:
         try:
             with self._writer() as con:
-                return write_batch(con, self.path, batch, audit)
+                return write_batch(con, self.path, batch, audit, self.thresholds)
         except StoreLockedError:
             spool.put(self.path, batch, audit)
-            return WriteResult(
-                cluster=batch.cluster, received=len(batch), written=0, series_created=0, spooled=True
-            )
+            return WriteResult(cluster=batch.cluster, received=len(batch), written=0, series_created=0, spooled=True)
 
     def cleanup(self, days_to_keep: int, audit: AuditRecord) -> dict[str, int]:
         with self._writer(timeout=self.lock_timeout) as con:

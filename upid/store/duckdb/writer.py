@@ -147,20 +147,23 @@ def add_audit(
 
 
 def write_batch(
-    con: duckdb.DuckDBPyConnection, store: Path, batch: SampleBatch, audit: AuditRecord, spooled: bool = False
+    con: duckdb.DuckDBPyConnection,
+    store: Path,
+    batch: SampleBatch,
+    audit: AuditRecord,
+    thresholds: blocks.Thresholds,
+    spooled: bool = False,
 ) -> WriteResult:
     con.execute("BEGIN")
     try:
         cluster_id = ensure_cluster(con, batch.cluster)
         created = _map_series(con, batch, cluster_id)
         new = _stage_samples(con, batch, cluster_id, store)
-        if new >= blocks.BLOCK_MIN_SAMPLES:
+        if new >= thresholds.block_min_samples:
             blocks.write_block(con, store, cluster_id, "SELECT * FROM b_new")
         elif new:
-            con.execute(
-                f"INSERT INTO samples SELECT {blocks.SAMPLE_COLUMNS} FROM b_new ORDER BY series_id, ts"
-            )
-            blocks.compact_head(con, store, cluster_id)
+            con.execute(f"INSERT INTO samples SELECT {blocks.SAMPLE_COLUMNS} FROM b_new ORDER BY series_id, ts")
+            blocks.compact_head(con, store, cluster_id, thresholds.head_compact_samples)
         _store_resources(con, batch)
         con.execute(
             "INSERT INTO runs SELECT coalesce(max(run_id), 0) + 1, ?, ?, now()::TIMESTAMP, ?, ? FROM runs",

@@ -1,0 +1,65 @@
+"""Shared fixtures: an isolated UPID_HOME, the CLI run in-process or as a real process, and test data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from upid.cli.app import main
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+UPID_VARS = ("UPID_HOME", "UPID_STORE", "UPID_CLUSTER", "UPID_DEBUG", "UPID_DAYS_TO_KEEP", "UPID_LOCK_TIMEOUT")
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var in UPID_VARS:
+        monkeypatch.delenv(var, raising=False)
+    h = tmp_path / "upid-home"
+    monkeypatch.setenv("UPID_HOME", str(h))
+    monkeypatch.setenv("NO_COLOR", "1")
+    return h
+
+
+@pytest.fixture
+def upid(home: Path, capsys: pytest.CaptureFixture[str]):
+    """Run the CLI in this process: exit code, stdout and stderr kept apart."""
+
+    def run(*args: object) -> Result:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return Result(int(code), captured.out, captured.err)
+
+    return run
+
+
+def process_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in UPID_VARS}
+    env.update({"UPID_HOME": str(home), "NO_COLOR": "1", **extra})
+    return env
+
+
+def run_process(home: Path, *args: object, timeout: float = 120, **env: str) -> Result:
+    """Run `python -m upid` as a separate process, as cron or a user would."""
+    proc = subprocess.run([sys.executable, "-m", "upid", *map(str, args)], capture_output=True, text=True,
+                          env=process_env(home, **env), timeout=timeout)
+    return Result(proc.returncode, proc.stdout, proc.stderr)

@@ -1,0 +1,39 @@
+"""The architecture holds: analysis is pure, the store never imports the CLI, heavy imports stay lazy."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+
+def _loaded_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sorted(sys.modules)))"],
+                         capture_output=True, text=True, check=True, cwd=REPO).stdout
+    return {m.split(".")[0] for m in out.split()}
+
+
+def test_analysis_imports_no_cli_store_cluster_or_driver() -> None:
+    loaded = _loaded_after("import upid.analysis.usage, upid.analysis.document, upid.analysis.frame")
+    assert not loaded & {"typer", "rich", "click", "duckdb", "kubernetes", "pyarrow", "sklearn"}
+
+
+def test_the_store_imports_no_cli() -> None:
+    loaded = _loaded_after("import upid.store.duckdb.store, upid.ingest.canonical")
+    assert not loaded & {"typer", "rich", "click"}
+
+
+def test_help_does_not_import_heavy_packages() -> None:
+    loaded = _loaded_after("from upid.cli.app import main\nmain(['--help'])")
+    assert not loaded & {"duckdb", "kubernetes", "pyarrow", "sklearn", "scipy"}
+
+
+def test_import_linter_contracts() -> None:
+    lint = shutil.which("lint-imports")
+    if not lint:
+        pytest.skip("import-linter is not installed")
+    r = subprocess.run([lint], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stdout + r.stderr
