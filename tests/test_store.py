@@ -203,3 +203,15 @@ def test_a_busy_store_spools_and_the_next_open_merges(tmp_path: Path) -> None:
     assert status.samples == 2 * len(synth.make().rows)
     entries = store.audit_log(5)
     assert entries[0].details.get("spooled") is True
+
+
+def test_a_store_copied_without_its_blocks_says_so(upid, home: Path, tmp_path: Path) -> None:
+    import shutil
+
+    store = DuckDBStore(home / "upid.duckdb", thresholds=Thresholds(block_min_samples=10))
+    home.mkdir(mode=0o700, exist_ok=True)
+    store.write(_batch(tmp_path), AUDIT)
+    shutil.rmtree(blocks_dir(store.path))
+    r = upid("analyze")
+    assert r.code == ExitCode.STORE_CORRUPT
+    assert "missing a sample block file" in r.err and "upid.duckdb.blocks folder" in r.err
