@@ -226,7 +226,7 @@ def _count_bad(con: duckdb.DuckDBPyConnection, report: ImportReport, csv: bool) 
     con.execute(f"""CREATE TEMP TABLE good AS
         SELECT s.idx, CAST(round(g.ts) AS BIGINT) AS ts_s, g.* EXCLUDE ({keys}, node, ts, reason)
         FROM staged g JOIN series s USING ({keys}) WHERE g.reason IS NULL""")
-    counts = one(con, "SELECT count(*), count(DISTINCT (idx, ts_s)) FROM good")
+    counts = one(con, "SELECT count(*), count(DISTINCT idx::BIGINT * 4294967296 + ts_s) FROM good")
     assert counts is not None
     if counts[1] < counts[0]:  # keep the first row of each (series, second)
         con.execute(
@@ -261,17 +261,18 @@ def _batch(con: duckdb.DuckDBPyConnection, cluster: str, with_resources: bool) -
 
 def _change_points(con: duckdb.DuckDBPyConnection, offset: int) -> dict[str, np.ndarray]:
     """Requests/limits only where they change along each series (the store keeps change points)."""
-    values = ", ".join(
-        f"coalesce(CAST(round({src} * {scale}) AS BIGINT), -1) AS {dst}"
-        for src, (dst, scale) in RESOURCE_COLUMNS.items()
-    )
+    values = ", ".join(f"coalesce(CAST(round({src} * {scale}) AS BIGINT), -1) AS {dst}"
+                       for src, (dst, scale) in RESOURCE_COLUMNS.items())
     names = [dst for dst, _ in RESOURCE_COLUMNS.values()]
-    changed = " OR ".join(f"{n} IS DISTINCT FROM lag({n}) OVER w" for n in names)
-    out = con.execute(f"""
-        SELECT series_idx, ts, {", ".join(names)} FROM (
-            SELECT idx - {offset} AS series_idx, ts_s AS ts, {values}
-            FROM good WHERE idx IN (SELECT idx FROM b_series))
-        WINDOW w AS (PARTITION BY series_idx ORDER BY ts)
-        QUALIFY {changed}
-        ORDER BY series_idx, ts""").fetchnumpy()
-    return {k: np.asarray(v) for k, v in out.items()}
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE b_res AS
+        SELECT idx - {offset} AS series_idx, ts_s AS ts, {values} FROM good WHERE idx IN (SELECT idx FROM b_series)""")
+    varying = one(con, f"""SELECT count(*) FROM (SELECT series_idx FROM b_res GROUP BY series_idx
+        HAVING {' OR '.join(f'count(DISTINCT {n}) > 1' for n in names)})""")[0]
+    if not varying:  # the common case: one value per series, a single change point at its first sample
+        sql = f"SELECT series_idx, min(ts) AS ts, {', '.join(f'any_value({n}) AS {n}' for n in names)} " \
+              "FROM b_res GROUP BY series_idx ORDER BY series_idx"
+    else:
+        changed = " OR ".join(f"{n} IS DISTINCT FROM lag({n}) OVER w" for n in names)
+        sql = f"""SELECT series_idx, ts, {', '.join(names)} FROM b_res
+            WINDOW w AS (PARTITION BY series_idx ORDER BY ts) QUALIFY {changed} ORDER BY series_idx, ts"""
+    return {k: np.asarray(v) for k, v in con.execute(sql).fetchnumpy().items()}

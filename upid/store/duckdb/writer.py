@@ -84,7 +84,7 @@ def _stage_samples(con: duckdb.DuckDBPyConnection, batch: SampleBatch, cluster_i
     source = SOURCES[batch.source]
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE b_staged AS
-        SELECT DISTINCT ON (m.series_id, ts) m.series_id, {_TS} AS ts,
+        SELECT m.series_id, {_TS} AS ts,
                CAST(cpu_m AS INTEGER) AS cpu_m, CAST(mem_kib AS BIGINT) AS mem_kib,
                CAST(round(CASE WHEN isnan(net_rx) THEN NULL ELSE net_rx END) AS BIGINT) AS net_rx,
                CAST(round(CASE WHEN isnan(net_tx) THEN NULL ELSE net_tx END) AS BIGINT) AS net_tx,
