@@ -60,6 +60,11 @@ def process_env(home: Path, **extra: str) -> dict[str, str]:
 
 def run_process(home: Path, *args: object, timeout: float = 120, **env: str) -> Result:
     """Run `python -m upid` as a separate process, as cron or a user would."""
-    proc = subprocess.run([sys.executable, "-m", "upid", *map(str, args)], capture_output=True, text=True,
-                          env=process_env(home, **env), timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "upid", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=process_env(home, **env),
+        timeout=timeout,
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr)

@@ -13,9 +13,24 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-COLUMNS = ["timestamp", "cluster", "namespace", "workload_kind", "workload", "pod", "container", "node",
-           "cpu_cores", "memory_bytes", "cpu_request_cores", "cpu_limit_cores", "memory_request_bytes",
-           "memory_limit_bytes", "network_rx_bytes_per_s", "network_tx_bytes_per_s"]
+COLUMNS = [
+    "timestamp",
+    "cluster",
+    "namespace",
+    "workload_kind",
+    "workload",
+    "pod",
+    "container",
+    "node",
+    "cpu_cores",
+    "memory_bytes",
+    "cpu_request_cores",
+    "cpu_limit_cores",
+    "memory_request_bytes",
+    "memory_limit_bytes",
+    "network_rx_bytes_per_s",
+    "network_tx_bytes_per_s",
+]
 START = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 
@@ -48,8 +63,13 @@ class Dataset:
         """Rows grouped by (cluster, namespace, kind, workload, container), across pods."""
         out: dict[tuple[str, str, str, str, str], list[dict[str, object]]] = {}
         for row in self.rows:
-            key = (str(row["cluster"]), str(row["namespace"]), str(row["workload_kind"]), str(row["workload"]),
-                   str(row["container"]))
+            key = (
+                str(row["cluster"]),
+                str(row["namespace"]),
+                str(row["workload_kind"]),
+                str(row["workload"]),
+                str(row["container"]),
+            )
             out.setdefault(key, []).append(row)
         return out
 
@@ -76,14 +96,24 @@ def make(
                     cpu = rng.gamma(2.0, request / 4, samples)
                     mem = rng.normal(mem_request * 0.6, mem_request * 0.05, samples).clip(1e6)
                     for i in range(samples):
-                        rows.append({
-                            "timestamp": start + i * step, "cluster": cluster, "namespace": ns,
-                            "workload_kind": "Deployment", "workload": f"web-{w}", "pod": pod, "container": "app",
-                            "node": f"node-{p}", "cpu_cores": round(float(cpu[i]), 6),
-                            "memory_bytes": int(mem[i]), "cpu_request_cores": request,
-                            "cpu_limit_cores": "", "memory_request_bytes": mem_request,
-                            "memory_limit_bytes": mem_request * 2,
-                            "network_rx_bytes_per_s": round(float(rng.exponential(500)), 3),
-                            "network_tx_bytes_per_s": round(float(rng.exponential(300)), 3),
-                        })
+                        rows.append(
+                            {
+                                "timestamp": start + i * step,
+                                "cluster": cluster,
+                                "namespace": ns,
+                                "workload_kind": "Deployment",
+                                "workload": f"web-{w}",
+                                "pod": pod,
+                                "container": "app",
+                                "node": f"node-{p}",
+                                "cpu_cores": round(float(cpu[i]), 6),
+                                "memory_bytes": int(mem[i]),
+                                "cpu_request_cores": request,
+                                "cpu_limit_cores": "",
+                                "memory_request_bytes": mem_request,
+                                "memory_limit_bytes": mem_request * 2,
+                                "network_rx_bytes_per_s": round(float(rng.exponential(500)), 3),
+                                "network_tx_bytes_per_s": round(float(rng.exponential(300)), 3),
+                            }
+                        )
     return Dataset(rows)

@@ -19,9 +19,15 @@ def _expected(rows: list[dict], start: int, end: int) -> dict:
     window = [r for r in rows if start < int(r["timestamp"]) <= end]
     cpu = np.array([round(float(r["cpu_cores"]) * 1000) / 1000 for r in window])
     mem = np.array([round(int(r["memory_bytes"]) / 1024) * 1024 for r in window], dtype=float)
-    return {"cpu_p50": np.percentile(cpu, 50), "cpu_p95": np.percentile(cpu, 95), "cpu_max": cpu.max(),
-            "memory_p95": np.percentile(mem, 95), "memory_max": mem.max(), "samples": len(window),
-            "pods": len({r["pod"] for r in window})}
+    return {
+        "cpu_p50": np.percentile(cpu, 50),
+        "cpu_p95": np.percentile(cpu, 95),
+        "cpu_max": cpu.max(),
+        "memory_p95": np.percentile(mem, 95),
+        "memory_max": mem.max(),
+        "samples": len(window),
+        "pods": len({r["pod"] for r in window}),
+    }
 
 
 @pytest.fixture
@@ -48,9 +54,12 @@ def test_statistics_match_the_data(upid, data: synth.Dataset) -> None:
             assert usage[k] == pytest.approx(want[k], abs=1), k
         assert usage["samples"] == want["samples"] and usage["pods"] == want["pods"]
         first = data.containers()[key][0]
-        assert rec["current"] == {"cpu_request": float(first["cpu_request_cores"]), "cpu_limit": None,
-                                  "memory_request": first["memory_request_bytes"],
-                                  "memory_limit": first["memory_limit_bytes"]}
+        assert rec["current"] == {
+            "cpu_request": float(first["cpu_request_cores"]),
+            "cpu_limit": None,
+            "memory_request": first["memory_request_bytes"],
+            "memory_limit": first["memory_limit_bytes"],
+        }
 
 
 def test_until_moves_the_window(upid, data: synth.Dataset) -> None:

@@ -39,14 +39,17 @@ def test_every_command_has_help_with_an_example(upid, path: tuple[str, ...]) -> 
     assert any(line.strip() for line in description), "no help text"
 
 
-@pytest.mark.parametrize("args, message", [
-    (("analyze", "--bogus"), "No such option: --bogus"),
-    (("analyze", "-o", "xml"), "unknown output format 'xml'; allowed: table, wide, json, yaml, csv"),
-    (("analyze", "--history", "two weeks"), "invalid duration 'two weeks'"),
-    (("analyze", "--until", "noon"), "invalid timestamp 'noon'"),
-    (("nosuchcommand",), "No such command"),
-    (("storage", "cleanup", "--days-to-keep", "0"), "--days-to-keep"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("analyze", "--bogus"), "No such option: --bogus"),
+        (("analyze", "-o", "xml"), "unknown output format 'xml'; allowed: table, wide, json, yaml, csv"),
+        (("analyze", "--history", "two weeks"), "invalid duration 'two weeks'"),
+        (("analyze", "--until", "noon"), "invalid timestamp 'noon'"),
+        (("nosuchcommand",), "No such command"),
+        (("storage", "cleanup", "--days-to-keep", "0"), "--days-to-keep"),
+    ],
+)
 def test_usage_errors_are_one_line_with_exit_2(upid, args: tuple[str, ...], message: str) -> None:
     r = upid(*args)
     assert r.code == ExitCode.USAGE
@@ -77,11 +80,14 @@ def test_settings_precedence_flag_env_config(upid, home: Path, tmp_path: Path, m
     assert not (home / "upid.duckdb").exists()
 
 
-@pytest.mark.parametrize("config, message", [
-    ("store = [", "cannot read"),
-    ("colour = 'blue'", "unknown setting(s) colour"),
-    ("days_to_keep = 'many'", "expected int for days_to_keep"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ("store = [", "cannot read"),
+        ("colour = 'blue'", "unknown setting(s) colour"),
+        ("days_to_keep = 'many'", "expected int for days_to_keep"),
+    ],
+)
 def test_a_broken_config_is_a_config_error(upid, home: Path, config: str, message: str) -> None:
     home.mkdir(mode=0o700)
     (home / "config.toml").write_text(config + "\n")
@@ -103,3 +109,11 @@ def test_python_dash_m_and_exit_codes_from_a_real_process(home: Path) -> None:
     assert r.code == ExitCode.NO_DATA and r.err.startswith("error: no store at")
     assert run_process(home, "--version").out.strip() == f"upid {__version__}"
     assert os.environ.get("UPID_HOME") != str(home) or True
+
+
+def test_docs_cli_md_is_generated_from_the_real_help() -> None:
+    from conftest import REPO
+
+    from upid.cli.reference import render
+
+    assert (REPO / "docs" / "cli.md").read_text() == render(), "run: python -m upid.cli.reference > docs/cli.md"

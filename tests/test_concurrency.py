@@ -18,8 +18,9 @@ WRITERS, FILES_PER_WRITER, READERS, READS = 3, 4, 2, 12
 
 def _loop(calls: list[list[str]]) -> str:
     """A process that runs several upid commands in a row and exits with the worst status."""
-    return ("import sys\nfrom upid.cli.app import main\n"
-            f"codes = [main(args) for args in {calls!r}]\nsys.exit(max(codes))")
+    return (
+        f"import sys\nfrom upid.cli.app import main\ncodes = [main(args) for args in {calls!r}]\nsys.exit(max(codes))"
+    )
 
 
 def test_concurrent_writers_and_readers_lose_nothing(home: Path, tmp_path: Path) -> None:
@@ -32,16 +33,31 @@ def test_concurrent_writers_and_readers_lose_nothing(home: Path, tmp_path: Path)
         for f in range(FILES_PER_WRITER):
             data = synth.make(seed=10 * w + f, namespaces=(f"w{w}-f{f}",), samples=300)
             expected += len(data.rows)
-            path = data.write_parquet(tmp_path / f"w{w}-f{f}.parquet") if f % 2 else \
-                data.write_csv(tmp_path / f"w{w}-f{f}.csv")
+            path = (
+                data.write_parquet(tmp_path / f"w{w}-f{f}.parquet")
+                if f % 2
+                else data.write_csv(tmp_path / f"w{w}-f{f}.csv")
+            )
             calls.append(["storage", "import", str(path)])
         writer_calls.append(calls)
     reader_calls = [[["analyze", "-o", "json"], ["storage", "status", "-o", "json"]][i % 2] for i in range(READS)]
     env = process_env(home, UPID_LOCK_TIMEOUT="3")
-    procs = [subprocess.Popen([sys.executable, "-c", _loop(c)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True) for c in writer_calls]
-    procs += [subprocess.Popen([sys.executable, "-c", _loop(reader_calls)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True) for _ in range(READERS)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _loop(c)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        for c in writer_calls
+    ]
+    procs += [
+        subprocess.Popen(
+            [sys.executable, "-c", _loop(reader_calls)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(READERS)
+    ]
     spooled = 0
     for p in procs:
         _, err = p.communicate(timeout=300)

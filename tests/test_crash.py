@@ -19,9 +19,23 @@ KILLS = 8
 
 
 def _import(home: Path, store: Path, cluster: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "upid", "storage", "import", str(sample_path()), "--store",
-                             str(store), "--cluster", cluster], env=process_env(home),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "upid",
+            "storage",
+            "import",
+            str(sample_path()),
+            "--store",
+            str(store),
+            "--cluster",
+            cluster,
+        ],
+        env=process_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _samples(home: Path, store: Path) -> dict[str, int]:

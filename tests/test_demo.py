@@ -11,8 +11,9 @@ from conftest import run_process
 from upid.workflows.demo import sample_path
 
 
-def test_demo_analyses_the_bundled_real_sample_without_touching_the_user_store(upid, home: Path,
-                                                                               tmp_path: Path) -> None:
+def test_demo_analyses_the_bundled_real_sample_without_touching_the_user_store(
+    upid, home: Path, tmp_path: Path
+) -> None:
     assert upid("storage", "import", synth.make(samples=3).write_csv(tmp_path / "u.csv")).code == 0
     user_store = home / "upid.duckdb"
     before = user_store.read_bytes()

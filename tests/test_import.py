@@ -60,9 +60,17 @@ def test_bad_rows_are_counted_with_reasons_and_good_rows_kept(upid, tmp_path: Pa
     data = synth.make(samples=10)
     path = data.write_csv(tmp_path / "u.csv")
     lines = path.read_text().splitlines()
-    broken = lines[:1] + [_set(lines, 1, "cpu_cores", "abc"),
-                          _set(lines, 2, "timestamp", "yesterday"), _set(lines, 3, "namespace", ""),
-                          _set(lines, 4, "memory_bytes", "-5"), "1767225600,too,few"] + lines[5:]
+    broken = (
+        lines[:1]
+        + [
+            _set(lines, 1, "cpu_cores", "abc"),
+            _set(lines, 2, "timestamp", "yesterday"),
+            _set(lines, 3, "namespace", ""),
+            _set(lines, 4, "memory_bytes", "-5"),
+            "1767225600,too,few",
+        ]
+        + lines[5:]
+    )
     path.write_text("\n".join(broken) + "\n")
     r = upid("storage", "import", path, "-o", "json")
     assert r.code == 0, r.err
@@ -71,8 +79,13 @@ def test_bad_rows_are_counted_with_reasons_and_good_rows_kept(upid, tmp_path: Pa
     assert summary["clusters"][0]["written"] == len(data.rows) - 4
     assert "5 of" in r.err and "rows skipped as bad" in r.err
     reasons = " ".join(summary["reasons"])
-    for expected in ('cpu_cores "abc" is not a number', 'timestamp "yesterday" is not ISO-8601',
-                     "namespace is empty", 'memory_bytes "-5" is negative', "Expected Number of Columns"):
+    for expected in (
+        'cpu_cores "abc" is not a number',
+        'timestamp "yesterday" is not ISO-8601',
+        "namespace is empty",
+        'memory_bytes "-5" is negative',
+        "Expected Number of Columns",
+    ):
         assert expected in reasons
 
 
@@ -92,11 +105,14 @@ def test_a_file_without_good_rows_is_an_input_error_and_stores_nothing(upid, tmp
     assert "no usable row" in r.err
 
 
-@pytest.mark.parametrize("content, message", [
-    ("timestamp,namespace,pod\n1,a,b\n", "missing required column(s): container, cpu_cores, memory_bytes"),
-    ("", "is empty"),
-    ("PAR1 this is no parquet file PAR1", "cannot read as CSV or Parquet"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("timestamp,namespace,pod\n1,a,b\n", "missing required column(s): container, cpu_cores, memory_bytes"),
+        ("", "is empty"),
+        ("PAR1 this is no parquet file PAR1", "cannot read as CSV or Parquet"),
+    ],
+)
 def test_malformed_files_give_one_line_errors(upid, tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "f.parquet"
     path.write_text(content)
@@ -113,8 +129,9 @@ def test_missing_file(upid, tmp_path: Path) -> None:
 
 def test_unknown_columns_are_ignored_with_a_notice(upid, tmp_path: Path) -> None:
     path = tmp_path / "u.csv"
-    path.write_text("timestamp,namespace,pod,container,cpu_cores,memory_bytes,colour\n"
-                    "1767225600,ns,p,c,0.5,1048576,blue\n")
+    path.write_text(
+        "timestamp,namespace,pod,container,cpu_cores,memory_bytes,colour\n1767225600,ns,p,c,0.5,1048576,blue\n"
+    )
     r = upid("storage", "import", path)
     assert r.code == 0
     assert "ignored unknown column(s): colour" in r.err
@@ -122,11 +139,13 @@ def test_unknown_columns_are_ignored_with_a_notice(upid, tmp_path: Path) -> None
 
 def test_defaults_for_optional_columns(upid, tmp_path: Path) -> None:
     path = tmp_path / "u.csv"
-    path.write_text("timestamp,namespace,pod,container,cpu_cores,memory_bytes\n"
-                    "2026-01-01T00:00:00Z,ns,pod-a,c,0.5,1048576\n")
+    path.write_text(
+        "timestamp,namespace,pod,container,cpu_cores,memory_bytes\n2026-01-01T00:00:00Z,ns,pod-a,c,0.5,1048576\n"
+    )
     assert upid("storage", "import", path, "--cluster", "lab").code == 0
-    r = upid("storage", "query", "SELECT cluster, workload_kind, workload, cpu_cores, memory_bytes FROM usage",
-             "-o", "json")
+    r = upid(
+        "storage", "query", "SELECT cluster, workload_kind, workload, cpu_cores, memory_bytes FROM usage", "-o", "json"
+    )
     assert r.json()["rows"] == [["lab", "Deployment", "pod-a", 0.5, 1048576]]
 
 
@@ -160,3 +179,12 @@ def test_requests_are_stored_as_change_points(upid, tmp_path: Path) -> None:
     assert [row[0] for row in r.json()["rows"]] == [round(float(data.rows[0]["cpu_request_cores"]) * 1000), 2000]
     current = upid("analyze", "-o", "json").json()["recommendations"][0]["current"]
     assert current["cpu_request"] == 2.0
+
+
+def test_the_first_of_duplicate_rows_wins(upid, tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text("timestamp,namespace,pod,container,cpu_cores,memory_bytes\n"
+                    "1767225600,ns,p,c,0.1,1048576\n1767225600,ns,p,c,0.9,1048576\n1767225900,ns,p,c,0.2,1048576\n")
+    assert upid("storage", "import", path).code == 0
+    r = upid("storage", "query", "SELECT cpu_cores FROM usage ORDER BY timestamp", "-o", "json")
+    assert [row[0] for row in r.json()["rows"]] == [0.1, 0.2]

@@ -29,8 +29,14 @@ AUDIT = AuditRecord(command="test", args=[], user="tester")
 def lock_held_by_another_process(path: Path) -> Iterator[None]:
     """DuckDB's file lock is per process: a second connection in this process would share it."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); "
-                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         yield
@@ -94,16 +100,19 @@ def test_no_store_yet(upid) -> None:
     assert r.code == ExitCode.NO_DATA and "no store at" in r.err
 
 
-@pytest.mark.parametrize("sql", [
-    "INSERT INTO clusters VALUES (9, 'x', now())",
-    "DELETE FROM samples",
-    "DROP TABLE series",
-    "COPY series TO '/tmp/x.csv'",
-    "ATTACH '/tmp/other.duckdb' AS other",
-    "SELECT 1; DELETE FROM samples",
-    "CREATE TABLE t AS SELECT 1",
-    "PRAGMA enable_profiling",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "INSERT INTO clusters VALUES (9, 'x', now())",
+        "DELETE FROM samples",
+        "DROP TABLE series",
+        "COPY series TO '/tmp/x.csv'",
+        "ATTACH '/tmp/other.duckdb' AS other",
+        "SELECT 1; DELETE FROM samples",
+        "CREATE TABLE t AS SELECT 1",
+        "PRAGMA enable_profiling",
+    ],
+)
 def test_query_refuses_anything_that_could_write(upid, imported: Path, sql: str) -> None:
     before = upid("storage", "status", "-o", "json").json()["samples"]
     r = upid("storage", "query", sql)
@@ -167,8 +176,9 @@ def _batch(tmp_path: Path, **kw) -> object:
 def test_blocks_and_head_answer_alike(tmp_path: Path) -> None:
     """The same samples give the same analysis whether they sit in the head or in Parquet blocks."""
     head_only = DuckDBStore(tmp_path / "head.duckdb", thresholds=Thresholds(10**9, 10**9))
-    blocky = DuckDBStore(tmp_path / "blocks.duckdb", thresholds=Thresholds(block_min_samples=150,
-                                                                           head_compact_samples=300))
+    blocky = DuckDBStore(
+        tmp_path / "blocks.duckdb", thresholds=Thresholds(block_min_samples=150, head_compact_samples=300)
+    )
     for start in (0, 48 * 300, 96 * 300):  # three writes: a block, then head rows that compact
         for store in (head_only, blocky):
             store.write(_batch(tmp_path, start=synth.START + start, samples=48 if start else 60), AUDIT)

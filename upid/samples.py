@@ -22,7 +22,8 @@ class SampleBatch:
     """All samples of one cluster from one producer run.
 
     A batch holds at most one sample per series and second (producers deduplicate; the store skips
-    only what it already has). `series` holds one entry per distinct container series (the keys in SERIES_KEY plus `node`);
+    only what it already has). `series` holds one entry per distinct container series (the keys in
+    SERIES_KEY plus `node`);
     `series_idx` points each sample at its entry. `resources` holds request/limit change points,
     also indexed by series, with columns ts, cpu_request_m, cpu_limit_m, memory_request, memory_limit.
     """

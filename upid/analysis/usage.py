@@ -63,11 +63,16 @@ def summarize(frame: UsageFrame) -> UsageReport:
     for c, part in frame.groups():
         cpu, mem = frame.cpu[part], frame.memory[part]
         cpu_p50, cpu_p95 = np.percentile(cpu, [50, 95])
-        keys = {k: str(frame.containers[k][c]) for k in CONTAINER_KEY}
-        resources = {k: _resource(frame.containers[k][c]) for k in RESOURCE_KEYS}
+        namespace, kind, workload, container = (str(frame.containers[k][c]) for k in CONTAINER_KEY)
+        cpu_request, cpu_limit, memory_request, memory_limit = (
+            _resource(frame.containers[k][c]) for k in RESOURCE_KEYS
+        )
         out.append(
             ContainerUsage(
-                **keys,
+                namespace=namespace,
+                workload_kind=kind,
+                workload=workload,
+                container=container,
                 pods=int(frame.pod_idx[part].max()) + 1,
                 samples=int(part.stop - part.start),
                 first=int(frame.ts[part].min()),
@@ -77,7 +82,10 @@ def summarize(frame: UsageFrame) -> UsageReport:
                 cpu_max=float(cpu.max()),
                 memory_p95=float(np.percentile(mem, 95)),
                 memory_max=float(mem.max()),
-                **resources,
+                cpu_request=cpu_request,
+                cpu_limit=cpu_limit,
+                memory_request=memory_request,
+                memory_limit=memory_limit,
             )
         )
     return UsageReport(cluster=frame.cluster, start=frame.start, end=frame.end, containers=out)

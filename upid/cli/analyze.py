@@ -87,11 +87,14 @@ def analyze(
     cluster: ClusterOpt = None,
     namespace: NamespaceOpt = None,
     all_namespaces: AllNamespacesOpt = False,
-    history: Annotated[str, typer.Option("--history", help="How much history to analyse, back from the end.")] = "14d",
+    history: Annotated[
+        str, typer.Option("--history", metavar="DURATION", help="How much history to analyse, back from the end.")
+    ] = "14d",
     until: Annotated[
         str | None,
         typer.Option(
             "--until",
+            metavar="TIME",
             help="End of the window (ISO-8601 or UNIX seconds); default: the cluster's newest sample.",
             show_default=False,
         ),

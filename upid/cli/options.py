@@ -11,17 +11,20 @@ StoreOpt = Annotated[
     Path | None,
     typer.Option(
         "--store",
+        metavar="PATH",
         help="DuckDB store file [env UPID_STORE; default $UPID_HOME/upid.duckdb].",
         show_default=False,
     ),
 ]
 ClusterOpt = Annotated[
     str | None,
-    typer.Option("--cluster", help="Cluster name in the store [env UPID_CLUSTER].", show_default=False),
+    typer.Option("--cluster", metavar="NAME", help="Cluster name in the store [env UPID_CLUSTER].", show_default=False),
 ]
 NamespaceOpt = Annotated[
     list[str] | None,
-    typer.Option("--namespace", "-n", help="Only this namespace (repeatable).", show_default=False),
+    typer.Option(
+        "--namespace", "-n", metavar="NAMESPACE", help="Only this namespace (repeatable).", show_default=False
+    ),
 ]
 AllNamespacesOpt = Annotated[
     bool, typer.Option("--all-namespaces", "-A", help="All namespaces (the default when -n is not given).")

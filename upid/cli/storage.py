@@ -26,7 +26,7 @@ def import_(
         ),
     ],
     cluster: ClusterOpt = None,
-    output: Annotated[str, output_option("none", ("none",))] = "none",
+    output: Annotated[str, output_option(("none",))] = "none",
     store: StoreOpt = None,
 ) -> None:
     """Import usage samples from a file; importing the same samples again stores them once."""
@@ -40,7 +40,7 @@ def import_(
         emit(
             View(
                 document=summary,
-                records=summary["clusters"],
+                records=list(summary["clusters"]),
                 columns=[  # type: ignore[arg-type]
                     Column(k, k.upper().replace("_", " ")) for k in ("cluster", "samples", "written", "already_stored")
                 ],
@@ -82,6 +82,10 @@ def status(
     s = session(ctx, store)
     st = s.store().status()
     per_sample = st.size_bytes / st.samples if st.samples else None
+    clusters = [
+        {"cluster": c.name, "series": c.series, "samples": c.samples, "first": iso(c.first), "last": iso(c.last)}
+        for c in st.clusters
+    ]
     doc = {
         "path": str(st.path),
         "schema_version": st.schema_version,
@@ -89,16 +93,7 @@ def status(
         "samples": st.samples,
         "bytes_per_sample": round(per_sample, 3) if per_sample else None,
         "spooled_batches": st.spooled_batches,
-        "clusters": [
-            {
-                "cluster": c.name,
-                "series": c.series,
-                "samples": c.samples,
-                "first": iso(c.first),
-                "last": iso(c.last),
-            }
-            for c in st.clusters
-        ],
+        "clusters": clusters,
     }
     footer = [
         f"store {st.path}  {format_bytes(st.size_bytes)}B  "
@@ -112,7 +107,7 @@ def status(
         Column("first", "FIRST"),
         Column("last", "LAST"),
     ]
-    emit(View(document=doc, records=doc["clusters"], columns=columns, footer=footer), output, s, no_headers)
+    emit(View(document=doc, records=clusters, columns=columns, footer=footer), output, s, no_headers)
 
 
 @app.command("cleanup", epilog="Example:\n\n  upid storage cleanup --days-to-keep 30")
@@ -122,6 +117,7 @@ def cleanup(
         int | None,
         typer.Option(
             "--days-to-keep",
+            metavar="N",
             min=1,
             show_default=False,
             help="Keep this many days before each cluster's newest sample "
@@ -142,7 +138,7 @@ def cleanup(
 @app.command("audit-log", epilog="Example:\n\n  upid storage audit-log --limit 5 -o json")
 def audit_log(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest entries to show.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, metavar="N", help="Newest entries to show.")] = 20,
     output: Annotated[str, output_option()] = "table",
     no_headers: NoHeadersOpt = False,
     store: StoreOpt = None,

@@ -228,10 +228,11 @@ def _count_bad(con: duckdb.DuckDBPyConnection, report: ImportReport, csv: bool) 
         FROM staged g JOIN series s USING ({keys}) WHERE g.reason IS NULL""")
     counts = one(con, "SELECT count(*), count(DISTINCT idx::BIGINT * 4294967296 + ts_s) FROM good")
     assert counts is not None
-    if counts[1] < counts[0]:  # keep the first row of each (series, second)
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE good AS SELECT DISTINCT ON (idx, ts_s) * FROM good ORDER BY idx, ts_s, row_no"
-        )
+    if counts[1] < counts[0]:  # keep the first row of each (series, second); touch only the duplicated keys
+        con.execute("""CREATE TEMP TABLE dup AS SELECT idx, ts_s, min(row_no) AS keep FROM good
+            GROUP BY idx, ts_s HAVING count(*) > 1""")
+        con.execute("DELETE FROM good USING dup WHERE good.idx = dup.idx AND good.ts_s = dup.ts_s "
+                    "AND good.row_no <> dup.keep")
     report.kept = int(counts[1])
     report.duplicates = int(counts[0]) - report.kept
 
@@ -252,7 +253,12 @@ def _batch(con: duckdb.DuckDBPyConnection, cluster: str, with_resources: bool) -
         cluster=cluster,
         source="import",
         series={k: np.asarray(v, dtype=object) for k, v in series.items()},
-        **{k: np.asarray(v) for k, v in cols.items()},
+        series_idx=np.asarray(cols["series_idx"]),
+        ts=np.asarray(cols["ts"]),
+        cpu_m=np.asarray(cols["cpu_m"]),
+        mem_kib=np.asarray(cols["mem_kib"]),
+        net_rx=np.asarray(cols["net_rx"]),
+        net_tx=np.asarray(cols["net_tx"]),
     )
     if with_resources:
         batch.resources = _change_points(con, offset)
@@ -261,18 +267,25 @@ def _batch(con: duckdb.DuckDBPyConnection, cluster: str, with_resources: bool) -
 
 def _change_points(con: duckdb.DuckDBPyConnection, offset: int) -> dict[str, np.ndarray]:
     """Requests/limits only where they change along each series (the store keeps change points)."""
-    values = ", ".join(f"coalesce(CAST(round({src} * {scale}) AS BIGINT), -1) AS {dst}"
-                       for src, (dst, scale) in RESOURCE_COLUMNS.items())
+    values = ", ".join(
+        f"coalesce(CAST(round({src} * {scale}) AS BIGINT), -1) AS {dst}"
+        for src, (dst, scale) in RESOURCE_COLUMNS.items()
+    )
     names = [dst for dst, _ in RESOURCE_COLUMNS.values()]
     con.execute(f"""CREATE OR REPLACE TEMP TABLE b_res AS
         SELECT idx - {offset} AS series_idx, ts_s AS ts, {values} FROM good WHERE idx IN (SELECT idx FROM b_series)""")
-    varying = one(con, f"""SELECT count(*) FROM (SELECT series_idx FROM b_res GROUP BY series_idx
-        HAVING {' OR '.join(f'count(DISTINCT {n}) > 1' for n in names)})""")[0]
+    varying = one(
+        con,
+        f"""SELECT count(*) FROM (SELECT series_idx FROM b_res GROUP BY series_idx
+        HAVING {" OR ".join(f"count(DISTINCT {n}) > 1" for n in names)})""",
+    )[0]
     if not varying:  # the common case: one value per series, a single change point at its first sample
-        sql = f"SELECT series_idx, min(ts) AS ts, {', '.join(f'any_value({n}) AS {n}' for n in names)} " \
-              "FROM b_res GROUP BY series_idx ORDER BY series_idx"
+        sql = (
+            f"SELECT series_idx, min(ts) AS ts, {', '.join(f'any_value({n}) AS {n}' for n in names)} "
+            "FROM b_res GROUP BY series_idx ORDER BY series_idx"
+        )
     else:
         changed = " OR ".join(f"{n} IS DISTINCT FROM lag({n}) OVER w" for n in names)
-        sql = f"""SELECT series_idx, ts, {', '.join(names)} FROM b_res
+        sql = f"""SELECT series_idx, ts, {", ".join(names)} FROM b_res
             WINDOW w AS (PARTITION BY series_idx ORDER BY ts) QUALIFY {changed} ORDER BY series_idx, ts"""
     return {k: np.asarray(v) for k, v in con.execute(sql).fetchnumpy().items()}

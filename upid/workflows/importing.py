@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from upid.ingest.canonical import ImportReport, read_canonical
 from upid.store.base import AuditRecord, Store, WriteResult
@@ -22,7 +23,7 @@ class ImportOutcome:
     def spooled(self) -> int:
         return sum(w.received for w in self.writes if w.spooled)
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> dict[str, Any]:
         r = self.report
         return {
             "file": str(r.path),

@@ -64,13 +64,13 @@ def validate(value: str, allowed: tuple[str, ...] = FORMATS) -> str:
     return value
 
 
-def output_option(default: str = "table", extra: tuple[str, ...] = ()) -> Any:
+def output_option(extra: tuple[str, ...] = ()) -> Any:
     allowed = FORMATS + tuple(extra)
     return typer.Option(
         "--output",
         "-o",
         help=f"Output format: {', '.join(allowed)}.",
-        show_default=default,
+        metavar="FORMAT",
         callback=lambda v: validate(v, allowed),
     )
 

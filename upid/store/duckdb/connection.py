@@ -32,8 +32,10 @@ def classify(error: Exception, path: Path) -> StoreError:
     text = str(error)
     low = text.lower()
     if "no files found that match" in low and ".blocks" in low:
-        return StoreCorruptError(f"store {path} is missing a sample block file: {_first(text)}",
-                                 hint=f"a store is the file plus its {path.name}.blocks folder; copy both")
+        return StoreCorruptError(
+            f"store {path} is missing a sample block file: {_first(text)}",
+            hint=f"a store is the file plus its {path.name}.blocks folder; copy both",
+        )
     if any(m in low for m in _LOCK_MARKERS):
         return StoreLockedError(f"store {path} is locked by another process", hint="try again in a moment")
     if any(m in low for m in _VERSION_MARKERS):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -72,7 +73,8 @@ def load_usage(
     namespaces: list[str] | None,
 ) -> UsageFrame:
     cid = _cluster_id(con, cluster)
-    ns_filter, params = "", [cid]
+    ns_filter = ""
+    params: list[object] = [cid]
     if namespaces:
         ns_filter = f"AND namespace IN ({', '.join('?' for _ in namespaces)})"
         params += namespaces
@@ -127,9 +129,10 @@ def _sql_ts(con: duckdb.DuckDBPyConnection, epoch: int) -> str:
 def _filled(values: np.ndarray) -> np.ndarray:
     """DuckDB returns masked arrays where NULLs occur: turn those into NaN (numbers) or None."""
     if isinstance(values, np.ma.MaskedArray):
+        masked: Any = values
         if values.dtype.kind == "f":
-            return values.filled(np.nan)
-        return np.asarray(values.astype(object).filled(None))
+            return np.asarray(masked.filled(np.nan))
+        return np.asarray(masked.astype(object).filled(None))
     return np.asarray(values)
 
 

@@ -11,6 +11,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,10 +31,11 @@ def put(store: Path, batch: SampleBatch, audit: AuditRecord) -> Path:
         "source": batch.source,
         "audit": {"command": audit.command, "args": audit.args, "user": audit.user},
     }
-    arrays = {k: (v.astype(str) if v.dtype == object else v) for k, v in batch.columns().items()}
+    arrays: dict[str, Any] = {k: (v.astype(str) if v.dtype == object else v) for k, v in batch.columns().items()}
+    arrays["__meta__"] = np.array(json.dumps(meta))
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
     tmp = folder / f".{name}.tmp.npz"
-    np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)
+    np.savez(tmp, **arrays)
     target = folder / f"{name}.npz"
     os.replace(tmp, target)
     return target
