@@ -42,3 +42,7 @@ def test_import_linter_contracts() -> None:
         pytest.skip("import-linter is not installed")
     r = subprocess.run([lint], capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_help_does_not_import_numpy() -> None:
+    assert "numpy" not in _loaded_after("from upid.cli.app import main\nmain(['--help'])")

@@ -225,3 +225,19 @@ def test_a_store_copied_without_its_blocks_says_so(upid, home: Path, tmp_path: P
     r = upid("analyze")
     assert r.code == ExitCode.STORE_CORRUPT
     assert "missing a sample block file" in r.err and "upid.duckdb.blocks folder" in r.err
+
+
+def test_a_store_locked_longer_than_the_timeout_is_a_distinct_error(upid, imported: Path, monkeypatch) -> None:
+    monkeypatch.setenv("UPID_LOCK_TIMEOUT", "0.5")
+    with lock_held_by_another_process(imported):
+        r = upid("analyze")
+    assert r.code == ExitCode.STORE_LOCKED
+    assert "locked by another process" in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_a_store_path_that_cannot_be_opened(upid, tmp_path: Path) -> None:
+    folder = tmp_path / "a-directory"
+    folder.mkdir()
+    r = upid("storage", "import", synth.make(samples=2).write_csv(tmp_path / "u.csv"), "--store", folder)
+    assert r.code == ExitCode.STORE_IO, r.err
+    assert r.err.startswith("error: store ") and len(r.err.strip().splitlines()) == 1

@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     STORE_CORRUPT = 6  # the store file is not a readable upid/DuckDB store
     STORE_VERSION = 7  # the store was written by a newer upid
     CONFIG = 8  # a broken config.toml or environment setting
+    STORE_IO = 9  # the store cannot be opened or written: permissions, a directory, a full disk
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -48,9 +49,9 @@ class ConfigError(UpidError):
 
 
 class StoreError(UpidError):
-    """Any failure of the store that is not one of the specific kinds below."""
+    """A failure of the store that is not one of the specific kinds below (usually the file system's)."""
 
-    exit_code = ExitCode.ERROR
+    exit_code = ExitCode.STORE_IO
 
 
 class StoreLockedError(StoreError):

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 import typer
 
 from upid.settings import Settings, ensure_home, load_settings
-from upid.store.base import AuditRecord
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from upid.store.base import Store
+    from upid.store.base import AuditRecord, Store
 
 
 @dataclass
@@ -35,6 +34,8 @@ class Session:
         return open_store(self.settings)
 
     def audit(self, command: str) -> AuditRecord:
+        from upid.store.base import AuditRecord
+
         try:
             user = getpass.getuser()
         except (KeyError, OSError):

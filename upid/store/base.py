@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from upid.analysis.frame import UsageFrame
-from upid.samples import SampleBatch
+if TYPE_CHECKING:  # keep `upid --help` free of numpy
+    from upid.analysis.frame import UsageFrame
+    from upid.samples import SampleBatch
 
 
 @dataclass(frozen=True)
