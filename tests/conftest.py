@@ -68,3 +68,25 @@ def run_process(home: Path, *args: object, timeout: float = 120, **env: str) -> 
         timeout=timeout,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@dataclass
+class KubeEnv:
+    cluster: Any
+    server: Any
+    kubeconfig: Path
+
+    @property
+    def behaviour(self) -> Any:
+        return self.server.behaviour
+
+
+@pytest.fixture
+def kube(tmp_path: Path):
+    """A running test API server with a small cluster, and a kubeconfig for it (context 'test')."""
+    from kube.model import Cluster
+    from kube.server import KubeServer, write_kubeconfig
+
+    cluster = Cluster(pods=40, nodes=4)
+    with KubeServer(cluster) as server:
+        yield KubeEnv(cluster, server, write_kubeconfig(tmp_path / "kubeconfig", {"test": server.url}))

@@ -183,8 +183,10 @@ def test_requests_are_stored_as_change_points(upid, tmp_path: Path) -> None:
 
 def test_the_first_of_duplicate_rows_wins(upid, tmp_path: Path) -> None:
     path = tmp_path / "u.csv"
-    path.write_text("timestamp,namespace,pod,container,cpu_cores,memory_bytes\n"
-                    "1767225600,ns,p,c,0.1,1048576\n1767225600,ns,p,c,0.9,1048576\n1767225900,ns,p,c,0.2,1048576\n")
+    path.write_text(
+        "timestamp,namespace,pod,container,cpu_cores,memory_bytes\n"
+        "1767225600,ns,p,c,0.1,1048576\n1767225600,ns,p,c,0.9,1048576\n1767225900,ns,p,c,0.2,1048576\n"
+    )
     assert upid("storage", "import", path).code == 0
     r = upid("storage", "query", "SELECT cpu_cores FROM usage ORDER BY timestamp", "-o", "json")
     assert [row[0] for row in r.json()["rows"]] == [0.1, 0.2]

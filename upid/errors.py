@@ -18,6 +18,11 @@ class ExitCode(IntEnum):
     STORE_VERSION = 7  # the store was written by a newer upid
     CONFIG = 8  # a broken config.toml or environment setting
     STORE_IO = 9  # the store cannot be opened or written: permissions, a directory, a full disk
+    CLUSTER_UNREACHABLE = 10  # the API server did not answer: refused, timed out, unknown host, TLS
+    KUBECONFIG = 11  # no usable kubeconfig or in-cluster configuration, or an unknown context
+    UNAUTHORIZED = 12  # the API server rejected the credentials (401)
+    FORBIDDEN = 13  # RBAC denied a request the command needs (403)
+    METRICS_UNAVAILABLE = 14  # no usage source: metrics.k8s.io not installed and the kubelet summary not allowed
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -64,3 +69,25 @@ class StoreCorruptError(StoreError):
 
 class StoreVersionError(StoreError):
     exit_code = ExitCode.STORE_VERSION
+
+
+class ClusterError(UpidError):
+    """The cluster could not be reached or refused us; messages read like kubectl's."""
+
+    exit_code = ExitCode.CLUSTER_UNREACHABLE
+
+
+class KubeconfigError(ClusterError):
+    exit_code = ExitCode.KUBECONFIG
+
+
+class UnauthorizedError(ClusterError):
+    exit_code = ExitCode.UNAUTHORIZED
+
+
+class ForbiddenError(ClusterError):
+    exit_code = ExitCode.FORBIDDEN
+
+
+class MetricsUnavailableError(ClusterError):
+    exit_code = ExitCode.METRICS_UNAVAILABLE

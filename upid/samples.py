@@ -38,6 +38,7 @@ class SampleBatch:
     net_rx: np.ndarray
     net_tx: np.ndarray
     resources: dict[str, np.ndarray] = field(default_factory=dict)
+    source_codes: np.ndarray | None = None  # per sample, when sources differ within the batch (SOURCES values)
 
     def __post_init__(self) -> None:
         n = len(self.ts)
@@ -60,6 +61,8 @@ class SampleBatch:
         out.update({f"resources.{k}": v for k, v in self.resources.items()})
         for name in ("series_idx", "ts", "cpu_m", "mem_kib", "net_rx", "net_tx"):
             out[name] = getattr(self, name)
+        if self.source_codes is not None:
+            out["source_codes"] = self.source_codes
         return out
 
     @classmethod
@@ -72,5 +75,6 @@ class SampleBatch:
             source=source,
             series=group("series."),
             resources=group("resources."),
+            source_codes=cols.get("source_codes"),
             **{n: cols[n] for n in ("series_idx", "ts", "cpu_m", "mem_kib", "net_rx", "net_tx")},
         )

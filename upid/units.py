@@ -68,3 +68,35 @@ def format_bytes(value: float | None) -> str:
 
 def format_count(n: int) -> str:
     return f"{n:,}"
+
+
+_SUFFIX = {
+    "n": 1e-9,
+    "u": 1e-6,
+    "m": 1e-3,
+    "": 1.0,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+    "Ki": 2.0**10,
+    "Mi": 2.0**20,
+    "Gi": 2.0**30,
+    "Ti": 2.0**40,
+    "Pi": 2.0**50,
+    "Ei": 2.0**60,
+}
+_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+
+
+def parse_quantity(text: str | int | float) -> float:
+    """A Kubernetes quantity ('250m', '1.5', '512Mi', '704595n', '1e3') -> its value in base units
+    (cores for CPU, bytes for memory). The one place quantity strings are parsed."""
+    if isinstance(text, int | float):
+        return float(text)
+    match = _QUANTITY.match(text.strip())
+    if not match:
+        raise ValueError(f"invalid Kubernetes quantity {text!r}")
+    return float(match.group(1)) * _SUFFIX[match.group(2) or ""]

@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover - older typer with the click package
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from upid import __version__
-from upid.cli import analyze, demo, storage
+from upid.cli import analyze, cluster, demo, storage
 from upid.errors import ExitCode, UpidError
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(storage.app, name="storage")
+app.add_typer(cluster.app, name="cluster")
 app.command("analyze", help=analyze.HELP, epilog=analyze.EXAMPLES)(analyze.analyze)
 app.command("demo", help=demo.HELP, epilog=demo.EXAMPLES)(demo.demo)
 

@@ -33,3 +33,41 @@ NoHeadersOpt = Annotated[bool, typer.Option("--no-headers", help="Tables and CSV
 
 
 __all__ = ["StoreOpt", "ClusterOpt", "NamespaceOpt", "AllNamespacesOpt", "NoHeadersOpt"]
+KubeconfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--kubeconfig",
+        metavar="PATH",
+        help="Kubeconfig file [env KUBECONFIG; default ~/.kube/config; in a pod: its service account].",
+        show_default=False,
+    ),
+]
+ContextsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--context",
+        metavar="NAME",
+        help="Kubeconfig context (repeatable) [default: current-context].",
+        show_default=False,
+    ),
+]
+ContextOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--context", metavar="NAME", help="Kubeconfig context [default: current-context].", show_default=False
+    ),
+]
+AllContextsOpt = Annotated[bool, typer.Option("--all-contexts", help="Every context of the kubeconfig.")]
+SelectorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--selector",
+        "-l",
+        metavar="SELECTOR",
+        help="Only pods with these labels (e.g. app=web,tier!=db).",
+        show_default=False,
+    ),
+]
+RequestTimeoutOpt = Annotated[
+    str, typer.Option("--request-timeout", metavar="DURATION", help="Timeout of each API request.")
+]

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from upid.cli.options import ClusterOpt, NoHeadersOpt, StoreOpt
+from upid.cli.options import (
+    AllContextsOpt,
+    ClusterOpt,
+    ContextsOpt,
+    KubeconfigOpt,
+    NamespaceOpt,
+    NoHeadersOpt,
+    RequestTimeoutOpt,
+    SelectorOpt,
+    StoreOpt,
+)
 from upid.cli.printers import Column, View, emit, output_option, plain
 from upid.cli.session import Session, session
-from upid.units import format_bytes, format_count, iso
+from upid.units import format_bytes, format_count, iso, parse_duration
 
 app = typer.Typer(help="Import, inspect, query, export and clean up the history store.", no_args_is_help=True)
 
@@ -225,3 +236,96 @@ def export(
     s = session(ctx, store)
     result = s.store().export(directory, overwrite)
     s.notice(f"exported {format_count(result['samples'])} samples to {directory} ({result['files']} files)")
+
+
+def _progress(s: Session) -> Callable[[str], None] | None:
+    """Progress on stderr, and only when stderr is a terminal (cron gets silence)."""
+    if not s.err.isatty():
+        return None
+
+    def show(step: str) -> None:
+        s.err.write(f"\rcollecting {step}...\033[K")
+
+    return show
+
+
+@app.command(
+    "collect",
+    epilog="Examples:\n\n  upid storage collect                      # the current context, all namespaces\n\n"
+    "  upid storage collect --all-contexts -o json\n\n  */5 * * * * upid storage collect   # cron",
+)
+def collect(
+    ctx: typer.Context,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextsOpt = None,
+    all_contexts: AllContextsOpt = False,
+    namespace: NamespaceOpt = None,
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="All namespaces (the default).")
+    ] = False,
+    selector: SelectorOpt = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster", metavar="NAME", show_default=False, help="Store under this name [default: the context name]."
+        ),
+    ] = None,
+    request_timeout: RequestTimeoutOpt = "30s",
+    output: Annotated[str, output_option(("none",))] = "none",
+    store: StoreOpt = None,
+) -> None:
+    """Record one snapshot of pods, workloads, nodes and usage from the cluster API (for cron or a CronJob)."""
+    from upid.cluster.connect import kubeconfig_path
+    from upid.errors import ClusterError, UsageError
+    from upid.workflows.collect import collect_context, contexts_to_collect
+
+    s = session(ctx, store)
+    if cluster and (all_contexts or len(context or []) > 1):
+        raise UsageError("--cluster names one cluster; it cannot be used with several contexts")
+    path = kubeconfig_path(kubeconfig)
+    namespaces = None if all_namespaces or not namespace else namespace
+    target_store = s.store()
+    progress = _progress(s)
+    outcomes, failures = [], []
+    names = contexts_to_collect(path, context, all_contexts)
+    for name in names:
+        try:
+            outcomes.append(
+                collect_context(
+                    target_store,
+                    s.settings.home,
+                    path,
+                    name,
+                    cluster,
+                    namespaces,
+                    selector,
+                    parse_duration(request_timeout),
+                    s.audit("storage collect"),
+                    progress,
+                )
+            )
+        except ClusterError as e:
+            if len(names) == 1:
+                raise
+            failures.append(e)
+            s.notice(f"error: context {name}: {e.message}")
+    if progress:
+        s.err.write("\r\033[K")
+    for o in outcomes:
+        for line in o.notices:
+            s.notice(f"notice: {o.context or 'in-cluster'}: {line}")
+        if o.result and o.result.spooled:
+            s.notice(f"store busy: the snapshot of {o.cluster} was spooled; the next upid command merges it")
+    if output != "none":
+        docs = [o.summary() for o in outcomes]
+        emit(
+            View(
+                document={"collections": docs},
+                records=docs,
+                columns=[Column(k, k.upper()) for k in ("context", "cluster", "pods", "nodes", "samples", "written")],
+            ),
+            output,
+            s,
+        )
+    if failures:
+        raise typer.Exit(int(failures[0].exit_code))

@@ -231,8 +231,9 @@ def _count_bad(con: duckdb.DuckDBPyConnection, report: ImportReport, csv: bool) 
     if counts[1] < counts[0]:  # keep the first row of each (series, second); touch only the duplicated keys
         con.execute("""CREATE TEMP TABLE dup AS SELECT idx, ts_s, min(row_no) AS keep FROM good
             GROUP BY idx, ts_s HAVING count(*) > 1""")
-        con.execute("DELETE FROM good USING dup WHERE good.idx = dup.idx AND good.ts_s = dup.ts_s "
-                    "AND good.row_no <> dup.keep")
+        con.execute(
+            "DELETE FROM good USING dup WHERE good.idx = dup.idx AND good.ts_s = dup.ts_s AND good.row_no <> dup.keep"
+        )
     report.kept = int(counts[1])
     report.duplicates = int(counts[0]) - report.kept
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # keep `upid --help` free of numpy
     from upid.analysis.frame import UsageFrame
+    from upid.inventory import Collection
     from upid.samples import SampleBatch
 
 
@@ -84,6 +85,12 @@ class Store(Protocol):
     def newest_sample(self, cluster: str) -> int | None: ...
 
     def load_usage(self, cluster: str, start: int, end: int, namespaces: list[str] | None) -> UsageFrame: ...
+
+    def write_collection(self, collection: Collection, name: str, audit: AuditRecord) -> WriteResult: ...
+
+    def previous_counters(self, uid: str) -> dict[tuple[str, str, str], tuple[int, float, float, float]]: ...
+
+    def cluster_identities(self) -> list[dict[str, object]]: ...
 
     def cleanup(self, days_to_keep: int, audit: AuditRecord) -> dict[str, int]: ...
 

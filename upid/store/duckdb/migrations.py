@@ -132,3 +132,70 @@ def _initial(con: duckdb.DuckDBPyConnection) -> None:
             details JSON
         );
     """)
+
+
+@migration(2, "collected inventory: cluster identity, nodes, workloads, HPAs, PDBs, container status, kubelet counters")
+def _inventory(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("""
+        CREATE TABLE cluster_identity (
+            cluster_id INTEGER PRIMARY KEY,
+            uid VARCHAR NOT NULL UNIQUE,   -- the kube-system namespace UID: stable across context renames
+            context VARCHAR,
+            server VARCHAR,
+            version VARCHAR,
+            distribution VARCHAR,
+            provider VARCHAR,
+            updated_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE nodes (
+            cluster_id INTEGER NOT NULL,
+            name VARCHAR NOT NULL,
+            cpu_capacity DOUBLE, memory_capacity DOUBLE, cpu_allocatable DOUBLE, memory_allocatable DOUBLE,
+            instance_type VARCHAR, region VARCHAR, zone VARCHAR, capacity_type VARCHAR, provider_id VARCHAR,
+            labels JSON,
+            first_seen TIMESTAMP NOT NULL,
+            last_seen TIMESTAMP NOT NULL,
+            PRIMARY KEY (cluster_id, name)
+        );
+        CREATE TABLE workloads (
+            cluster_id INTEGER NOT NULL,
+            namespace VARCHAR NOT NULL, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
+            replicas INTEGER,
+            annotations JSON,
+            first_seen TIMESTAMP NOT NULL,
+            last_seen TIMESTAMP NOT NULL,
+            PRIMARY KEY (cluster_id, namespace, kind, name)
+        );
+        CREATE TABLE hpas (
+            cluster_id INTEGER NOT NULL,
+            namespace VARCHAR NOT NULL, name VARCHAR NOT NULL,
+            target_kind VARCHAR, target_name VARCHAR,
+            min_replicas INTEGER, max_replicas INTEGER, current_replicas INTEGER,
+            resources VARCHAR[],           -- the resources it scales on (cpu, memory)
+            last_seen TIMESTAMP NOT NULL,
+            PRIMARY KEY (cluster_id, namespace, name)
+        );
+        CREATE TABLE pdbs (
+            cluster_id INTEGER NOT NULL,
+            namespace VARCHAR NOT NULL, name VARCHAR NOT NULL,
+            min_available VARCHAR, max_unavailable VARCHAR, selector JSON, disruptions_allowed INTEGER,
+            last_seen TIMESTAMP NOT NULL,
+            PRIMARY KEY (cluster_id, namespace, name)
+        );
+        -- restarts and terminations as change points: a row when the restart count or reason changes
+        CREATE TABLE container_status (
+            series_id INTEGER NOT NULL,
+            ts TIMESTAMP NOT NULL,
+            restarts INTEGER,
+            phase VARCHAR,
+            qos VARCHAR,
+            last_termination_reason VARCHAR,
+            last_termination_at VARCHAR
+        );
+        -- the last cumulative kubelet counters per series, for exact averages at the next collection
+        CREATE TABLE kubelet_counters (
+            series_id INTEGER PRIMARY KEY,
+            ts TIMESTAMP NOT NULL,
+            cpu_ns DOUBLE, rx DOUBLE, tx DOUBLE
+        );
+    """)

@@ -23,7 +23,7 @@ def spool_dir(store: Path) -> Path:
     return store.parent / (store.name + ".spool")
 
 
-def put(store: Path, batch: SampleBatch, audit: AuditRecord) -> Path:
+def put(store: Path, batch: SampleBatch, audit: AuditRecord, extra: dict[str, Any] | None = None) -> Path:
     folder = spool_dir(store)
     folder.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -46,10 +46,10 @@ def pending(store: Path) -> list[Path]:
     return sorted(folder.glob("[0-9]*.npz")) if folder.exists() else []
 
 
-def load(path: Path) -> tuple[SampleBatch, AuditRecord]:
+def load(path: Path) -> tuple[SampleBatch, AuditRecord, dict[str, Any] | None]:
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["__meta__"]))
         cols = {k: data[k] for k in data.files if k != "__meta__"}
     a = meta["audit"]
     batch = SampleBatch.from_columns(meta["cluster"], meta["source"], cols)
-    return batch, AuditRecord(command=a["command"], args=list(a["args"]), user=a["user"])
+    return batch, AuditRecord(command=a["command"], args=list(a["args"]), user=a["user"]), meta.get("extra")

@@ -15,10 +15,12 @@ import duckdb
 
 from upid.analysis.frame import UsageFrame
 from upid.errors import StoreLockedError
+from upid.inventory import Collection
 from upid.samples import SampleBatch
 from upid.store.base import AuditEntry, AuditRecord, QueryResult, StoreStatus, WriteResult
 from upid.store.duckdb import blocks, migrations, queries, spool
 from upid.store.duckdb.connection import connect, wrapped
+from upid.store.duckdb.inventory import cluster_identities, previous_counters, write_collection
 from upid.store.duckdb.writer import write_batch
 
 WRITER_SHARE = 1 / 3  # of the lock timeout a writer waits before spooling
@@ -84,8 +86,12 @@ class DuckDBStore:
 
     def _merge_spool(self, con: duckdb.DuckDBPyConnection) -> None:
         for path in spool.pending(self.path):
-            batch, audit = spool.load(path)
-            write_batch(con, self.path, batch, audit, self.thresholds, spooled=True)
+            batch, audit, extra = spool.load(path)
+            if extra and "collection" in extra:
+                collection = Collection.from_inventory_json(extra["collection"], batch)
+                write_collection(con, self.path, collection, extra["name"], audit, self.thresholds, spooled=True)
+            else:
+                write_batch(con, self.path, batch, audit, self.thresholds, spooled=True)
             path.unlink(missing_ok=True)
 
     # -- writing ------------------------------------------------------------------------------
@@ -97,6 +103,26 @@ class DuckDBStore:
         except StoreLockedError:
             spool.put(self.path, batch, audit)
             return WriteResult(cluster=batch.cluster, received=len(batch), written=0, series_created=0, spooled=True)
+
+    def write_collection(self, collection: Collection, name: str, audit: AuditRecord) -> WriteResult:
+        """A cluster snapshot (samples and inventory) in one transaction, or spooled whole when busy."""
+        try:
+            with self._writer() as con:
+                return write_collection(con, self.path, collection, name, audit, self.thresholds)
+        except StoreLockedError:
+            extra = {"collection": collection.inventory_json(), "name": name}
+            spool.put(self.path, collection.batch, audit, extra)
+            return WriteResult(cluster=name, received=len(collection.batch), written=0, series_created=0, spooled=True)
+
+    def previous_counters(self, uid: str) -> dict[tuple[str, str, str], tuple[int, float, float, float]]:
+        if not self.path.exists():
+            return {}
+        with self._reader() as con:
+            return previous_counters(con, uid)
+
+    def cluster_identities(self) -> list[dict[str, object]]:
+        with self._reader() as con:
+            return cluster_identities(con)
 
     def cleanup(self, days_to_keep: int, audit: AuditRecord) -> dict[str, int]:
         with self._writer(timeout=self.lock_timeout) as con:

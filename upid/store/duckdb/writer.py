@@ -79,16 +79,18 @@ def _stage_samples(con: duckdb.DuckDBPyConnection, batch: SampleBatch, cluster_i
             "mem_kib": batch.mem_kib,
             "net_rx": batch.net_rx,
             "net_tx": batch.net_tx,
+            "source": batch.source_codes
+            if batch.source_codes is not None
+            else np.full(len(batch), SOURCES[batch.source], dtype=np.uint8),
         },
     )
-    source = SOURCES[batch.source]
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE b_staged AS
         SELECT m.series_id, {_TS} AS ts,
                CAST(cpu_m AS INTEGER) AS cpu_m, CAST(mem_kib AS BIGINT) AS mem_kib,
                CAST(round(CASE WHEN isnan(net_rx) THEN NULL ELSE net_rx END) AS BIGINT) AS net_rx,
                CAST(round(CASE WHEN isnan(net_tx) THEN NULL ELSE net_tx END) AS BIGINT) AS net_tx,
-               CAST({source} AS UTINYINT) AS source
+               CAST(source AS UTINYINT) AS source
         FROM b_samples JOIN b_map m ON m.idx = b_samples.series_idx"""
     )
     con.unregister("b_samples")
@@ -146,6 +148,31 @@ def add_audit(
     )
 
 
+def write_samples(
+    con: duckdb.DuckDBPyConnection, store: Path, batch: SampleBatch, cluster_id: int, thresholds: blocks.Thresholds
+) -> tuple[int, int]:
+    """Inside the caller's transaction: series, samples, resources and the run record; leaves temp table
+    b_map (batch series index -> series_id) for the caller. Returns (samples written, series created)."""
+    created = _map_series(con, batch, cluster_id)
+    new = _stage_samples(con, batch, cluster_id, store)
+    if new >= thresholds.block_min_samples:
+        blocks.write_block(con, store, cluster_id, "SELECT * FROM b_new")
+    elif new:
+        con.execute(f"INSERT INTO samples SELECT {blocks.SAMPLE_COLUMNS} FROM b_new ORDER BY series_id, ts")
+        blocks.compact_head(con, store, cluster_id, thresholds.head_compact_samples)
+    _store_resources(con, batch)
+    con.execute(
+        "INSERT INTO runs SELECT coalesce(max(run_id), 0) + 1, ?, ?, now()::TIMESTAMP, ?, ? FROM runs",
+        [cluster_id, batch.source, len(batch), new],
+    )
+    return new, created
+
+
+def drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    for name in ("b_map", "b_staged", "b_new", "b_res"):
+        con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
 def write_batch(
     con: duckdb.DuckDBPyConnection,
     store: Path,
@@ -157,19 +184,13 @@ def write_batch(
     con.execute("BEGIN")
     try:
         cluster_id = ensure_cluster(con, batch.cluster)
-        created = _map_series(con, batch, cluster_id)
-        new = _stage_samples(con, batch, cluster_id, store)
-        if new >= thresholds.block_min_samples:
-            blocks.write_block(con, store, cluster_id, "SELECT * FROM b_new")
-        elif new:
-            con.execute(f"INSERT INTO samples SELECT {blocks.SAMPLE_COLUMNS} FROM b_new ORDER BY series_id, ts")
-            blocks.compact_head(con, store, cluster_id, thresholds.head_compact_samples)
-        _store_resources(con, batch)
-        con.execute(
-            "INSERT INTO runs SELECT coalesce(max(run_id), 0) + 1, ?, ?, now()::TIMESTAMP, ?, ? FROM runs",
-            [cluster_id, batch.source, len(batch), new],
-        )
-        details = {"source": batch.source, "received": len(batch), "written": new, "series_created": created}
+        new, created = write_samples(con, store, batch, cluster_id, thresholds)
+        details: dict[str, Any] = {
+            "source": batch.source,
+            "received": len(batch),
+            "written": new,
+            "series_created": created,
+        }
         if spooled:
             details["spooled"] = True
         add_audit(con, audit, batch.cluster, "ok", details)
@@ -178,6 +199,5 @@ def write_batch(
         con.execute("ROLLBACK")
         raise
     finally:
-        for name in ("b_map", "b_staged", "b_new", "b_res"):
-            con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        drop_temp(con)
     return WriteResult(cluster=batch.cluster, received=len(batch), written=new, series_created=created)

@@ -1,0 +1,304 @@
+"""The HTTP side of the test API server: routes, pagination with expiring continue tokens, bearer-token
+auth, RBAC denials and injected faults (429 with Retry-After, 5xx, hanging responses), all with real
+`Status` bodies. Run it in a thread; point the real kubernetes client at it with `write_kubeconfig`."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import orjson
+
+from kube import objects as o
+from kube.model import Cluster
+
+TOKEN = "upid-test-token"
+USER = "system:serviceaccount:upid:upid"
+
+
+@dataclass
+class Fault:
+    path: str  # a regular expression matched against the request path
+    status: int = 0  # 0: no status, just the delay
+    delay: float = 0.0  # seconds before answering (longer than the client's timeout: a hang)
+    retry_after: int | None = None
+    times: int = 1
+    query: str = ""  # a regular expression the query string must match too
+
+
+@dataclass
+class Behaviour:
+    metrics_installed: bool = True
+    denied: set[str] = field(default_factory=set)  # e.g. {"nodes/proxy", "metrics.k8s.io/pods", "pods"}
+    faults: list[Fault] = field(default_factory=list)
+    token_epoch: int = 0  # bump to expire every continue token handed out so far
+    hpa_for: set[str] = field(default_factory=set)  # workload names with an HPA
+    pdb_for: set[str] = field(default_factory=set)
+
+
+def status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+    if details:
+        body["details"] = details
+    return body
+
+
+LISTS = {  # path (without namespace) -> (API group, resource)
+    "/api/v1/pods": ("", "pods"),
+    "/api/v1/nodes": ("", "nodes"),
+    "/api/v1/namespaces": ("", "namespaces"),
+    "/apis/apps/v1/deployments": ("apps", "deployments"),
+    "/apis/apps/v1/statefulsets": ("apps", "statefulsets"),
+    "/apis/apps/v1/daemonsets": ("apps", "daemonsets"),
+    "/apis/apps/v1/replicasets": ("apps", "replicasets"),
+    "/apis/batch/v1/jobs": ("batch", "jobs"),
+    "/apis/batch/v1/cronjobs": ("batch", "cronjobs"),
+    "/apis/autoscaling/v2/horizontalpodautoscalers": ("autoscaling", "horizontalpodautoscalers"),
+    "/apis/policy/v1/poddisruptionbudgets": ("policy", "poddisruptionbudgets"),
+    "/apis/metrics.k8s.io/v1beta1/pods": ("metrics.k8s.io", "pods"),
+    "/apis/metrics.k8s.io/v1beta1/nodes": ("metrics.k8s.io", "nodes"),
+}
+LIST_KIND = {"pods": "PodList", "nodes": "NodeList", "namespaces": "NamespaceList"}
+NAMESPACED = re.compile(r"^(/apis?/[^/]+(?:/[^/]+)?)/namespaces/([^/]+)/([^/]+)$")
+
+
+class KubeServer:
+    def __init__(self, cluster: Cluster, behaviour: Behaviour | None = None) -> None:
+        self.cluster = cluster
+        self.behaviour = behaviour or Behaviour()
+        self.requests: list[str] = []
+        self.lock = threading.Lock()
+        handler = type("Handler", (_Handler,), {"server_state": self})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> KubeServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    # -- answering ----------------------------------------------------------------------------
+
+    def answer(self, path: str, query: dict[str, str], auth: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with self.lock:
+            self.requests.append(path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""))
+            qs = "&".join(f"{k}={v}" for k, v in query.items())
+            fault = next(
+                (
+                    f
+                    for f in self.behaviour.faults
+                    if f.times > 0 and re.search(f.path, path) and re.search(f.query, qs)
+                ),
+                None,
+            )
+            if fault:
+                fault.times -= 1
+        if fault:
+            time.sleep(fault.delay)
+            if fault.status:
+                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+                reason = {429: "TooManyRequests", 410: "Expired", 500: "InternalError", 503: "ServiceUnavailable"}.get(
+                    fault.status, "InternalError"
+                )
+                return fault.status, status(fault.status, reason, f"injected {fault.status}"), headers
+        if auth != f"Bearer {TOKEN}":
+            return 401, status(401, "Unauthorized", "Unauthorized"), {}
+        with self.lock:
+            return self._route(path, query)
+
+    def _denied(self, verb: str, group: str, resource: str, name: str | None, ns: str | None) -> dict[str, Any] | None:
+        key = f"{group}/{resource}" if group else resource
+        if key not in self.behaviour.denied:
+            return None
+        scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"
+        subject = f'{resource.split("/")[0]} "{name}"' if name else resource
+        return status(
+            403,
+            "Forbidden",
+            f'{subject} is forbidden: User "{USER}" cannot {verb} resource "{resource}" in API group "{group}" {scope}',
+            {"name": name, "kind": resource.split("/")[0]} if name else {"kind": resource},
+        )
+
+    def _route(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        c, b = self.cluster, self.behaviour
+        if path == "/version":
+            return (
+                200,
+                {
+                    "major": "1",
+                    "minor": "33",
+                    "gitVersion": "v1.33.5-gke.1000",
+                    "gitCommit": "0" * 40,
+                    "gitTreeState": "clean",
+                    "buildDate": "2026-09-01T00:00:00Z",
+                    "goVersion": "go1.24.6",
+                    "compiler": "gc",
+                    "platform": "linux/amd64",
+                },
+                {},
+            )
+        if m := re.fullmatch(r"/api/v1/namespaces/([^/]+)", path):
+            denied = self._denied("get", "", "namespaces", m.group(1), None)
+            if denied:
+                return 403, denied, {}
+            if m.group(1) not in c.namespaces:
+                return 404, status(404, "NotFound", f'namespaces "{m.group(1)}" not found'), {}
+            return 200, o.namespace(c, m.group(1)), {}
+        if m := re.fullmatch(r"/api/v1/nodes/([^/]+)/proxy/stats/summary", path):
+            denied = self._denied("get", "", "nodes/proxy", m.group(1), None)
+            return (403, denied, {}) if denied else (200, o.summary(c, m.group(1)), {})
+        namespace = None
+        if m := NAMESPACED.match(path):
+            path, namespace = f"{m.group(1)}/{m.group(3)}", m.group(2)
+        if path not in LISTS:
+            return 404, status(404, "NotFound", "the server could not find the requested resource"), {}
+        group, resource = LISTS[path]
+        if group == "metrics.k8s.io" and not b.metrics_installed:
+            return 404, status(404, "NotFound", "the server could not find the requested resource"), {}
+        denied = self._denied("list", group, resource, None, namespace)
+        if denied:
+            return 403, denied, {}
+        items = [i for i in self._items(path) if namespace is None or i["metadata"].get("namespace") == namespace]
+        if selector := query.get("labelSelector"):
+            items = [i for i in items if _matches(i["metadata"].get("labels") or {}, selector)]
+        return self._page(path, items, query)
+
+    def _items(self, path: str) -> list[dict[str, Any]]:
+        c = self.cluster
+        kind_of = {
+            "deployments": "Deployment",
+            "statefulsets": "StatefulSet",
+            "daemonsets": "DaemonSet",
+            "cronjobs": "CronJob",
+        }
+        resource = path.rsplit("/", 1)[1]
+        if path == "/api/v1/pods":
+            return [o.pod(c, p) for p in c.pods]
+        if path == "/api/v1/nodes":
+            return [o.node(c, n) for n in c.node_names]
+        if path == "/api/v1/namespaces":
+            return [o.namespace(c, n) for n in c.namespaces]
+        if resource in kind_of:
+            return [o.workload(c, w) for w in c.workloads if w.kind == kind_of[resource]]
+        if resource in ("replicasets", "jobs"):
+            return o.intermediates(c)["ReplicaSet" if resource == "replicasets" else "Job"]
+        if resource == "horizontalpodautoscalers":
+            return [o.hpa(c, w) for w in c.workloads if w.name in self.behaviour.hpa_for]
+        if resource == "poddisruptionbudgets":
+            return [o.pdb(c, w) for w in c.workloads if w.name in self.behaviour.pdb_for]
+        if path == "/apis/metrics.k8s.io/v1beta1/pods":
+            return [o.pod_metrics(c, p) for p in c.pods]
+        return [{"metadata": {"name": n}, "timestamp": "", "window": "30s", "usage": {}} for n in c.node_names]
+
+    def _page(
+        self, path: str, items: list[dict[str, Any]], query: dict[str, str]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        group, resource = LISTS[path]
+        start = 0
+        if token := query.get("continue"):
+            epoch, offset = (int(x) for x in token.split(":"))
+            if epoch != self.behaviour.token_epoch:
+                return (
+                    410,
+                    status(
+                        410,
+                        "Expired",
+                        "The provided continue parameter is too old to display a "
+                        "consistent list result. You can start a new list without the continue "
+                        "parameter.",
+                    ),
+                    {},
+                )
+            start = offset
+        limit = int(query["limit"]) if query.get("limit") and group != "metrics.k8s.io" else len(items)
+        page = items[start : start + limit]
+        meta: dict[str, Any] = {"resourceVersion": str(1000 + self.cluster.step)}
+        if start + limit < len(items):
+            meta["continue"] = f"{self.behaviour.token_epoch}:{start + limit}"
+            meta["remainingItemCount"] = len(items) - start - limit
+        kind = LIST_KIND.get(resource, "List") if group != "metrics.k8s.io" else "PodMetricsList"
+        api_version = (
+            "v1"
+            if not group
+            else (
+                "metrics.k8s.io/v1beta1" if group == "metrics.k8s.io" else path.split("/")[2] + "/" + path.split("/")[3]
+            )
+        )
+        return 200, {"kind": kind, "apiVersion": api_version, "metadata": meta, "items": page}, {}
+
+
+def _matches(labels: dict[str, str], selector: str) -> bool:
+    for term in selector.split(","):
+        if "!=" in term:
+            k, v = term.split("!=", 1)
+            if labels.get(k.strip()) == v.strip():
+                return False
+        elif "=" in term:
+            k, v = term.split("=", 1)
+            if labels.get(k.strip().rstrip("=")) != v.strip():
+                return False
+        elif term.strip() and term.strip() not in labels:
+            return False
+    return True
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_state: KubeServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        url = urlparse(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        code, body, headers = self.server_state.answer(url.path, query, self.headers.get("Authorization"))
+        data = orjson.dumps(body)
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def write_kubeconfig(path: Path, servers: dict[str, str], current: str | None = None, token: str = TOKEN) -> Path:
+    """A kubeconfig with one context per server (name -> URL)."""
+    import yaml
+
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": n, "cluster": {"server": url}} for n, url in servers.items()],
+        "users": [{"name": "upid", "user": {"token": token}}],
+        "contexts": [{"name": n, "context": {"cluster": n, "user": "upid"}} for n in servers],
+        "current-context": current or next(iter(servers)),
+    }
+    path.write_text(yaml.safe_dump(doc))
+    return path

@@ -1,0 +1,177 @@
+"""Raw, fast, bounded access to the Kubernetes API through the official client's HTTP layer.
+
+Responses are parsed as JSON directly (`_preload_content=False` in the old API): the client's model
+classes are ~100x slower and reject incomplete objects. Every request has a timeout; 429, 5xx and
+timeouts are retried with backoff, honouring Retry-After; failures read like kubectl's.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlparse
+
+from upid.errors import ClusterError, ForbiddenError, UnauthorizedError
+
+try:
+    import orjson
+
+    _loads: Callable[[bytes], Any] = orjson.loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+PAGE_SIZE = 500  # as kubectl
+
+
+class NotFound(Exception):
+    """404: the caller decides whether that is an error (an API group not installed is not)."""
+
+
+class Gone(Exception):
+    """410: a list's continue token expired."""
+
+
+class Api:
+    def __init__(
+        self, client: Any, timeout: float = 30.0, attempts: int = 4, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.client = client
+        self.timeout = timeout
+        self.attempts = attempts
+        self.sleep = sleep
+        self.host = urlparse(client.configuration.host).netloc or client.configuration.host
+        self.requests = 0
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        delay = 0.5
+        for attempt in range(1, self.attempts + 1):
+            try:
+                status, headers, body = self._request(path, params)
+            except ClusterError as e:
+                if attempt == self.attempts or "timed out" not in e.message:  # a refusal is final, as in kubectl
+                    raise
+                self.sleep(delay * (0.5 + random.random()))
+                delay *= 2
+                continue
+            if status < 300:
+                return _loads(body)
+            if status in RETRY_STATUSES and attempt < self.attempts:
+                self.sleep(_retry_after(headers, delay))
+                delay *= 2
+                continue
+            raise self._error(status, body, path)
+        raise AssertionError("unreachable")
+
+    def _request(self, path: str, params: dict[str, Any] | None) -> tuple[int, Any, bytes]:
+        import urllib3
+
+        method, url, headers, _, _ = self.client.param_serialize(
+            "GET",
+            path,
+            query_params=list((params or {}).items()),
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        self.requests += 1
+        try:
+            response = self.client.call_api(
+                method, url, header_params=headers, _request_timeout=(min(10.0, self.timeout), self.timeout)
+            )
+            return response.status, response.headers, response.read()
+        except urllib3.exceptions.HTTPError as e:
+            raise self._connection_error(e) from e
+        except Exception as e:  # the client wraps TLS failures in ApiException(status=0)
+            if getattr(e, "status", None) == 0:
+                reason = str(getattr(e, "reason", e)).splitlines()[-1]
+                raise ClusterError(f"Unable to connect to the server: {reason}") from e
+            raise
+
+    def _connection_error(self, error: Exception) -> ClusterError:
+        text = str(error)
+        low = text.lower()
+        if "refused" in low:
+            return ClusterError(
+                f"The connection to the server {self.host} was refused - did you specify the right host or port?"
+            )
+        if "timed out" in low or "timeout" in low:
+            return ClusterError(f"Unable to connect to the server: {self.host}: timed out after {self.timeout:g}s")
+        if "name or service not known" in low or "nodename nor servname" in low or "failed to resolve" in low:
+            return ClusterError(
+                f"Unable to connect to the server: dial tcp: lookup {self.host.split(':')[0]}: no such host"
+            )
+        first = text.splitlines()[0] if text else type(error).__name__
+        return ClusterError(f"Unable to connect to the server: {first}")
+
+    def _error(self, status: int, body: bytes, path: str) -> Exception:
+        message = _status_message(body)
+        if status == 401:
+            return UnauthorizedError("You must be logged in to the server (Unauthorized)")
+        if status == 403:
+            return ForbiddenError(
+                f"Error from server (Forbidden): {message or path}",
+                hint="see install/kubernetes/rbac.yaml for the permissions upid needs",
+            )
+        if status == 404:
+            return NotFound(path)
+        if status == 410:
+            return Gone(path)
+        return ClusterError(f"Error from server ({_REASONS.get(status, status)}): {message or path}")
+
+    def get_optional(self, path: str, params: dict[str, Any] | None = None) -> Any | None:
+        """GET that answers None on 404."""
+        try:
+            return self.get(path, params)
+        except NotFound:
+            return None
+
+    def list(self, path: str, params: dict[str, Any] | None = None, relists: int = 3) -> list[dict[str, Any]]:
+        """Every item of a list, page by page; an expired continue token (410) restarts the list."""
+        for _ in range(relists):
+            items: list[dict[str, Any]] = []
+            token = None
+            try:
+                while True:
+                    query = {**(params or {}), "limit": PAGE_SIZE}
+                    if token:
+                        query["continue"] = token
+                    page = self.get(path, query)
+                    items.extend(page.get("items") or [])
+                    token = (page.get("metadata") or {}).get("continue")
+                    if not token:
+                        return items
+            except Gone:
+                continue
+        raise ClusterError(f"list {path}: the continue token expired {relists} times in a row")
+
+
+_REASONS = {
+    400: "BadRequest",
+    404: "NotFound",
+    409: "Conflict",
+    422: "Invalid",
+    429: "TooManyRequests",
+    500: "InternalError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
+
+
+def _status_message(body: bytes) -> str:
+    try:
+        doc = _loads(body)
+    except ValueError:
+        return body[:200].decode("utf-8", "replace").strip()
+    return str(doc.get("message", "")) if isinstance(doc, dict) else ""
+
+
+def _retry_after(headers: Any, default: float) -> float:
+    value = headers.get("Retry-After") if headers is not None else None
+    try:
+        return min(max(float(value), 0.0), 30.0) if value is not None else default
+    except ValueError:
+        return default

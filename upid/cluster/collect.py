@@ -1,0 +1,325 @@
+"""One collection: a consistent snapshot of a cluster's pods, workloads, nodes and usage.
+
+Usage comes from the best source each node offers: the kubelet Summary API (cumulative CPU counters:
+the difference between two collections is the exact average over the interval) when `nodes/proxy` is
+allowed, else metrics.k8s.io (a 15-30 s rate). Samples carry the source's own timestamp, so collecting
+again before metrics-server refreshed stores nothing new.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from upid.cluster.api import Api, NotFound
+from upid.cluster.identity import detect_distribution
+from upid.cluster.objects import (
+    PodRecord,
+    owner_index,
+    parse_hpa,
+    parse_node,
+    parse_pdb,
+    parse_pod,
+    parse_workload,
+)
+from upid.errors import ForbiddenError, MetricsUnavailableError
+from upid.inventory import Collection, Identity, NodeRecord
+from upid.samples import SOURCES, SampleBatch
+from upid.units import parse_quantity
+
+Counter = tuple[int, float, float, float]  # ts, cpu core-ns, rx bytes, tx bytes (cumulative)
+CounterKey = tuple[str, str, str]  # namespace, pod, container
+WORKLOAD_LISTS = {
+    "Deployment": "/apis/apps/v1/{ns}deployments",
+    "StatefulSet": "/apis/apps/v1/{ns}statefulsets",
+    "DaemonSet": "/apis/apps/v1/{ns}daemonsets",
+    "CronJob": "/apis/batch/v1/{ns}cronjobs",
+}
+SUMMARY_WORKERS = 8
+
+
+_FRACTION = re.compile(r"(\.\d{1,6})\d*")
+
+
+def epoch(text: str) -> int:
+    return int(datetime.fromisoformat(_FRACTION.sub(r"\1", text.replace("Z", "+00:00"))).timestamp())
+
+
+def _ns(path: str, namespace: str | None) -> str:
+    return path.format(ns=f"namespaces/{namespace}/" if namespace else "")
+
+
+class Collector:
+    def __init__(
+        self,
+        api: Api,
+        context: str | None,
+        server: str,
+        namespaces: list[str] | None,
+        selector: str | None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.api = api
+        self.context = context
+        self.server = server
+        self.namespaces: list[str | None] = list(namespaces) if namespaces else [None]
+        self.selector = selector
+        self.progress = progress or (lambda _: None)
+        self.notices: list[str] = []
+
+    def _list(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        items = []
+        for ns in self.namespaces:
+            items += self.api.list(_ns(path, ns), params or None)
+        return items
+
+    def _optional_list(self, path: str, what: str) -> list[dict[str, Any]]:
+        try:
+            return self._list(path)
+        except ForbiddenError:
+            self.notices.append(f"not allowed to list {what}: collected without them")
+        except NotFound:
+            self.notices.append(f"{what} API not served by this cluster")
+        return []
+
+    def identity(self, nodes: list[NodeRecord]) -> Identity:
+        version = self.api.get("/version").get("gitVersion", "unknown")
+        uid = self.api.get("/api/v1/namespaces/kube-system")["metadata"]["uid"]
+        distribution, provider = detect_distribution(version, self.server, nodes)
+        return Identity(
+            uid=uid,
+            context=self.context,
+            server=self.server,
+            version=version,
+            distribution=distribution,
+            provider=provider,
+        )
+
+    def run(self, previous_of: Callable[[str], dict[CounterKey, Counter]]) -> Collection:
+        """Collect everything; `previous_of(uid)` gives the kubelet counters stored by the last collection."""
+        at = int(time.time())
+        self.progress("nodes")
+        nodes = [parse_node(n) for n in self.api.list("/api/v1/nodes")]
+        identity = self.identity(nodes)
+        previous = previous_of(identity.uid)
+        self.progress("workloads")
+        owners = owner_index(
+            self._optional_list("/apis/apps/v1/{ns}replicasets", "replicasets")
+            + self._optional_list("/apis/batch/v1/{ns}jobs", "jobs")
+        )
+        workloads = [
+            parse_workload(o, kind)
+            for kind, path in WORKLOAD_LISTS.items()
+            for o in self._optional_list(path, kind.lower() + "s")
+        ]
+        hpas = [
+            parse_hpa(o)
+            for o in self._optional_list(
+                "/apis/autoscaling/v2/{ns}horizontalpodautoscalers", "horizontalpodautoscalers"
+            )
+        ]
+        pdbs = [
+            parse_pdb(o)
+            for o in self._optional_list("/apis/policy/v1/{ns}poddisruptionbudgets", "poddisruptionbudgets")
+        ]
+        self.progress("pods")
+        params = {"labelSelector": self.selector} if self.selector else {}
+        pods = [parse_pod(p, owners) for p in self._list("/api/v1/{ns}pods", **params)]
+        self.progress("usage")
+        summaries = self._summaries({p.node for p in pods if p.node and p.phase == "Running"})
+        metrics = self._pod_metrics(params) if len(summaries) < len({p.node for p in pods if p.node}) else {}
+        if not summaries and metrics is None:
+            raise MetricsUnavailableError(
+                "no usage source: the metrics.k8s.io API is not installed and the kubelet Summary API is not "
+                "allowed (nodes/proxy)",
+                hint="install metrics-server, or grant get on nodes/proxy",
+            )
+        builder = _BatchBuilder(identity.context or identity.uid, previous)
+        for pod in pods:
+            builder.add(pod, summaries.get(pod.node or ""), (metrics or {}).get((pod.namespace, pod.name)))
+        # the snapshot's time is the cluster's: the newest usage timestamp it reported (wall clock if none)
+        at = int(max(builder.samples["ts"])) if builder.samples["ts"] else at
+        builder.stamp_resources(at)
+        return Collection(
+            identity=identity,
+            at=at,
+            batch=builder.batch(),
+            nodes=nodes,
+            workloads=workloads,
+            hpas=hpas,
+            pdbs=pdbs,
+            statuses=builder.statuses,
+            counters=builder.counters,
+            sources=builder.sources,
+            notices=self.notices,
+            pods=len(pods),
+        )
+
+    def _pod_metrics(self, params: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]] | None:
+        try:
+            items = self._list("/apis/metrics.k8s.io/v1beta1/{ns}pods", **params)
+        except NotFound:
+            self.notices.append("metrics.k8s.io is not installed (metrics-server)")
+            return None
+        except ForbiddenError as e:
+            self.notices.append(f"metrics.k8s.io: {e.message}")
+            return None
+        return {((i.get("metadata") or {}).get("namespace", ""), i["metadata"]["name"]): i for i in items}
+
+    def _summaries(self, nodes: set[str]) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
+        """Per node, its pods' stats from the kubelet Summary API; empty when nodes/proxy is not allowed."""
+        if not nodes:
+            return {}
+        ordered = sorted(nodes)
+        first = self._summary(ordered[0])
+        if first is None:
+            return {}
+        out = {ordered[0]: first}
+        with ThreadPoolExecutor(max_workers=SUMMARY_WORKERS) as pool:
+            for node, result in zip(ordered[1:], pool.map(self._summary, ordered[1:]), strict=True):
+                if result is not None:
+                    out[node] = result
+        return out
+
+    def _summary(self, node: str) -> dict[tuple[str, str], dict[str, Any]] | None:
+        try:
+            doc = self.api.get(f"/api/v1/nodes/{node}/proxy/stats/summary")
+        except ForbiddenError:
+            if not any("nodes/proxy" in n for n in self.notices):
+                self.notices.append("not allowed to get nodes/proxy: using metrics.k8s.io (no exact averages)")
+            return None
+        except NotFound:
+            return None
+        return {
+            ((p.get("podRef") or {}).get("namespace", ""), (p.get("podRef") or {}).get("name", "")): p
+            for p in doc.get("pods") or []
+        }
+
+
+class _BatchBuilder:
+    """Accumulates one SampleBatch with its series, resources, statuses and kubelet counters."""
+
+    def __init__(self, cluster: str, previous: dict[CounterKey, Counter]) -> None:
+        self.cluster, self.previous = cluster, previous
+        self.series: dict[str, list[Any]] = {
+            k: [] for k in ("namespace", "workload_kind", "workload", "pod", "container", "node")
+        }
+        self.samples: dict[str, list[float]] = {
+            k: [] for k in ("series_idx", "ts", "cpu_m", "mem_kib", "net_rx", "net_tx", "source")
+        }
+        self.resources: dict[str, list[float]] = {
+            k: [] for k in ("series_idx", "ts", "cpu_request_m", "cpu_limit_m", "memory_request", "memory_limit")
+        }
+        self.statuses: list[dict[str, Any]] = []
+        self.counters: list[tuple[int, int, float, float, float]] = []
+        self.sources: dict[str, int] = {}
+
+    def add(
+        self, pod: PodRecord, summary: dict[tuple[str, str], dict[str, Any]] | None, metrics: dict[str, Any] | None
+    ) -> None:
+        stats = (summary or {}).get((pod.namespace, pod.name))
+        containers = sorted(pod.containers, key=lambda c: c.name)
+        for position, c in enumerate(containers):
+            idx = len(self.series["pod"])
+            for key, value in (
+                ("namespace", pod.namespace),
+                ("workload_kind", pod.owner_kind),
+                ("workload", pod.owner_name),
+                ("pod", pod.name),
+                ("container", c.name),
+                ("node", pod.node or ""),
+            ):
+                self.series[key].append(value)
+            self._resources(idx, c)
+            self.statuses.append(
+                {
+                    "series_idx": idx,
+                    "restarts": c.restarts,
+                    "phase": pod.phase,
+                    "qos": pod.qos,
+                    "last_termination_reason": c.last_termination_reason,
+                    "last_termination_at": c.last_termination_at,
+                }
+            )
+            if stats is not None:
+                self._from_summary(idx, pod, c.name, stats, network=position == 0)
+            elif metrics is not None:
+                self._from_metrics(idx, c.name, metrics)
+
+    def _resources(self, idx: int, c: Any) -> None:
+        row = (idx, 0, _milli(c.cpu_request), _milli(c.cpu_limit), _int(c.memory_request), _int(c.memory_limit))
+        for key, value in zip(self.resources, row, strict=True):
+            self.resources[key].append(value)
+
+    def _sample(self, idx: int, ts: int, cpu: float, mem: float, rx: float, tx: float, source: str) -> None:
+        for key, value in zip(
+            self.samples, (idx, ts, round(cpu * 1000), round(mem / 1024), rx, tx, SOURCES[source]), strict=True
+        ):
+            self.samples[key].append(value)
+        self.sources[source] = self.sources.get(source, 0) + 1
+
+    def _from_metrics(self, idx: int, container: str, metrics: dict[str, Any]) -> None:
+        for c in metrics.get("containers") or []:
+            if c.get("name") == container:
+                usage = c.get("usage") or {}
+                self._sample(
+                    idx,
+                    epoch(metrics["timestamp"]),
+                    parse_quantity(usage.get("cpu", "0")),
+                    parse_quantity(usage.get("memory", "0")),
+                    np.nan,
+                    np.nan,
+                    "metrics-server",
+                )
+
+    def _from_summary(self, idx: int, pod: PodRecord, container: str, stats: dict[str, Any], network: bool) -> None:
+        c = next((x for x in stats.get("containers") or [] if x.get("name") == container), None)
+        if not c or "cpu" not in c or "memory" not in c:
+            return
+        cpu, mem = c["cpu"], c["memory"]
+        ts = epoch(cpu.get("time") or mem.get("time"))
+        cum = float(cpu.get("usageCoreNanoSeconds", 0))
+        net = stats.get("network") or {}
+        rx, tx = float(net.get("rxBytes", np.nan)), float(net.get("txBytes", np.nan))
+        prev = self.previous.get((pod.namespace, pod.name, container))
+        if prev and prev[0] < ts and cum >= prev[1]:  # exact average since the last collection
+            cores = (cum - prev[1]) / 1e9 / (ts - prev[0])
+            rx_rate = (rx - prev[2]) / (ts - prev[0]) if network and rx >= prev[2] else np.nan
+            tx_rate = (tx - prev[3]) / (ts - prev[0]) if network and tx >= prev[3] else np.nan
+        else:  # first sight (or a restart reset the counter): the kubelet's own recent rate
+            cores, rx_rate, tx_rate = float(cpu.get("usageNanoCores", 0)) / 1e9, np.nan, np.nan
+        self._sample(idx, ts, cores, float(mem.get("workingSetBytes", 0)), rx_rate, tx_rate, "kubelet-summary")
+        self.counters.append((idx, ts, cum, rx if network else np.nan, tx if network else np.nan))
+
+    def stamp_resources(self, at: int) -> None:
+        self.resources["ts"] = [at] * len(self.resources["ts"])
+
+    def batch(self) -> SampleBatch:
+        s = self.samples
+        return SampleBatch(
+            cluster=self.cluster,
+            source="kubelet-summary" if self.sources.get("kubelet-summary") else "metrics-server",
+            series={k: np.asarray(v, dtype=object) for k, v in self.series.items()},
+            series_idx=np.asarray(s["series_idx"], dtype=np.int32),
+            ts=np.asarray(s["ts"], dtype=np.int64),
+            cpu_m=np.asarray(s["cpu_m"], dtype=np.int32),
+            mem_kib=np.asarray(s["mem_kib"], dtype=np.int64),
+            net_rx=np.asarray(s["net_rx"], dtype=np.float64),
+            net_tx=np.asarray(s["net_tx"], dtype=np.float64),
+            resources={k: np.asarray(v, dtype=np.int64) for k, v in self.resources.items()},
+            source_codes=np.asarray(s["source"], dtype=np.uint8),
+        )
+
+
+def _milli(cores: float | None) -> int:
+    return -1 if cores is None else round(cores * 1000)
+
+
+def _int(value: float | None) -> int:
+    return -1 if value is None else int(value)
