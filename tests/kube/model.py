@@ -147,6 +147,9 @@ class Cluster:
                     )
                 )
             i += 1
+        self.pods_by_node: dict[str, list[Pod]] = {}
+        for p in self.pods:
+            self.pods_by_node.setdefault(p.node, []).append(p)
         bare = self.pods[-1]
         bare.owner_kind, bare.owner_name = "", ""  # one bare pod, owned by nobody
         self.pods[0].restarts, self.pods[0].oom_at = 2, _time(self.start - 600)

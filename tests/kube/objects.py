@@ -318,9 +318,7 @@ def pod_metrics(c: Cluster, p: Pod) -> dict[str, Any]:
 def summary(c: Cluster, node_name: str) -> dict[str, Any]:
     """The kubelet's /stats/summary for one node: cumulative CPU core-ns, working set, pod network bytes."""
     pods = []
-    for p in c.pods:
-        if p.node != node_name:
-            continue
+    for p in c.pods_by_node.get(node_name, []):
         containers = []
         for name in p.workload.containers:
             cores, mem = c.usage(p, name)

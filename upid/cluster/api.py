@@ -128,10 +128,17 @@ class Api:
         except NotFound:
             return None
 
-    def list(self, path: str, params: dict[str, Any] | None = None, relists: int = 3) -> list[dict[str, Any]]:
-        """Every item of a list, page by page; an expired continue token (410) restarts the list."""
+    def list(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        relists: int = 3,
+        transform: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> list[Any]:
+        """Every item of a list, page by page; an expired continue token (410) restarts the list.
+        `transform` turns each item into what the caller keeps, so a page's raw JSON is freed at once."""
         for _ in range(relists):
-            items: list[dict[str, Any]] = []
+            items: list[Any] = []
             token = None
             try:
                 while True:
@@ -139,7 +146,8 @@ class Api:
                     if token:
                         query["continue"] = token
                     page = self.get(path, query)
-                    items.extend(page.get("items") or [])
+                    raw = page.get("items") or []
+                    items.extend(map(transform, raw) if transform else raw)
                     token = (page.get("metadata") or {}).get("continue")
                     if not token:
                         return items

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from upid.cluster.api import Api, NotFound
 from upid.cluster.identity import detect_distribution
 from upid.cluster.objects import (
     PodRecord,
-    owner_index,
+    owner_entry,
     parse_hpa,
     parse_node,
     parse_pdb,
@@ -73,15 +74,17 @@ class Collector:
         self.progress = progress or (lambda _: None)
         self.notices: list[str] = []
 
-    def _list(self, path: str, **params: Any) -> list[dict[str, Any]]:
+    def _list(self, path: str, transform: Callable[[dict[str, Any]], Any] | None = None, **params: Any) -> list[Any]:
         items = []
         for ns in self.namespaces:
-            items += self.api.list(_ns(path, ns), params or None)
+            items += self.api.list(_ns(path, ns), params or None, transform=transform)
         return items
 
-    def _optional_list(self, path: str, what: str) -> list[dict[str, Any]]:
+    def _optional_list(
+        self, path: str, what: str, transform: Callable[[dict[str, Any]], Any] | None = None
+    ) -> list[Any]:
         try:
-            return self._list(path)
+            return self._list(path, transform)
         except ForbiddenError:
             self.notices.append(f"not allowed to list {what}: collected without them")
         except NotFound:
@@ -105,32 +108,25 @@ class Collector:
         """Collect everything; `previous_of(uid)` gives the kubelet counters stored by the last collection."""
         at = int(time.time())
         self.progress("nodes")
-        nodes = [parse_node(n) for n in self.api.list("/api/v1/nodes")]
+        nodes = self.api.list("/api/v1/nodes", transform=parse_node)
         identity = self.identity(nodes)
         previous = previous_of(identity.uid)
         self.progress("workloads")
-        owners = owner_index(
-            self._optional_list("/apis/apps/v1/{ns}replicasets", "replicasets")
-            + self._optional_list("/apis/batch/v1/{ns}jobs", "jobs")
-        )
+        owned = self._optional_list("/apis/apps/v1/{ns}replicasets", "replicasets", owner_entry)
+        owned += self._optional_list("/apis/batch/v1/{ns}jobs", "jobs", owner_entry)
+        owners = {key: parent for key, parent in owned if parent is not None}
         workloads = [
-            parse_workload(o, kind)
+            w
             for kind, path in WORKLOAD_LISTS.items()
-            for o in self._optional_list(path, kind.lower() + "s")
+            for w in self._optional_list(path, kind.lower() + "s", partial(parse_workload, kind=kind))
         ]
-        hpas = [
-            parse_hpa(o)
-            for o in self._optional_list(
-                "/apis/autoscaling/v2/{ns}horizontalpodautoscalers", "horizontalpodautoscalers"
-            )
-        ]
-        pdbs = [
-            parse_pdb(o)
-            for o in self._optional_list("/apis/policy/v1/{ns}poddisruptionbudgets", "poddisruptionbudgets")
-        ]
+        hpas = self._optional_list(
+            "/apis/autoscaling/v2/{ns}horizontalpodautoscalers", "horizontalpodautoscalers", parse_hpa
+        )
+        pdbs = self._optional_list("/apis/policy/v1/{ns}poddisruptionbudgets", "poddisruptionbudgets", parse_pdb)
         self.progress("pods")
         params = {"labelSelector": self.selector} if self.selector else {}
-        pods = [parse_pod(p, owners) for p in self._list("/api/v1/{ns}pods", **params)]
+        pods = self._list("/api/v1/{ns}pods", lambda p: parse_pod(p, owners), **params)
         self.progress("usage")
         summaries = self._summaries({p.node for p in pods if p.node and p.phase == "Running"})
         metrics = self._pod_metrics(params) if len(summaries) < len({p.node for p in pods if p.node}) else {}
@@ -172,7 +168,7 @@ class Collector:
             return None
         return {((i.get("metadata") or {}).get("namespace", ""), i["metadata"]["name"]): i for i in items}
 
-    def _summaries(self, nodes: set[str]) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
+    def _summaries(self, nodes: set[str]) -> dict[str, dict[tuple[str, str], PodStats]]:
         """Per node, its pods' stats from the kubelet Summary API; empty when nodes/proxy is not allowed."""
         if not nodes:
             return {}
@@ -187,7 +183,7 @@ class Collector:
                     out[node] = result
         return out
 
-    def _summary(self, node: str) -> dict[tuple[str, str], dict[str, Any]] | None:
+    def _summary(self, node: str) -> dict[tuple[str, str], PodStats] | None:
         try:
             doc = self.api.get(f"/api/v1/nodes/{node}/proxy/stats/summary")
         except ForbiddenError:
@@ -197,9 +193,28 @@ class Collector:
         except NotFound:
             return None
         return {
-            ((p.get("podRef") or {}).get("namespace", ""), (p.get("podRef") or {}).get("name", "")): p
+            ((p.get("podRef") or {}).get("namespace", ""), (p.get("podRef") or {}).get("name", "")): _pod_stats(p)
             for p in doc.get("pods") or []
         }
+
+
+# what is kept of a pod's kubelet stats: {container: (ts, core-ns, nanocores, working set)}, (rx, tx) bytes
+PodStats = tuple[dict[str, tuple[int, float, float, float]], tuple[float, float]]
+
+
+def _pod_stats(pod: dict[str, Any]) -> PodStats:
+    containers = {}
+    for c in pod.get("containers") or []:
+        cpu, mem = c.get("cpu"), c.get("memory")
+        if cpu and mem and (cpu.get("time") or mem.get("time")):
+            containers[c["name"]] = (
+                epoch(cpu.get("time") or mem["time"]),
+                float(cpu.get("usageCoreNanoSeconds", 0)),
+                float(cpu.get("usageNanoCores", 0)),
+                float(mem.get("workingSetBytes", 0)),
+            )
+    net = pod.get("network") or {}
+    return containers, (float(net.get("rxBytes", np.nan)), float(net.get("txBytes", np.nan)))
 
 
 class _BatchBuilder:
@@ -221,7 +236,7 @@ class _BatchBuilder:
         self.sources: dict[str, int] = {}
 
     def add(
-        self, pod: PodRecord, summary: dict[tuple[str, str], dict[str, Any]] | None, metrics: dict[str, Any] | None
+        self, pod: PodRecord, summary: dict[tuple[str, str], PodStats] | None, metrics: dict[str, Any] | None
     ) -> None:
         stats = (summary or {}).get((pod.namespace, pod.name))
         containers = sorted(pod.containers, key=lambda c: c.name)
@@ -278,23 +293,20 @@ class _BatchBuilder:
                     "metrics-server",
                 )
 
-    def _from_summary(self, idx: int, pod: PodRecord, container: str, stats: dict[str, Any], network: bool) -> None:
-        c = next((x for x in stats.get("containers") or [] if x.get("name") == container), None)
-        if not c or "cpu" not in c or "memory" not in c:
+    def _from_summary(self, idx: int, pod: PodRecord, container: str, stats: PodStats, network: bool) -> None:
+        c = stats[0].get(container)
+        if c is None:
             return
-        cpu, mem = c["cpu"], c["memory"]
-        ts = epoch(cpu.get("time") or mem.get("time"))
-        cum = float(cpu.get("usageCoreNanoSeconds", 0))
-        net = stats.get("network") or {}
-        rx, tx = float(net.get("rxBytes", np.nan)), float(net.get("txBytes", np.nan))
+        ts, cum, nanocores, working_set = c
+        rx, tx = stats[1]
         prev = self.previous.get((pod.namespace, pod.name, container))
         if prev and prev[0] < ts and cum >= prev[1]:  # exact average since the last collection
             cores = (cum - prev[1]) / 1e9 / (ts - prev[0])
             rx_rate = (rx - prev[2]) / (ts - prev[0]) if network and rx >= prev[2] else np.nan
             tx_rate = (tx - prev[3]) / (ts - prev[0]) if network and tx >= prev[3] else np.nan
         else:  # first sight (or a restart reset the counter): the kubelet's own recent rate
-            cores, rx_rate, tx_rate = float(cpu.get("usageNanoCores", 0)) / 1e9, np.nan, np.nan
-        self._sample(idx, ts, cores, float(mem.get("workingSetBytes", 0)), rx_rate, tx_rate, "kubelet-summary")
+            cores, rx_rate, tx_rate = nanocores / 1e9, np.nan, np.nan
+        self._sample(idx, ts, cores, working_set, rx_rate, tx_rate, "kubelet-summary")
         self.counters.append((idx, ts, cum, rx if network else np.nan, tx if network else np.nan))
 
     def stamp_resources(self, at: int) -> None:

@@ -72,15 +72,11 @@ def parse_node(obj: Obj) -> NodeRecord:
     )
 
 
-def owner_index(objects: list[Obj]) -> dict[tuple[str, str], tuple[str, str]]:
-    """(namespace, name) of a ReplicaSet or Job -> (kind, name) of its controller, when it has one."""
-    index = {}
-    for obj in objects:
-        meta = obj.get("metadata") or {}
-        ref = _controller(meta)
-        if ref:
-            index[(meta.get("namespace", ""), meta["name"])] = (ref["kind"], ref["name"])
-    return index
+def owner_entry(obj: Obj) -> tuple[tuple[str, str], tuple[str, str] | None]:
+    """A ReplicaSet or Job -> ((namespace, name), (kind, name) of its controller or None)."""
+    meta = obj.get("metadata") or {}
+    ref = _controller(meta)
+    return (meta.get("namespace", ""), meta["name"]), ((ref["kind"], ref["name"]) if ref else None)
 
 
 def _controller(meta: Obj) -> Obj | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -59,18 +60,51 @@ def _ts(epoch: int) -> str:
     return f"make_timestamp({int(epoch)}::BIGINT * 1000000)"
 
 
+def _upsert(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    cid: int,
+    at: int,
+    columns: dict[str, str],
+    key: list[str],
+    rows: list[tuple[Any, ...]],
+    first_seen: bool,
+) -> None:
+    """All rows in one set-based INSERT ... ON CONFLICT (a statement per row costs ~0.2 ms each).
+    `columns` maps each column after cluster_id, in table order, to the SQL that types it from the text."""
+    if not rows:
+        return
+    con.register("b_upsert", {c: np.asarray([r[i] for r in rows], dtype=object) for i, c in enumerate(columns)})
+    select = ", ".join(expr.format(c=c) for c, expr in columns.items())
+    stamps = "a.at, a.at" if first_seen else "a.at"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in [*columns, "last_seen"] if c not in key)
+    con.execute(
+        f"""INSERT INTO {table} SELECT {int(cid)}, {select}, {stamps}
+        FROM b_upsert, (SELECT {_ts(at)} AS at) a
+        ON CONFLICT (cluster_id, {", ".join(key)}) DO UPDATE SET {updates}"""
+    )
+    con.unregister("b_upsert")
+
+
+_TEXT, _DOUBLE, _INT = "CAST({c} AS VARCHAR)", "CAST({c} AS DOUBLE)", "CAST({c} AS INTEGER)"
+
+
 def _upsert_inventory(con: duckdb.DuckDBPyConnection, cid: int, c: Collection) -> None:
-    at = _ts(c.at)
-    for n in c.nodes:
-        con.execute(
-            f"""INSERT INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {at}, {at})
-            ON CONFLICT (cluster_id, name) DO UPDATE SET cpu_capacity = excluded.cpu_capacity,
-                memory_capacity = excluded.memory_capacity, cpu_allocatable = excluded.cpu_allocatable,
-                memory_allocatable = excluded.memory_allocatable, instance_type = excluded.instance_type,
-                region = excluded.region, zone = excluded.zone, capacity_type = excluded.capacity_type,
-                provider_id = excluded.provider_id, labels = excluded.labels, last_seen = excluded.last_seen""",
-            [
-                cid,
+    node_columns = {
+        "name": _TEXT,
+        **dict.fromkeys(("cpu_capacity", "memory_capacity", "cpu_allocatable", "memory_allocatable"), _DOUBLE),
+        **dict.fromkeys(("instance_type", "region", "zone", "capacity_type", "provider_id"), _TEXT),
+        "labels": "CAST({c} AS JSON)",
+    }
+    _upsert(
+        con,
+        "nodes",
+        cid,
+        c.at,
+        node_columns,
+        ["name"],
+        [
+            (
                 n.name,
                 n.cpu_capacity,
                 n.memory_capacity,
@@ -82,24 +116,39 @@ def _upsert_inventory(con: duckdb.DuckDBPyConnection, cid: int, c: Collection) -
                 n.capacity_type,
                 n.provider_id,
                 json.dumps(n.labels),
-            ],
-        )
-    for w in c.workloads:
-        con.execute(
-            f"""INSERT INTO workloads VALUES (?, ?, ?, ?, ?, ?, {at}, {at})
-            ON CONFLICT (cluster_id, namespace, kind, name) DO UPDATE SET replicas = excluded.replicas,
-                annotations = excluded.annotations, last_seen = excluded.last_seen""",
-            [cid, w.namespace, w.kind, w.name, w.replicas, json.dumps(w.annotations)],
-        )
-    for h in c.hpas:
-        con.execute(
-            f"""INSERT INTO hpas VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {at})
-            ON CONFLICT (cluster_id, namespace, name) DO UPDATE SET target_kind = excluded.target_kind,
-                target_name = excluded.target_name, min_replicas = excluded.min_replicas,
-                max_replicas = excluded.max_replicas, current_replicas = excluded.current_replicas,
-                resources = excluded.resources, last_seen = excluded.last_seen""",
-            [
-                cid,
+            )
+            for n in c.nodes
+        ],
+        True,
+    )
+    _upsert(
+        con,
+        "workloads",
+        cid,
+        c.at,
+        {"namespace": _TEXT, "kind": _TEXT, "name": _TEXT, "replicas": _INT, "annotations": "CAST({c} AS JSON)"},
+        ["namespace", "kind", "name"],
+        [(w.namespace, w.kind, w.name, w.replicas, json.dumps(w.annotations)) for w in c.workloads],
+        True,
+    )
+    _upsert(
+        con,
+        "hpas",
+        cid,
+        c.at,
+        {
+            "namespace": _TEXT,
+            "name": _TEXT,
+            "target_kind": _TEXT,
+            "target_name": _TEXT,
+            "min_replicas": _INT,
+            "max_replicas": _INT,
+            "current_replicas": _INT,
+            "resources": "CASE WHEN {c} = '' THEN []::VARCHAR[] ELSE string_split({c}, ',') END",
+        },
+        ["namespace", "name"],
+        [
+            (
                 h["namespace"],
                 h["name"],
                 h["target_kind"],
@@ -107,25 +156,39 @@ def _upsert_inventory(con: duckdb.DuckDBPyConnection, cid: int, c: Collection) -
                 h["min_replicas"],
                 h["max_replicas"],
                 h["current_replicas"],
-                h["resources"],
-            ],
-        )
-    for p in c.pdbs:
-        con.execute(
-            f"""INSERT INTO pdbs VALUES (?, ?, ?, ?, ?, ?, ?, {at})
-            ON CONFLICT (cluster_id, namespace, name) DO UPDATE SET min_available = excluded.min_available,
-                max_unavailable = excluded.max_unavailable, selector = excluded.selector,
-                disruptions_allowed = excluded.disruptions_allowed, last_seen = excluded.last_seen""",
-            [
-                cid,
+                ",".join(h["resources"]),
+            )
+            for h in c.hpas
+        ],
+        False,
+    )
+    _upsert(
+        con,
+        "pdbs",
+        cid,
+        c.at,
+        {
+            "namespace": _TEXT,
+            "name": _TEXT,
+            "min_available": _TEXT,
+            "max_unavailable": _TEXT,
+            "selector": "CAST({c} AS JSON)",
+            "disruptions_allowed": _INT,
+        },
+        ["namespace", "name"],
+        [
+            (
                 p["namespace"],
                 p["name"],
                 p["min_available"],
                 p["max_unavailable"],
                 json.dumps(p["selector"]),
                 p["disruptions_allowed"],
-            ],
-        )
+            )
+            for p in c.pdbs
+        ],
+        False,
+    )
 
 
 def _statuses_and_counters(con: duckdb.DuckDBPyConnection, c: Collection) -> None:
