@@ -275,3 +275,23 @@ def test_cluster_info(upid, kube) -> None:
     doc = r.json()
     assert doc["distribution"] == "gke" and doc["provider"] == "gcp" and doc["nodes"] == len(kube.cluster.node_names)
     assert doc["context"] == "test" and doc["server"] == kube.server.url
+
+
+def test_a_collect_while_the_store_is_busy_is_spooled_whole_and_merged(upid, kube, home, monkeypatch) -> None:
+    from test_store import lock_held_by_another_process
+
+    assert collect(upid, kube).code == 0  # creates the store
+    kube.cluster.advance(STEP)
+    monkeypatch.setenv("UPID_LOCK_TIMEOUT", "0.6")
+    with lock_held_by_another_process(home / "upid.duckdb"):
+        r = collect(upid, kube)
+    assert r.code == 0, r.err
+    assert "the snapshot of test was spooled" in r.err
+    pods = len(kube.cluster.pods)
+    assert query(upid, "SELECT count(DISTINCT timestamp) FROM usage WHERE pod = "
+                       f"'{kube.cluster.pods[2].name}'") == [[2]]  # the reader merged the spooled snapshot
+    assert query(upid, "SELECT count(*) FROM kubelet_counters") == [[sum(len(p.workload.containers)
+                                                                         for p in kube.cluster.pods)]]
+    assert query(upid, "SELECT count(*) FROM nodes") == [[len(kube.cluster.node_names)]]
+    log = upid("storage", "audit-log", "-o", "json").json()["entries"]
+    assert log[0]["details"]["spooled"] is True and log[0]["details"]["pods"] == pods

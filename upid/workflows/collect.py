@@ -8,8 +8,10 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+from upid.errors import StoreLockedError
 from upid.store.base import AuditRecord, Store, WriteResult
 
 
@@ -96,7 +98,7 @@ def collect_context(
                 notices=[f"another collect of {label} is running; skipped"],
             )
         collector = Collector(Api(t.client, timeout=timeout), t.context, t.server, namespaces, selector, progress)
-        collection = collector.run(store.previous_counters)
+        collection = collector.run(partial(_counters, store, collector.notices))
         result = store.write_collection(collection, name or label, audit)
     return CollectOutcome(
         context=t.context,
@@ -108,6 +110,17 @@ def collect_context(
         notices=collection.notices,
         distribution=collection.identity.distribution,
     )
+
+
+def _counters(
+    store: Store, notices: list[str], uid: str
+) -> dict[tuple[str, str, str], tuple[int, float, float, float]]:
+    """The last kubelet counters, or none when the store stays busy: then CPU is the kubelet's recent rate."""
+    try:
+        return store.previous_counters(uid)
+    except StoreLockedError:
+        notices.append("store busy: no previous kubelet counters; this snapshot uses the kubelet's recent rates")
+        return {}
 
 
 def cluster_info(path: str | None, context: str | None, timeout: float) -> dict[str, object]:

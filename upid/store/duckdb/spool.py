@@ -30,6 +30,7 @@ def put(store: Path, batch: SampleBatch, audit: AuditRecord, extra: dict[str, An
         "cluster": batch.cluster,
         "source": batch.source,
         "audit": {"command": audit.command, "args": audit.args, "user": audit.user},
+        "extra": extra,  # a collection's inventory, written with its samples when merged
     }
     arrays: dict[str, Any] = {k: (v.astype(str) if v.dtype == object else v) for k, v in batch.columns().items()}
     arrays["__meta__"] = np.array(json.dumps(meta))
