@@ -15,7 +15,7 @@ from upid.inventory import Collection, Identity
 from upid.store.base import AuditRecord, WriteResult
 from upid.store.duckdb import blocks
 from upid.store.duckdb.connection import one
-from upid.store.duckdb.writer import add_audit, drop_temp, ensure_cluster, write_samples
+from upid.store.duckdb.writer import add_audit, audited, ensure_cluster, transaction, write_samples
 
 
 def resolve_cluster(con: duckdb.DuckDBPyConnection, identity: Identity, name: str) -> tuple[int, str]:
@@ -238,8 +238,7 @@ def write_collection(
     spooled: bool = False,
 ) -> WriteResult:
     """The whole snapshot in one transaction: it is stored entirely or not at all."""
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         cid, stored = resolve_cluster(con, c.identity, name)
         c.batch.cluster = stored
         new, created = write_samples(con, store, c.batch, cid, thresholds)
@@ -255,15 +254,7 @@ def write_collection(
             "sources": c.sources,
             "context": c.identity.context,
         }
-        if spooled:
-            details["spooled"] = True
-        add_audit(con, audit, stored, "ok", details)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        drop_temp(con)
+        add_audit(con, audit, stored, "ok", audited(details, spooled))
     return WriteResult(cluster=stored, received=len(c.batch), written=new, series_created=created)
 
 

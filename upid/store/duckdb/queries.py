@@ -15,7 +15,7 @@ from upid.errors import NoDataError, UsageError
 from upid.store.base import AuditEntry, AuditRecord, ClusterStatus, QueryResult
 from upid.store.duckdb import blocks
 from upid.store.duckdb.connection import one
-from upid.store.duckdb.writer import add_audit
+from upid.store.duckdb.writer import add_audit, transaction
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
 
@@ -204,8 +204,7 @@ def cleanup(
     """
     removed: dict[str, int] = {}
     old_files: list[Path] = []
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         for cid, name in con.execute("SELECT cluster_id, name FROM clusters ORDER BY name").fetchall():
             newest = newest_sample(con, store, name)
             if newest is None:
@@ -214,10 +213,6 @@ def cleanup(
             removed[name], files = _cleanup_cluster(con, store, cid, cutoff)
             old_files += files
         add_audit(con, audit, None, "ok", {"days_to_keep": days_to_keep, "removed": removed})
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     con.execute("CHECKPOINT")
     return removed, old_files
 

@@ -8,6 +8,8 @@ acknowledged (kill -9) is harmless to repeat.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -168,9 +170,23 @@ def write_samples(
     return new, created
 
 
-def drop_temp(con: duckdb.DuckDBPyConnection) -> None:
-    for name in ("b_map", "b_staged", "b_new", "b_res"):
-        con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN ... COMMIT, or ROLLBACK on any exception; the writers' temp tables are dropped either way."""
+    con.execute("BEGIN")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for name in ("b_map", "b_staged", "b_new", "b_res"):
+            con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+def audited(details: dict[str, Any], spooled: bool) -> dict[str, Any]:
+    return {**details, "spooled": True} if spooled else details
 
 
 def write_batch(
@@ -181,23 +197,9 @@ def write_batch(
     thresholds: blocks.Thresholds,
     spooled: bool = False,
 ) -> WriteResult:
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         cluster_id = ensure_cluster(con, batch.cluster)
         new, created = write_samples(con, store, batch, cluster_id, thresholds)
-        details: dict[str, Any] = {
-            "source": batch.source,
-            "received": len(batch),
-            "written": new,
-            "series_created": created,
-        }
-        if spooled:
-            details["spooled"] = True
-        add_audit(con, audit, batch.cluster, "ok", details)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        drop_temp(con)
+        details = {"source": batch.source, "received": len(batch), "written": new, "series_created": created}
+        add_audit(con, audit, batch.cluster, "ok", audited(details, spooled))
     return WriteResult(cluster=batch.cluster, received=len(batch), written=new, series_created=created)
