@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
-from upid.analysis.usage import ContainerUsage, UsageReport
+from upid.analysis.rightsizing import SEVERITIES, RightsizingReport, Row
+from upid.analysis.strategies import Recommendation
+from upid.analysis.usage import ContainerUsage
 from upid.units import iso
 
 SCHEMA_VERSION = 1
@@ -14,7 +17,7 @@ def _bytes(value: float | None) -> int | None:
     return None if value is None else int(round(value))
 
 
-def _resources(c: ContainerUsage) -> dict[str, Any]:
+def _current(c: ContainerUsage) -> dict[str, Any]:
     return {
         "cpu_request": c.cpu_request,
         "cpu_limit": c.cpu_limit,
@@ -23,15 +26,25 @@ def _resources(c: ContainerUsage) -> dict[str, Any]:
     }
 
 
-def container_record(cluster: str, c: ContainerUsage) -> dict[str, Any]:
+def _recommended(r: Recommendation) -> dict[str, Any]:
+    return {
+        "cpu_request": r.cpu_request,
+        "cpu_limit": r.cpu_limit,
+        "memory_request": _bytes(r.memory_request),
+        "memory_limit": _bytes(r.memory_limit),
+    }
+
+
+def container_record(cluster: str, row: Row) -> dict[str, Any]:
+    c, r = row.usage, row.recommendation
     return {
         "cluster": cluster,
         "namespace": c.namespace,
         "workload_kind": c.workload_kind,
         "workload": c.workload,
         "container": c.container,
-        "current": _resources(c),
-        "recommended": None,
+        "current": _current(c),
+        "recommended": _recommended(r),
         "usage": {
             "cpu_p50": round(c.cpu_p50, 6),
             "cpu_p95": round(c.cpu_p95, 6),
@@ -43,24 +56,41 @@ def container_record(cluster: str, c: ContainerUsage) -> dict[str, Any]:
             "first": iso(c.first),
             "last": iso(c.last),
         },
-        "confidence": None,
-        "severity": None,
-        "risk": None,
-        "reason": None,
+        "confidence": r.confidence,
+        "severity": row.severity,
+        "risk": row.risk,
+        "reason": r.reason,
     }
 
 
-def analysis_document(report: UsageReport) -> dict[str, Any]:
+def _total(rows: list[Row], current: str, recommended: str) -> dict[str, float]:
+    """Requests summed over the containers with a recommendation for that resource."""
+    sized = [r for r in rows if getattr(r.recommendation, recommended) is not None]
+    return {
+        "current": round(sum(getattr(r.usage, current) or 0.0 for r in sized), 3),
+        "recommended": round(sum(getattr(r.recommendation, recommended) for r in sized), 3),
+    }
+
+
+def analysis_document(report: RightsizingReport) -> dict[str, Any]:
+    rows = report.rows
+    severities = Counter(r.severity for r in rows)
     return {
         "schema_version": SCHEMA_VERSION,
         "cluster": report.cluster,
         "window": {"start": iso(report.start), "end": iso(report.end)},
-        "strategy": None,
-        "recommendations": [container_record(report.cluster, c) for c in report.containers],
+        "strategy": report.strategy,
+        "recommendations": [container_record(report.cluster, r) for r in rows],
         "idle": [],
         "summary": {
-            "containers": len(report.containers),
-            "workloads": len({(c.namespace, c.workload_kind, c.workload) for c in report.containers}),
+            "containers": len(rows),
+            "workloads": len({(r.usage.namespace, r.usage.workload_kind, r.usage.workload) for r in rows}),
             "samples": report.samples,
+            "score": report.score,
+            "grade": report.grade,
+            "severity": {s: severities.get(s, 0) for s in SEVERITIES},
+            "cpu_request_cores": _total(rows, "cpu_request", "cpu_request"),
+            "memory_request_bytes": {k: int(v) for k, v in _total(rows, "memory_request", "memory_request").items()},
+            "backtest_ooms": sum((r.risk or {}).get("oom_count") or 0 for r in rows),
         },
     }

@@ -1,4 +1,4 @@
-"""`upid analyze`: usage of every workload container against its requests and limits."""
+"""`upid analyze`: what every workload container should request, how safe that is, and why."""
 
 from __future__ import annotations
 
@@ -11,17 +11,30 @@ from upid.cli.printers import Column, View, emit, output_option
 from upid.cli.session import session
 from upid.units import format_bytes, format_count, format_cpu, iso, parse_duration, parse_timestamp
 
-HELP = "Analyse stored usage of every workload container against its requests and limits."
+HELP = "Recommend requests and limits for every workload container, with their risk backtested on its own history."
 EXAMPLES = """Examples:
 
   upid analyze                       # the only cluster in the store, last 14 days of its history
 
-  upid analyze --cluster prod -n shop --history 7d -o json
+  upid analyze --cluster prod -n shop --history 7d --strategy krr-simple -o json
 """
+STRATEGY_NAMES = ("upid", "krr-simple", "vpa")  # upid.analysis.strategies.STRATEGIES, kept import-free for --help
 
 
 def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.0f}%"
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _risk(risk: dict[str, Any] | None) -> str:
+    if not risk or (risk.get("cpu_shortfall") is None and risk.get("oom_count") is None):
+        return "-"
+    cpu = _percent(risk["cpu_shortfall"]) if risk.get("cpu_shortfall") is not None else "-"
+    oom = "-" if risk.get("oom_count") is None else str(risk["oom_count"])
+    return f"cpu {cpu} / oom {oom}"
+
+
+def _change(current: str, recommended: str) -> str:
+    return current if current == recommended or recommended == "-" else f"{current} -> {recommended}"
 
 
 COLUMNS = [
@@ -29,57 +42,67 @@ COLUMNS = [
     Column("workload_kind", "KIND", wide=True),
     Column("workload", "WORKLOAD"),
     Column("container", "CONTAINER"),
-    Column("pods", "PODS", numeric=True),
-    Column("cpu_request", "CPU REQ", format_cpu, numeric=True),
-    Column("cpu_p50", "CPU P50", format_cpu, wide=True, numeric=True),
-    Column("cpu_p95", "CPU P95", format_cpu, numeric=True),
-    Column("cpu_max", "CPU MAX", format_cpu, numeric=True),
-    Column("cpu_used", "CPU USE", _percent, numeric=True),
-    Column("cpu_limit", "CPU LIM", format_cpu, wide=True, numeric=True),
-    Column("memory_request", "MEM REQ", format_bytes, numeric=True),
-    Column("memory_p95", "MEM P95", format_bytes, wide=True, numeric=True),
-    Column("memory_max", "MEM MAX", format_bytes, numeric=True),
-    Column("memory_used", "MEM USE", _percent, numeric=True),
-    Column("memory_limit", "MEM LIM", format_bytes, wide=True, numeric=True),
-    Column("samples", "SAMPLES", format_count, wide=True, numeric=True),
+    Column("pods", "PODS", wide=True, numeric=True),
+    Column("cpu_p95", "CPU P95", format_cpu, wide=True, numeric=True),
+    Column("cpu", "CPU REQUEST"),
+    Column("memory_max", "MEM MAX", format_bytes, wide=True, numeric=True),
+    Column("memory", "MEMORY REQ/LIMIT"),
+    Column("severity", "SEVERITY"),
+    Column("risk", "BACKTEST RISK"),
+    Column("confidence", "CONF", lambda v: "-" if v is None else f"{v:.2f}", wide=True, numeric=True),
+    Column("reason", "REASON", wide=True),
 ]
+
+
+def _record(row: Any) -> dict[str, Any]:
+    u, r = row.usage, row.recommendation
+    return {
+        "namespace": u.namespace,
+        "workload_kind": u.workload_kind,
+        "workload": u.workload,
+        "container": u.container,
+        "pods": u.pods,
+        "samples": u.samples,
+        "cpu_p95": u.cpu_p95,
+        "memory_max": u.memory_max,
+        "cpu_request": u.cpu_request,
+        "memory_request": u.memory_request,
+        "memory_limit": u.memory_limit,
+        "recommended_cpu_request": r.cpu_request,
+        "recommended_memory_request": r.memory_request,
+        "recommended_memory_limit": r.memory_limit,
+        "cpu": _change(format_cpu(u.cpu_request), format_cpu(r.cpu_request)),
+        "memory": _change(format_bytes(u.memory_request), format_bytes(r.memory_request)),
+        "severity": row.severity,
+        "risk": _risk(row.risk),
+        "confidence": r.confidence,
+        "reason": r.reason,
+    }
 
 
 def analysis_view(report: Any) -> View:
     from upid.analysis.document import analysis_document
 
-    records = [
-        {
-            **{
-                k: getattr(c, k)
-                for k in (
-                    "namespace",
-                    "workload_kind",
-                    "workload",
-                    "container",
-                    "pods",
-                    "samples",
-                    "cpu_request",
-                    "cpu_limit",
-                    "memory_request",
-                    "memory_limit",
-                    "cpu_p50",
-                    "cpu_p95",
-                    "cpu_max",
-                    "memory_p95",
-                    "memory_max",
-                )
-            },
-            "cpu_used": c.cpu_utilisation,
-            "memory_used": c.memory_utilisation,
-        }
-        for c in report.containers
-    ]
+    doc = analysis_document(report)
+    s = doc["summary"]
+    cpu, mem = s["cpu_request_cores"], s["memory_request_bytes"]
     footer = [
-        f"cluster {report.cluster}  window {iso(report.start)} .. {iso(report.end)}  "
-        f"{len(report.containers)} containers  {format_count(report.samples)} samples"
+        f"cluster {report.cluster}  window {iso(report.start)} .. {iso(report.end)}  strategy {report.strategy}  "
+        f"{len(report.rows)} containers  {format_count(report.samples)} samples",
+        f"score {s['score'] if s['score'] is not None else '-'} ({s['grade'] or '-'})  "
+        f"CPU requests {format_cpu(cpu['current'])} -> {format_cpu(cpu['recommended'])}  "
+        f"memory {format_bytes(mem['current'])} -> {format_bytes(mem['recommended'])}  "
+        f"backtest OOM kills {s['backtest_ooms']}",
     ]
-    return View(document=analysis_document(report), records=records, columns=COLUMNS, footer=footer)
+    return View(document=doc, records=[_record(r) for r in report.rows], columns=COLUMNS, footer=footer)
+
+
+def _strategy(value: str) -> str:
+    from upid.errors import UsageError
+
+    if value not in STRATEGY_NAMES:
+        raise UsageError(f"unknown strategy {value!r}; allowed: {', '.join(STRATEGY_NAMES)}")
+    return value
 
 
 def analyze(
@@ -95,10 +118,19 @@ def analyze(
         typer.Option(
             "--until",
             metavar="TIME",
-            help="End of the window (ISO-8601 or UNIX seconds); default: the cluster's newest sample.",
             show_default=False,
+            help="End of the window (ISO-8601 or UNIX seconds); default: the cluster's newest sample.",
         ),
     ] = None,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            "--strategy",
+            metavar="NAME",
+            callback=_strategy,
+            help=f"Right-sizing strategy: {', '.join(STRATEGY_NAMES)}.",
+        ),
+    ] = "upid",
     output: Annotated[str, output_option()] = "table",
     no_headers: NoHeadersOpt = False,
     store: StoreOpt = None,
@@ -114,5 +146,6 @@ def analyze(
         namespaces,
         parse_duration(history),
         parse_timestamp(until) if until else None,
+        strategy,
     )
     emit(analysis_view(report), output, s, no_headers)

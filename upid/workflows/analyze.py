@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from upid.analysis.usage import UsageReport, summarize
+from upid.analysis.rightsizing import RightsizingReport, rightsize
 from upid.errors import NoDataError, UsageError
 from upid.store.base import Store
 
@@ -33,14 +33,15 @@ def analyze(
     namespaces: list[str] | None,
     history: int,
     until: int | None,
-) -> UsageReport:
+    strategy: str = "upid",
+) -> RightsizingReport:
     name = choose_cluster(store, cluster, default_cluster)
     end = until if until is not None else store.newest_sample(name)
     if end is None:
         raise NoDataError(f"cluster {name!r} has no samples yet")
     frame = store.load_usage(name, end - history, end, namespaces)
-    report = summarize(frame)
-    if not report.containers:
+    report = rightsize(frame, strategy)
+    if not report.rows:
         scope = f" in namespace(s) {', '.join(namespaces)}" if namespaces else ""
         raise NoDataError(f"no samples for cluster {name!r}{scope} in the window ending {end}")
     return report

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from upid.analysis.usage import UsageReport
+from upid.analysis.rightsizing import RightsizingReport
 from upid.settings import Settings, ensure_home
 from upid.store.base import AuditRecord
 from upid.store.duckdb.store import DuckDBStore
@@ -24,7 +24,7 @@ class DemoResult:
     store: Path
     samples: int
     source: str
-    report: UsageReport
+    report: RightsizingReport
 
 
 def sample_path() -> Path:

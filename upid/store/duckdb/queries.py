@@ -106,6 +106,7 @@ def load_usage(
                l.cr / 1000.0 AS cpu_request, l.cl / 1000.0 AS cpu_limit,
                l.mr::DOUBLE AS memory_request, l.ml::DOUBLE AS memory_limit
         FROM w_series w LEFT JOIN latest l USING (cidx) ORDER BY w.cidx""").fetchnumpy()
+    extra = _context(con, cid, hi)
     con.execute("DROP TABLE temp.w_series")
     return UsageFrame(
         cluster=cluster,
@@ -117,7 +118,33 @@ def load_usage(
         ts=np.asarray(data["ts"], dtype=np.int64),
         cpu=np.asarray(data["cpu"], dtype=np.float64),
         memory=np.asarray(data["memory"], dtype=np.float64),
+        extra=extra,
     )
+
+
+def _context(con: duckdb.DuckDBPyConnection, cid: int, hi: str) -> dict[str, Any]:
+    """What strategies use besides usage: OOM kills, HPAs, containers per pod (collected clusters only)."""
+    ooms: dict[tuple[str, ...], list[int]] = {}
+    for *key, at in con.execute(f"""
+            SELECT DISTINCT w.namespace, w.workload_kind, w.workload, w.container,
+                   epoch(try_cast(c.last_termination_at AS TIMESTAMPTZ))::BIGINT
+            FROM container_status c JOIN w_series w USING (series_id)
+            WHERE c.last_termination_reason = 'OOMKilled' AND c.ts <= {hi}""").fetchall():
+        if at is not None:
+            ooms.setdefault(tuple(key), []).append(int(at))
+    hpas = {
+        (ns, kind, name): frozenset(resources or ())
+        for ns, kind, name, resources in con.execute(
+            "SELECT namespace, target_kind, target_name, resources FROM hpas WHERE cluster_id = ?", [cid]
+        ).fetchall()
+    }
+    per_pod = {
+        (ns, kind, name): int(n)
+        for ns, kind, name, n in con.execute(
+            "SELECT namespace, workload_kind, workload, count(DISTINCT container) FROM w_series GROUP BY ALL"
+        ).fetchall()
+    }
+    return {"oom_kills": ooms, "hpa_resources": hpas, "containers_per_pod": per_pod}
 
 
 def _sql_ts(con: duckdb.DuckDBPyConnection, epoch: int) -> str:

@@ -1,0 +1,85 @@
+"""Right-sizing a cluster: a strategy's recommendation for every workload container, its backtested risk,
+its severity (KRR's scale), and the cluster's score and grade."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from upid.analysis.backtest import backtest
+from upid.analysis.frame import UsageFrame
+from upid.analysis.history import histories
+from upid.analysis.strategies import STRATEGIES, Recommendation
+from upid.analysis.usage import ContainerUsage, summarize
+
+MIB = 1024**2
+SEVERITIES = ("good", "ok", "warning", "critical")
+CPU_STEPS = ((0.5, "critical"), (0.25, "warning"), (0.1, "ok"))  # cores of difference
+MEMORY_STEPS = ((500 * MIB, "critical"), (250 * MIB, "warning"), (100 * MIB, "ok"))
+SCORE_COST = {"warning": 0.7, "critical": 1.0}
+GRADES = ((90, "A"), (70, "B"), (55, "C"), (30, "D"))
+
+
+@dataclass(frozen=True)
+class Row:
+    usage: ContainerUsage
+    recommendation: Recommendation
+    risk: dict[str, Any] | None
+    severity: str
+
+
+@dataclass(frozen=True)
+class RightsizingReport:
+    cluster: str
+    start: int
+    end: int
+    strategy: str
+    rows: list[Row]
+    score: float | None
+    grade: str | None
+
+    @property
+    def samples(self) -> int:
+        return sum(r.usage.samples for r in self.rows)
+
+
+def _severity(current: float | None, recommended: float | None, steps: tuple[tuple[float, str], ...]) -> str:
+    if recommended is None:
+        return "good"
+    if current is None:
+        return "warning"  # nothing requested: the scheduler is guessing
+    diff = abs(current - recommended)
+    return next((name for threshold, name in steps if diff >= threshold), "good")
+
+
+def severity(usage: ContainerUsage, rec: Recommendation) -> str:
+    cpu = _severity(usage.cpu_request, rec.cpu_request, CPU_STEPS)
+    memory = _severity(usage.memory_request, rec.memory_request, MEMORY_STEPS)
+    return max(cpu, memory, key=SEVERITIES.index)
+
+
+def score(rows: list[Row]) -> tuple[float | None, str | None]:
+    """KRR's cluster score: (N - sum of costs) / N x 100, warning 0.7, critical 1; grade A..F."""
+    sized = [r for r in rows if r.recommendation.cpu_request is not None or r.recommendation.memory_request is not None]
+    if not sized:
+        return None, None
+    value = (len(sized) - sum(SCORE_COST.get(r.severity, 0.0) for r in sized)) / len(sized) * 100
+    return round(value, 1), next((g for floor, g in GRADES if value >= floor), "F")
+
+
+def rightsize(frame: UsageFrame, strategy_name: str) -> RightsizingReport:
+    strategy = STRATEGIES[strategy_name]()
+    rows = []
+    for usage, h in zip(summarize(frame).containers, histories(frame), strict=True):
+        rec = strategy.recommend(h)
+        rows.append(Row(usage=usage, recommendation=rec, risk=backtest(strategy, h), severity=severity(usage, rec)))
+    value, grade = score(rows)
+    return RightsizingReport(
+        cluster=frame.cluster,
+        start=frame.start,
+        end=frame.end,
+        strategy=strategy_name,
+        rows=rows,
+        score=value,
+        grade=grade,
+    )
