@@ -51,14 +51,14 @@ def round_cpu(cores: float | None, floor: float = 0.010) -> float | None:
     """Up to the next millicore, at least `floor` (KRR: 10m)."""
     if cores is None or math.isnan(cores):
         return None
-    return max(floor, math.ceil(round(cores * 1000, 6)) / 1000)
+    return math.ceil(round(max(floor, cores) * 1000, 6)) / 1000
 
 
 def round_memory(value: float | None, floor: float = 100 * MIB) -> float | None:
     """Up to the next MiB, at least `floor` (KRR: 100 MiB)."""
     if value is None or math.isnan(value):
         return None
-    return float(max(floor, math.ceil(value / MIB) * MIB))
+    return float(math.ceil(max(floor, value) / MIB) * MIB)
 
 
 def per_pod_max(values: np.ndarray, pods: np.ndarray) -> float:
