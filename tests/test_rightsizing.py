@@ -49,10 +49,8 @@ def test_krr_floors() -> None:
     assert rec.cpu_request == 0.010 and rec.memory_limit == 100 * MIB
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", ["upid", "krr-simple"])  # the VPA answers from its first sample
 def test_not_enough_data_is_a_reason_not_a_guess(name: str) -> None:
-    if name == "vpa":
-        pytest.skip("the VPA answers from the first sample, with a low confidence")
     rec = STRATEGIES[name]().recommend(history(np.full(50, 0.2), np.full(50, 300 * MIB)))
     assert rec.cpu_request is None and rec.memory_limit is None
     assert rec.reason.startswith("not enough data: 50 samples")
