@@ -89,8 +89,8 @@ def main() -> None:
             containers, history = prepare(home, size)
             wall, rss = whole_process(home, history)
             sql, python, samples = split(home, history)
-            print(f"{size:>6s} {containers:>10,d} {samples:>11,d} {wall:>7.2f} {rss:>7.0f}MB {sql:>6.2f} {python:>8.2f}",
-                  flush=True)
+            print(f"{size:>6s} {containers:>10,d} {samples:>11,d} {wall:>7.2f} {rss:>7.0f}MB {sql:>6.2f} "
+                  f"{python:>8.2f}", flush=True)
 
 
 if __name__ == "__main__":
