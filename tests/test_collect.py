@@ -288,10 +288,44 @@ def test_a_collect_while_the_store_is_busy_is_spooled_whole_and_merged(upid, kub
     assert r.code == 0, r.err
     assert "the snapshot of test was spooled" in r.err
     pods = len(kube.cluster.pods)
-    assert query(upid, "SELECT count(DISTINCT timestamp) FROM usage WHERE pod = "
-                       f"'{kube.cluster.pods[2].name}'") == [[2]]  # the reader merged the spooled snapshot
-    assert query(upid, "SELECT count(*) FROM kubelet_counters") == [[sum(len(p.workload.containers)
-                                                                         for p in kube.cluster.pods)]]
+    assert query(upid, f"SELECT count(DISTINCT timestamp) FROM usage WHERE pod = '{kube.cluster.pods[2].name}'") == [
+        [2]
+    ]  # the reader merged the spooled snapshot
+    assert query(upid, "SELECT count(*) FROM kubelet_counters") == [
+        [sum(len(p.workload.containers) for p in kube.cluster.pods)]
+    ]
     assert query(upid, "SELECT count(*) FROM nodes") == [[len(kube.cluster.node_names)]]
     log = upid("storage", "audit-log", "-o", "json").json()["entries"]
     assert log[0]["details"]["spooled"] is True and log[0]["details"]["pods"] == pods
+
+
+def test_analyze_by_context(upid, kube) -> None:
+    for _ in range(2):
+        assert collect(upid, kube).code == 0
+        kube.cluster.advance(STEP)
+    doc = upid("analyze", "--context", "test", "-o", "json")
+    assert doc.code == 0, doc.err
+    assert doc.json()["cluster"] == "test"
+    r = upid("analyze", "--context", "prod")
+    assert r.code == ExitCode.NO_DATA and "no cluster collected through context 'prod'" in r.err
+    assert upid("analyze", "--context", "test", "--cluster", "test").code == ExitCode.USAGE
+
+
+def test_collected_context_reaches_the_strategies(upid, tmp_path) -> None:
+    from kube.model import Cluster
+    from kube.server import KubeServer
+
+    c = Cluster(pods=6, nodes=2)
+    hpa_target = next(w for w in c.workloads if w.kind == "Deployment" and w.name != c.pods[0].workload.name)
+    with KubeServer(c) as server:
+        server.behaviour.hpa_for.add(hpa_target.name)
+        kubeconfig = write_kubeconfig(tmp_path / "kc", {"small": server.url})
+        for _ in range(101):  # the strategies answer from 100 samples on
+            assert upid("storage", "collect", "--kubeconfig", kubeconfig).code == 0
+            c.advance(STEP)
+    recs = upid("analyze", "-o", "json").json()["recommendations"]
+    scaled = [r for r in recs if r["workload"] == hpa_target.name]
+    assert scaled and all(r["recommended"]["cpu_request"] is None and "HPA" in r["reason"] for r in scaled)
+    assert all(r["recommended"]["memory_limit"] is not None for r in scaled)
+    oom = next(r for r in recs if r["workload"] == c.pods[0].workload.name and r["container"] == "app")
+    assert oom["recommended"]["memory_limit"] >= 1.25 * oom["current"]["memory_limit"]

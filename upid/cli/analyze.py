@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from upid.cli.options import AllNamespacesOpt, ClusterOpt, NamespaceOpt, NoHeadersOpt, StoreOpt
+from upid.cli.options import AllNamespacesOpt, ClusterOpt, ContextOpt, NamespaceOpt, NoHeadersOpt, StoreOpt
 from upid.cli.printers import Column, View, emit, output_option
 from upid.cli.session import session
 from upid.units import format_bytes, format_count, format_cpu, iso, parse_duration, parse_timestamp
@@ -108,6 +108,7 @@ def _strategy(value: str) -> str:
 def analyze(
     ctx: typer.Context,
     cluster: ClusterOpt = None,
+    context: ContextOpt = None,
     namespace: NamespaceOpt = None,
     all_namespaces: AllNamespacesOpt = False,
     history: Annotated[
@@ -135,9 +136,15 @@ def analyze(
     no_headers: NoHeadersOpt = False,
     store: StoreOpt = None,
 ) -> None:
+    from upid.errors import UsageError
     from upid.workflows.analyze import analyze as run
+    from upid.workflows.analyze import cluster_of_context
 
     s = session(ctx, store)
+    if cluster and context:
+        raise UsageError("give --cluster or --context, not both")
+    if context:
+        cluster = cluster_of_context(s.store(), context)
     namespaces = None if all_namespaces or not namespace else namespace
     report = run(
         s.store(),

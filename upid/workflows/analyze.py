@@ -7,6 +7,17 @@ from upid.errors import NoDataError, UsageError
 from upid.store.base import Store
 
 
+def cluster_of_context(store: Store, context: str) -> str:
+    """The stored cluster last collected through this kubeconfig context."""
+    names = [str(c["cluster"]) for c in store.cluster_identities() if c.get("context") == context]
+    if not names:
+        raise NoDataError(
+            f"no cluster collected through context {context!r}",
+            hint="collect it first: upid storage collect --context " + context,
+        )
+    return names[0]
+
+
 def choose_cluster(store: Store, wanted: str | None, default: str | None) -> str:
     clusters = store.clusters()
     if wanted:
