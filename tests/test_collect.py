@@ -329,3 +329,17 @@ def test_collected_context_reaches_the_strategies(upid, tmp_path) -> None:
     assert all(r["recommended"]["memory_limit"] is not None for r in scaled)
     oom = next(r for r in recs if r["workload"] == c.pods[0].workload.name and r["container"] == "app")
     assert oom["recommended"]["memory_limit"] >= 1.25 * oom["current"]["memory_limit"]
+
+
+def test_analyze_by_workload_labels(upid, kube) -> None:
+    for _ in range(2):
+        assert collect(upid, kube).code == 0
+        kube.cluster.advance(STEP)
+    doc = upid("analyze", "-l", "tier=web,app!=app-1", "-o", "json")
+    assert doc.code == 0, doc.err
+    expected = {w.name for w in kube.cluster.workloads if w.labels["tier"] == "web" and w.name != "app-1"}
+    assert {r["workload"] for r in doc.json()["recommendations"]} == expected
+    none = upid("analyze", "-l", "tier=nothing")
+    assert none.code == ExitCode.NO_DATA and "with labels tier=nothing" in none.err
+    bad = upid("analyze", "-l", "tier in (web)")
+    assert bad.code == ExitCode.USAGE and "invalid label selector" in bad.err

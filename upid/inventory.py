@@ -46,6 +46,7 @@ class WorkloadRecord:
     name: str
     replicas: int | None
     annotations: dict[str, str]
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -6,7 +6,15 @@ from typing import Annotated, Any
 
 import typer
 
-from upid.cli.options import AllNamespacesOpt, ClusterOpt, ContextOpt, NamespaceOpt, NoHeadersOpt, StoreOpt
+from upid.cli.options import (
+    AllNamespacesOpt,
+    ClusterOpt,
+    ContextOpt,
+    NamespaceOpt,
+    NoHeadersOpt,
+    SelectorOpt,
+    StoreOpt,
+)
 from upid.cli.printers import Column, View, emit, output_option
 from upid.cli.session import session
 from upid.units import format_bytes, format_count, format_cpu, iso, parse_duration, parse_timestamp
@@ -111,6 +119,7 @@ def analyze(
     context: ContextOpt = None,
     namespace: NamespaceOpt = None,
     all_namespaces: AllNamespacesOpt = False,
+    selector: SelectorOpt = None,
     history: Annotated[
         str, typer.Option("--history", metavar="DURATION", help="How much history to analyse, back from the end.")
     ] = "14d",
@@ -137,8 +146,8 @@ def analyze(
     store: StoreOpt = None,
 ) -> None:
     from upid.errors import UsageError
+    from upid.workflows.analyze import AnalysisRequest, cluster_of_context
     from upid.workflows.analyze import analyze as run
-    from upid.workflows.analyze import cluster_of_context
 
     s = session(ctx, store)
     if cluster and context:
@@ -146,13 +155,14 @@ def analyze(
     if context:
         cluster = cluster_of_context(s.store(), context)
     namespaces = None if all_namespaces or not namespace else namespace
-    report = run(
-        s.store(),
-        cluster,
-        s.settings.cluster,
-        namespaces,
-        parse_duration(history),
-        parse_timestamp(until) if until else None,
-        strategy,
+    request = AnalysisRequest(
+        cluster=cluster,
+        default_cluster=s.settings.cluster,
+        namespaces=namespaces,
+        selector=selector,
+        history=parse_duration(history),
+        until=parse_timestamp(until) if until else None,
+        strategy=strategy,
     )
+    report = run(s.store(), request)
     emit(analysis_view(report), output, s, no_headers)

@@ -64,7 +64,7 @@ SelectorOpt = Annotated[
         "--selector",
         "-l",
         metavar="SELECTOR",
-        help="Only pods with these labels (e.g. app=web,tier!=db).",
+        help="Label selector (e.g. app=web,tier!=db): pods for collect, workloads for analyze.",
         show_default=False,
     ),
 ]

@@ -143,6 +143,7 @@ def parse_workload(obj: Obj, kind: str) -> WorkloadRecord:
         name=meta["name"],
         replicas=int(replicas) if replicas is not None else None,
         annotations=meta.get("annotations") or {},
+        labels=meta.get("labels") or {},
     )
 
 

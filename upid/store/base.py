@@ -84,7 +84,16 @@ class Store(Protocol):
 
     def newest_sample(self, cluster: str) -> int | None: ...
 
-    def load_usage(self, cluster: str, start: int, end: int, namespaces: list[str] | None) -> UsageFrame: ...
+    def load_usage(
+        self,
+        cluster: str,
+        start: int,
+        end: int,
+        namespaces: list[str] | None,
+        workloads: list[tuple[str, str, str]] | None = None,
+    ) -> UsageFrame: ...
+
+    def workload_labels(self, cluster: str) -> dict[tuple[str, str, str], dict[str, str]]: ...
 
     def write_collection(self, collection: Collection, name: str, audit: AuditRecord) -> WriteResult: ...
 

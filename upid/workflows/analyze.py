@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from upid.analysis.rightsizing import RightsizingReport, rightsize
 from upid.errors import NoDataError, UsageError
+from upid.selectors import matches, parse_selector
 from upid.store.base import Store
+from upid.units import iso
 
 
 def cluster_of_context(store: Store, context: str) -> str:
@@ -37,22 +41,34 @@ def choose_cluster(store: Store, wanted: str | None, default: str | None) -> str
     raise UsageError(f"the store holds several clusters ({', '.join(clusters)}): choose one with --cluster")
 
 
-def analyze(
-    store: Store,
-    cluster: str | None,
-    default_cluster: str | None,
-    namespaces: list[str] | None,
-    history: int,
-    until: int | None,
-    strategy: str = "upid",
-) -> RightsizingReport:
-    name = choose_cluster(store, cluster, default_cluster)
-    end = until if until is not None else store.newest_sample(name)
+@dataclass(frozen=True)
+class AnalysisRequest:
+    cluster: str | None = None
+    default_cluster: str | None = None  # from the settings, when --cluster is not given
+    namespaces: list[str] | None = None
+    selector: str | None = None  # workload labels, kubectl's equality-based syntax
+    history: int = 14 * 86400
+    until: int | None = None
+    strategy: str = "upid"
+
+
+def _selected(store: Store, cluster: str, selector: str | None) -> list[tuple[str, str, str]] | None:
+    if not selector:
+        return None
+    requirements = parse_selector(selector)
+    return [key for key, labels in store.workload_labels(cluster).items() if matches(requirements, labels)]
+
+
+def analyze(store: Store, request: AnalysisRequest) -> RightsizingReport:
+    name = choose_cluster(store, request.cluster, request.default_cluster)
+    end = request.until if request.until is not None else store.newest_sample(name)
     if end is None:
         raise NoDataError(f"cluster {name!r} has no samples yet")
-    frame = store.load_usage(name, end - history, end, namespaces)
-    report = rightsize(frame, strategy)
+    workloads = _selected(store, name, request.selector)
+    frame = store.load_usage(name, end - request.history, end, request.namespaces, workloads)
+    report = rightsize(frame, request.strategy)
     if not report.rows:
-        scope = f" in namespace(s) {', '.join(namespaces)}" if namespaces else ""
-        raise NoDataError(f"no samples for cluster {name!r}{scope} in the window ending {end}")
+        scope = f" in namespace(s) {', '.join(request.namespaces)}" if request.namespaces else ""
+        scope += f" with labels {request.selector}" if request.selector else ""
+        raise NoDataError(f"no samples for cluster {name!r}{scope} in the window ending {iso(end)}")
     return report

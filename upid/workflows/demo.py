@@ -11,7 +11,7 @@ from upid.analysis.rightsizing import RightsizingReport
 from upid.settings import Settings, ensure_home
 from upid.store.base import AuditRecord
 from upid.store.duckdb.store import DuckDBStore
-from upid.workflows.analyze import analyze
+from upid.workflows.analyze import AnalysisRequest, analyze
 from upid.workflows.importing import import_file
 
 SAMPLE = "bitbrains-sample.parquet"
@@ -39,5 +39,5 @@ def run_demo(settings: Settings, audit: AuditRecord) -> DemoResult:
         shutil.rmtree(folder)
     store = DuckDBStore(folder / "upid.duckdb", lock_timeout=settings.lock_timeout)
     outcome = import_file(store, sample_path(), CLUSTER, audit)
-    report = analyze(store, CLUSTER, None, None, history=14 * 86400, until=None)
+    report = analyze(store, AnalysisRequest(cluster=CLUSTER))
     return DemoResult(store=store.path, samples=outcome.written, source=SOURCE, report=report)

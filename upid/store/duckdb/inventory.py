@@ -71,15 +71,16 @@ def _upsert(
     first_seen: bool,
 ) -> None:
     """All rows in one set-based INSERT ... ON CONFLICT (a statement per row costs ~0.2 ms each).
-    `columns` maps each column after cluster_id, in table order, to the SQL that types it from the text."""
+    `columns` maps each column to the SQL that types it from the registered value."""
     if not rows:
         return
     con.register("b_upsert", {c: np.asarray([r[i] for r in rows], dtype=object) for i, c in enumerate(columns)})
     select = ", ".join(expr.format(c=c) for c, expr in columns.items())
-    stamps = "a.at, a.at" if first_seen else "a.at"
+    stamps = ["first_seen", "last_seen"] if first_seen else ["last_seen"]
+    names = ", ".join(["cluster_id", *columns, *stamps])
     updates = ", ".join(f"{c} = excluded.{c}" for c in [*columns, "last_seen"] if c not in key)
     con.execute(
-        f"""INSERT INTO {table} SELECT {int(cid)}, {select}, {stamps}
+        f"""INSERT INTO {table} ({names}) SELECT {int(cid)}, {select}, {", ".join("a.at" for _ in stamps)}
         FROM b_upsert, (SELECT {_ts(at)} AS at) a
         ON CONFLICT (cluster_id, {", ".join(key)}) DO UPDATE SET {updates}"""
     )
@@ -126,9 +127,19 @@ def _upsert_inventory(con: duckdb.DuckDBPyConnection, cid: int, c: Collection) -
         "workloads",
         cid,
         c.at,
-        {"namespace": _TEXT, "kind": _TEXT, "name": _TEXT, "replicas": _INT, "annotations": "CAST({c} AS JSON)"},
+        {
+            "namespace": _TEXT,
+            "kind": _TEXT,
+            "name": _TEXT,
+            "replicas": _INT,
+            "annotations": "CAST({c} AS JSON)",
+            "labels": "CAST({c} AS JSON)",
+        },
         ["namespace", "kind", "name"],
-        [(w.namespace, w.kind, w.name, w.replicas, json.dumps(w.annotations)) for w in c.workloads],
+        [
+            (w.namespace, w.kind, w.name, w.replicas, json.dumps(w.annotations), json.dumps(w.labels))
+            for w in c.workloads
+        ],
         True,
     )
     _upsert(

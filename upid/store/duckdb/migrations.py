@@ -199,3 +199,8 @@ def _inventory(con: duckdb.DuckDBPyConnection) -> None:
             cpu_ns DOUBLE, rx DOUBLE, tx DOUBLE
         );
     """)
+
+
+@migration(3, "workload labels, for label selectors")
+def _workload_labels(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("ALTER TABLE workloads ADD COLUMN labels JSON")

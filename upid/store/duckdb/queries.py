@@ -72,6 +72,7 @@ def load_usage(
     start: int,
     end: int,
     namespaces: list[str] | None,
+    workloads: list[tuple[str, str, str]] | None = None,
 ) -> UsageFrame:
     cid = _cluster_id(con, cluster)
     ns_filter = ""
@@ -79,6 +80,17 @@ def load_usage(
     if namespaces:
         ns_filter = f"AND namespace IN ({', '.join('?' for _ in namespaces)})"
         params += namespaces
+    if workloads is not None:  # chosen by a label selector
+        con.register(
+            "w_allowed",
+            {
+                k: np.asarray([w[i] for w in workloads], dtype=object)
+                for i, k in enumerate(("namespace", "workload_kind", "workload"))
+            },
+        )
+        ns_filter += (
+            " AND (namespace, workload_kind, workload) IN (SELECT (namespace, workload_kind, workload) FROM w_allowed)"
+        )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE w_series AS
         SELECT *, dense_rank() OVER (PARTITION BY cidx ORDER BY pod) - 1 AS pidx FROM (
@@ -124,6 +136,12 @@ def load_usage(
         memory=np.asarray(data.pop("mem_kib")) * 1024.0,
         extra=extra,
     )
+
+
+def workload_labels(con: duckdb.DuckDBPyConnection, cluster: str) -> dict[tuple[str, str, str], dict[str, str]]:
+    cid = _cluster_id(con, cluster)
+    rows = con.execute("SELECT namespace, kind, name, labels FROM workloads WHERE cluster_id = ?", [cid]).fetchall()
+    return {(r[0], r[1], r[2]): json.loads(r[3] or "{}") for r in rows}
 
 
 def _context(con: duckdb.DuckDBPyConnection, cid: int, hi: str) -> dict[str, Any]:

@@ -157,9 +157,20 @@ class DuckDBStore:
             spooled_batches=len(spool.pending(self.path)),
         )
 
-    def load_usage(self, cluster: str, start: int, end: int, namespaces: list[str] | None) -> UsageFrame:
+    def load_usage(
+        self,
+        cluster: str,
+        start: int,
+        end: int,
+        namespaces: list[str] | None,
+        workloads: list[tuple[str, str, str]] | None = None,
+    ) -> UsageFrame:
         with self._reader() as con:
-            return queries.load_usage(con, self.path, cluster, start, end, namespaces)
+            return queries.load_usage(con, self.path, cluster, start, end, namespaces, workloads)
+
+    def workload_labels(self, cluster: str) -> dict[tuple[str, str, str], dict[str, str]]:
+        with self._reader() as con:
+            return queries.workload_labels(con, cluster)
 
     def audit_log(self, limit: int) -> list[AuditEntry]:
         with self._reader() as con:
