@@ -136,3 +136,29 @@ def test_analyze_strategies_through_the_cli(upid, tmp_path: Path) -> None:
     assert krr["recommended"]["memory_limit"] == math.ceil(krr["usage"]["memory_max"] * 1.15 / MIB) * MIB
     bad = upid("analyze", "--strategy", "magic")
     assert bad.code == ExitCode.USAGE and "allowed: upid, krr-simple, vpa" in bad.err
+
+
+@pytest.mark.parametrize("policy", ["none", "p99", "2x"])
+def test_cpu_limit_policy(policy: str, rng) -> None:
+    from upid.analysis.limits import apply_cpu_limit
+
+    cpu = rng.gamma(2, 0.1, 1000)
+    h = history(cpu, np.full(1000, 300 * MIB))
+    rec = apply_cpu_limit(KrrSimple().recommend(h), h, policy)
+    expected = {"none": None, "p99": math.ceil(np.percentile(cpu, 99) * 1000) / 1000,
+                "2x": round(rec.cpu_request * 2, 3)}[policy]
+    assert rec.cpu_limit == expected
+    assert rec.cpu_limit is None or rec.cpu_limit >= rec.cpu_request
+
+
+def test_cpu_limit_flag_env_and_errors(upid, tmp_path: Path, monkeypatch) -> None:
+    assert upid("storage", "import", synth.make(samples=200).write_csv(tmp_path / "u.csv")).code == 0
+    limits = {r["recommended"]["cpu_limit"] for r in upid("analyze", "-o", "json").json()["recommendations"]}
+    assert limits == {None}
+    monkeypatch.setenv("UPID_CPU_LIMIT", "2x")
+    recs = upid("analyze", "-o", "json").json()["recommendations"]
+    assert all(r["recommended"]["cpu_limit"] == round(2 * r["recommended"]["cpu_request"], 3) for r in recs)
+    recs = upid("analyze", "--cpu-limit", "p99", "-o", "json").json()["recommendations"]
+    assert all(r["recommended"]["cpu_limit"] >= r["recommended"]["cpu_request"] for r in recs)
+    bad = upid("analyze", "--cpu-limit", "lots")
+    assert bad.code == ExitCode.USAGE and "invalid CPU limit policy 'lots'" in bad.err

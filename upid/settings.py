@@ -22,6 +22,7 @@ class Settings:
     days_to_keep: int = 90
     cluster: str | None = None  # the cluster analysed when --cluster is not given and the store has several
     lock_timeout: float = 30.0  # seconds a reader waits for a writer; a writer waits a third of it, then spools
+    cpu_limit: str = "none"  # the CPU limit policy of recommendations: none, pNN or Nx
     debug: bool = False
 
     def with_flags(self, **flags: Any) -> Settings:
@@ -36,6 +37,7 @@ _KEYS: dict[str, tuple[type, str]] = {
     "days_to_keep": (int, "UPID_DAYS_TO_KEEP"),
     "cluster": (str, "UPID_CLUSTER"),
     "lock_timeout": (float, "UPID_LOCK_TIMEOUT"),
+    "cpu_limit": (str, "UPID_CPU_LIMIT"),
     "debug": (bool, "UPID_DEBUG"),
 }
 

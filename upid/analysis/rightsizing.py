@@ -9,6 +9,7 @@ from typing import Any
 from upid.analysis.backtest import backtest
 from upid.analysis.frame import UsageFrame
 from upid.analysis.history import histories
+from upid.analysis.limits import apply_cpu_limit
 from upid.analysis.strategies import STRATEGIES, Recommendation
 from upid.analysis.usage import ContainerUsage, summarize
 
@@ -67,11 +68,11 @@ def score(rows: list[Row]) -> tuple[float | None, str | None]:
     return round(value, 1), next((g for floor, g in GRADES if value >= floor), "F")
 
 
-def rightsize(frame: UsageFrame, strategy_name: str) -> RightsizingReport:
+def rightsize(frame: UsageFrame, strategy_name: str, cpu_limit: str = "none") -> RightsizingReport:
     strategy = STRATEGIES[strategy_name]()
     rows = []
     for usage, h in zip(summarize(frame).containers, histories(frame), strict=True):
-        rec = strategy.recommend(h)
+        rec = apply_cpu_limit(strategy.recommend(h), h, cpu_limit)
         rows.append(Row(usage=usage, recommendation=rec, risk=backtest(strategy, h), severity=severity(usage, rec)))
     value, grade = score(rows)
     return RightsizingReport(

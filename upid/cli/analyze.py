@@ -105,6 +105,16 @@ def analysis_view(report: Any) -> View:
     return View(document=doc, records=[_record(r) for r in report.rows], columns=COLUMNS, footer=footer)
 
 
+def _check_cpu_limit(policy: str) -> None:
+    from upid.analysis.limits import check_policy
+    from upid.errors import UsageError
+
+    try:
+        check_policy(policy)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
 def _strategy(value: str) -> str:
     from upid.errors import UsageError
 
@@ -141,6 +151,16 @@ def analyze(
             help=f"Right-sizing strategy: {', '.join(STRATEGY_NAMES)}.",
         ),
     ] = "upid",
+    cpu_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--cpu-limit",
+            metavar="POLICY",
+            show_default=False,
+            help="CPU limits to recommend: none, a usage percentile (p99) or a multiple of the request "
+            "(2x) [env UPID_CPU_LIMIT; config cpu_limit; default none, as KRR].",
+        ),
+    ] = None,
     output: Annotated[str, output_option()] = "table",
     no_headers: NoHeadersOpt = False,
     store: StoreOpt = None,
@@ -149,7 +169,8 @@ def analyze(
     from upid.workflows.analyze import AnalysisRequest, cluster_of_context
     from upid.workflows.analyze import analyze as run
 
-    s = session(ctx, store)
+    s = session(ctx, store, cpu_limit=cpu_limit)
+    _check_cpu_limit(s.settings.cpu_limit)
     if cluster and context:
         raise UsageError("give --cluster or --context, not both")
     if context:
@@ -163,6 +184,7 @@ def analyze(
         history=parse_duration(history),
         until=parse_timestamp(until) if until else None,
         strategy=strategy,
+        cpu_limit=s.settings.cpu_limit,
     )
     report = run(s.store(), request)
     emit(analysis_view(report), output, s, no_headers)

@@ -50,6 +50,7 @@ class AnalysisRequest:
     history: int = 14 * 86400
     until: int | None = None
     strategy: str = "upid"
+    cpu_limit: str = "none"  # none, pNN or Nx (upid.analysis.limits)
 
 
 def _selected(store: Store, cluster: str, selector: str | None) -> list[tuple[str, str, str]] | None:
@@ -66,7 +67,7 @@ def analyze(store: Store, request: AnalysisRequest) -> RightsizingReport:
         raise NoDataError(f"cluster {name!r} has no samples yet")
     workloads = _selected(store, name, request.selector)
     frame = store.load_usage(name, end - request.history, end, request.namespaces, workloads)
-    report = rightsize(frame, request.strategy)
+    report = rightsize(frame, request.strategy, request.cpu_limit)
     if not report.rows:
         scope = f" in namespace(s) {', '.join(request.namespaces)}" if request.namespaces else ""
         scope += f" with labels {request.selector}" if request.selector else ""
