@@ -35,8 +35,12 @@ def prepare(home: Path, size: str) -> tuple[int, str]:
     env = {**os.environ, "UPID_HOME": str(home)}
     source = month(8)
     if size == "small":
-        subprocess.run([sys.executable, "-m", "upid", "storage", "import", str(source)], env=env, check=True,
-                       stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "upid", "storage", "import", str(source)],
+            env=env,
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
         return 500, "31d"
     con = duckdb.connect()
     start = con.execute(f"SELECT epoch(min(timestamp))::BIGINT FROM '{source}'").fetchone()[0]
@@ -44,8 +48,12 @@ def prepare(home: Path, size: str) -> tuple[int, str]:
         part = home / f"copy{copy}.parquet"
         con.execute(f"""COPY (SELECT * REPLACE ('bitbrains-{copy}' AS namespace) FROM '{source}'
                         WHERE epoch(timestamp) < {start + 14 * 86400}) TO '{part}' (FORMAT parquet)""")
-        subprocess.run([sys.executable, "-m", "upid", "storage", "import", str(part)], env=env, check=True,
-                       stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "upid", "storage", "import", str(part)],
+            env=env,
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
         part.unlink()
     return 5000, "14d"
 
@@ -53,8 +61,11 @@ def prepare(home: Path, size: str) -> tuple[int, str]:
 def whole_process(home: Path, history: str) -> tuple[float, float]:
     env = {**os.environ, "UPID_HOME": str(home)}
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "upid", "analyze", "--history", history, "-o", "json"], env=env,
-                            stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "upid", "analyze", "--history", history, "-o", "json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     _, code, usage = os.wait4(proc.pid, 0)
     if code:
         raise SystemExit(f"analyze failed with status {code}")
@@ -81,16 +92,20 @@ def main() -> None:
     parser.add_argument("--sizes", default="small,large")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores")
-    print(f"{'size':>6s} {'containers':>10s} {'samples':>11s} {'wall s':>7s} {'peak RSS':>9s} {'SQL s':>6s} "
-          f"{'Python s':>8s}")
+    print(
+        f"{'size':>6s} {'containers':>10s} {'samples':>11s} {'wall s':>7s} {'peak RSS':>9s} {'SQL s':>6s} "
+        f"{'Python s':>8s}"
+    )
     for size in args.sizes.split(","):
         with tempfile.TemporaryDirectory(prefix="upid-bench-") as tmp:
             home = Path(tmp)
             containers, history = prepare(home, size)
             wall, rss = whole_process(home, history)
             sql, python, samples = split(home, history)
-            print(f"{size:>6s} {containers:>10,d} {samples:>11,d} {wall:>7.2f} {rss:>7.0f}MB {sql:>6.2f} "
-                  f"{python:>8.2f}", flush=True)
+            print(
+                f"{size:>6s} {containers:>10,d} {samples:>11,d} {wall:>7.2f} {rss:>7.0f}MB {sql:>6.2f} {python:>8.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,9 @@ def server_seconds(url: str) -> float:
 
 def collect_once(env: dict[str, str], kubeconfig: Path) -> tuple[float, float, float]:
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "upid", "storage", "collect", "--kubeconfig", str(kubeconfig)],
-                            env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "upid", "storage", "collect", "--kubeconfig", str(kubeconfig)], env=env
+    )
     _, code, usage = os.wait4(proc.pid, 0)
     if code:
         raise SystemExit(f"collect failed with status {code}")
@@ -43,8 +44,13 @@ def run(pods: int, nodes: int) -> dict[str, float]:
     sys.path.insert(0, str(TESTS))
     from kube.server import write_kubeconfig
 
-    server = subprocess.Popen([sys.executable, "-m", "kube", str(pods), str(nodes)], cwd=TESTS, text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kube", str(pods), str(nodes)],
+        cwd=TESTS,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert server.stdout is not None and server.stdin is not None
     url = server.stdout.readline().strip()
     try:

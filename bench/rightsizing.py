@@ -39,8 +39,9 @@ def month_file(month: int) -> Path:
 
 
 def upid(env: dict[str, str], *args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "upid", *args], env=env, check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        [sys.executable, "-m", "upid", *args], env=env, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def future_of(path: Path, split_ts: int) -> dict[str, tuple[np.ndarray, np.ndarray, float, float]]:
@@ -64,8 +65,13 @@ def score(doc: dict, future: dict) -> dict[str, float]:
         used += cpu.sum()
         rec_mem, prov_mem = rec_mem + r_mem, prov_mem + memory
         ooms += int(mem.max() > r_mem)
-    return {"cpu_save": 1 - rec_cpu / prov_cpu, "cpu_short": short / used, "mem_save": 1 - rec_mem / prov_mem,
-            "mem_oom": ooms, "containers": len(future)}
+    return {
+        "cpu_save": 1 - rec_cpu / prov_cpu,
+        "cpu_short": short / used,
+        "mem_save": 1 - rec_mem / prov_mem,
+        "mem_oom": ooms,
+        "containers": len(future),
+    }
 
 
 def run(month: int, split_days: int) -> dict[str, dict[str, float]]:
@@ -76,8 +82,9 @@ def run(month: int, split_days: int) -> dict[str, dict[str, float]]:
     results = {}
     with tempfile.TemporaryDirectory(prefix="upid-eval-") as home:
         history = Path(home) / "history.parquet"
-        con.execute(f"COPY (SELECT * FROM '{path}' WHERE epoch(timestamp) < {split_ts}) TO '{history}' "
-                    "(FORMAT parquet)")
+        con.execute(
+            f"COPY (SELECT * FROM '{path}' WHERE epoch(timestamp) < {split_ts}) TO '{history}' (FORMAT parquet)"
+        )
         env = {**os.environ, "UPID_HOME": home}
         upid(env, "storage", "import", str(history), "--cluster", "bitbrains")
         future = future_of(path, split_ts)
@@ -93,20 +100,29 @@ def main() -> None:
     parser.add_argument("--months", default="7,8")
     parser.add_argument("--splits", default="21,14")
     args = parser.parse_args()
-    print(f"{'month':>5s} {'history':>7s} {'strategy':>10s} {'cpu_save':>9s} {'cpu_short':>9s} {'mem_save':>9s} "
-          f"{'mem_oom':>7s} {'analyze s':>9s}  vs krr-simple")
+    print(
+        f"{'month':>5s} {'history':>7s} {'strategy':>10s} {'cpu_save':>9s} {'cpu_short':>9s} {'mem_save':>9s} "
+        f"{'mem_oom':>7s} {'analyze s':>9s}  vs krr-simple"
+    )
     for month in (int(m) for m in args.months.split(",")):
         for split in (int(s) for s in args.splits.split(",")):
             results = run(month, split)
             krr = results["krr-simple"]
             for strategy, r in results.items():
-                better = "".join("+" if w else ("=" if t else "-") for w, t in (
-                    (r["cpu_save"] > krr["cpu_save"], r["cpu_save"] == krr["cpu_save"]),
-                    (r["cpu_short"] < krr["cpu_short"], r["cpu_short"] == krr["cpu_short"]),
-                    (r["mem_save"] > krr["mem_save"], r["mem_save"] == krr["mem_save"]),
-                    (r["mem_oom"] < krr["mem_oom"], r["mem_oom"] == krr["mem_oom"])))
-                print(f"{month:>5d} {split:>6d}d {strategy:>10s} {r['cpu_save']:>9.4f} {r['cpu_short']:>9.4f} "
-                      f"{r['mem_save']:>9.4f} {r['mem_oom']:>7d} {r['seconds']:>9.2f}  {better}", flush=True)
+                better = "".join(
+                    "+" if w else ("=" if t else "-")
+                    for w, t in (
+                        (r["cpu_save"] > krr["cpu_save"], r["cpu_save"] == krr["cpu_save"]),
+                        (r["cpu_short"] < krr["cpu_short"], r["cpu_short"] == krr["cpu_short"]),
+                        (r["mem_save"] > krr["mem_save"], r["mem_save"] == krr["mem_save"]),
+                        (r["mem_oom"] < krr["mem_oom"], r["mem_oom"] == krr["mem_oom"]),
+                    )
+                )
+                print(
+                    f"{month:>5d} {split:>6d}d {strategy:>10s} {r['cpu_save']:>9.4f} {r['cpu_short']:>9.4f} "
+                    f"{r['mem_save']:>9.4f} {r['mem_oom']:>7d} {r['seconds']:>9.2f}  {better}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

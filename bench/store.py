@@ -68,8 +68,13 @@ def run_import(path: Path) -> dict[str, float]:
         analysis = [sys.executable, "-m", "upid", "analyze", "--history", "31d", "-o", "json"]
         subprocess.run(analysis, env=env, check=True, stdout=subprocess.DEVNULL)
         analyze = time.perf_counter() - started
-    return {"wall": wall, "samples": status["samples"], "bytes": status["size_bytes"],
-            "rss_mb": usage.ru_maxrss / 1024, "analyze": analyze}
+    return {
+        "wall": wall,
+        "samples": status["samples"],
+        "bytes": status["size_bytes"],
+        "rss_mb": usage.ru_maxrss / 1024,
+        "analyze": analyze,
+    }
 
 
 def main() -> None:
@@ -78,15 +83,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; data: Bitbrains Rnd 2013-{args.month}; runs: {args.runs} (median)")
-    print(f"{'input':28s} {'samples':>10s} {'import s':>8s} {'samples/s':>11s} {'B/sample':>9s} {'peak RSS':>9s} "
-          f"{'analyze s':>9s}")
+    print(
+        f"{'input':28s} {'samples':>10s} {'import s':>8s} {'samples/s':>11s} {'B/sample':>9s} {'peak RSS':>9s} "
+        f"{'analyze s':>9s}"
+    )
     for label, path in canonical_files(args.month).items():
         runs = [run_import(path) for _ in range(args.runs)]
         wall = statistics.median(r["wall"] for r in runs)
         r = runs[0]
         analyze = statistics.median(x["analyze"] for x in runs)
-        print(f"{label:28s} {r['samples']:>10,d} {wall:>8.2f} {r['samples'] / wall:>11,.0f} "
-              f"{r['bytes'] / r['samples']:>9.2f} {max(x['rss_mb'] for x in runs):>7.0f}MB {analyze:>9.2f}")
+        print(
+            f"{label:28s} {r['samples']:>10,d} {wall:>8.2f} {r['samples'] / wall:>11,.0f} "
+            f"{r['bytes'] / r['samples']:>9.2f} {max(x['rss_mb'] for x in runs):>7.0f}MB {analyze:>9.2f}"
+        )
 
 
 if __name__ == "__main__":

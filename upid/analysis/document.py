@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from upid.analysis.idle import IdleItem
 from upid.analysis.rightsizing import SEVERITIES, RightsizingReport, Row
 from upid.analysis.strategies import Recommendation
 from upid.analysis.usage import ContainerUsage
@@ -72,7 +73,26 @@ def _total(rows: list[Row], current: str, recommended: str) -> dict[str, float]:
     }
 
 
-def analysis_document(report: RightsizingReport) -> dict[str, Any]:
+def idle_record(cluster: str, item: IdleItem) -> dict[str, Any]:
+    record = {
+        "cluster": cluster,
+        "namespace": item.namespace,
+        "workload_kind": item.workload_kind,
+        "workload": item.workload,
+        "replicas": item.replicas,
+        "idle_since": iso(item.idle_since),
+        "idle_hours": item.idle_hours,
+        "confidence": item.confidence,
+        "signals": item.signals,
+        "schedule": None,
+        "savings": {"cpu_cores": item.savings["cpu_cores"], "memory_bytes": int(item.savings["memory_bytes"])},
+    }
+    if item.excluded:
+        record["excluded"] = item.excluded
+    return record
+
+
+def analysis_document(report: RightsizingReport, idle: list[IdleItem] | None = None) -> dict[str, Any]:
     rows = report.rows
     severities = Counter(r.severity for r in rows)
     return {
@@ -81,7 +101,7 @@ def analysis_document(report: RightsizingReport) -> dict[str, Any]:
         "window": {"start": iso(report.start), "end": iso(report.end)},
         "strategy": report.strategy,
         "recommendations": [container_record(report.cluster, r) for r in rows],
-        "idle": [],
+        "idle": [idle_record(report.cluster, i) for i in idle or [] if not i.excluded],
         "summary": {
             "containers": len(rows),
             "workloads": len({(r.usage.namespace, r.usage.workload_kind, r.usage.workload) for r in rows}),

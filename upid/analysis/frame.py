@@ -30,6 +30,7 @@ class UsageFrame:
     ts: np.ndarray
     cpu: np.ndarray  # cores
     memory: np.ndarray  # bytes
+    network: np.ndarray | None = None  # bytes/s received + sent by the pod (NaN: not measured)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,10 @@ class ContainerHistory:
     oom_kills: tuple[int, ...] = ()  # times of OOMKilled terminations
     hpa_resources: frozenset[str] = frozenset()  # resources an HPA scales this workload on
     containers_in_pod: int = 1
-    extra: dict[str, object] = field(default_factory=dict)
+    network: np.ndarray | None = None  # bytes/s, NaN where not measured
+    restarts: int = 0  # restarts seen in the window (collected clusters)
+    annotations: dict[str, str] = field(default_factory=dict)
+    replicas: int | None = None
 
     @property
     def samples(self) -> int:
@@ -30,27 +34,22 @@ class ContainerHistory:
     def span_hours(self) -> float:
         return float(self.ts[-1] - self.ts[0]) / 3600 if len(self.ts) else 0.0
 
-    def until(self, end: int) -> ContainerHistory:
-        keep = self.ts <= end
+    def _keep(self, keep: np.ndarray, kills: tuple[int, ...]) -> ContainerHistory:
         return replace(
             self,
             ts=self.ts[keep],
             cpu=self.cpu[keep],
             memory=self.memory[keep],
             pod=self.pod[keep],
-            oom_kills=tuple(t for t in self.oom_kills if t <= end),
+            network=None if self.network is None else self.network[keep],
+            oom_kills=kills,
         )
 
+    def until(self, end: int) -> ContainerHistory:
+        return self._keep(self.ts <= end, tuple(t for t in self.oom_kills if t <= end))
+
     def after(self, start: int) -> ContainerHistory:
-        keep = self.ts > start
-        return replace(
-            self,
-            ts=self.ts[keep],
-            cpu=self.cpu[keep],
-            memory=self.memory[keep],
-            pod=self.pod[keep],
-            oom_kills=tuple(t for t in self.oom_kills if t > start),
-        )
+        return self._keep(self.ts > start, tuple(t for t in self.oom_kills if t > start))
 
 
 def _value(v: object) -> float | None:
@@ -62,6 +61,8 @@ def histories(frame: UsageFrame) -> list[ContainerHistory]:
     ooms: dict[tuple[str, ...], list[int]] = frame.extra.get("oom_kills", {})
     hpas: dict[tuple[str, str, str], frozenset[str]] = frame.extra.get("hpa_resources", {})
     per_pod: dict[tuple[str, str, str], int] = frame.extra.get("containers_per_pod", {})
+    restarts: dict[tuple[str, ...], int] = frame.extra.get("restarts", {})
+    workloads: dict[tuple[str, str, str], dict[str, Any]] = frame.extra.get("workloads", {})
     out = []
     for c, part in frame.groups():
         ns, kind, workload, container = (str(frame.containers[k][c]) for k in CONTAINER_KEY)
@@ -77,6 +78,10 @@ def histories(frame: UsageFrame) -> list[ContainerHistory]:
                 oom_kills=tuple(sorted(ooms.get(key, ()))),
                 hpa_resources=hpas.get((ns, kind, workload), frozenset()),
                 containers_in_pod=per_pod.get((ns, kind, workload), 1),
+                network=None if frame.network is None else frame.network[part],
+                restarts=restarts.get(key, 0),
+                annotations=workloads.get((ns, kind, workload), {}).get("annotations", {}),
+                replicas=workloads.get((ns, kind, workload), {}).get("replicas"),
             )
         )
     return out

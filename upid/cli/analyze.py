@@ -88,10 +88,10 @@ def _record(row: Any) -> dict[str, Any]:
     }
 
 
-def analysis_view(report: Any) -> View:
+def analysis_view(report: Any, idle: list[Any] | None = None) -> View:
     from upid.analysis.document import analysis_document
 
-    doc = analysis_document(report)
+    doc = analysis_document(report, idle)
     s = doc["summary"]
     cpu, mem = s["cpu_request_cores"], s["memory_request_bytes"]
     footer = [
@@ -186,5 +186,5 @@ def analyze(
         strategy=strategy,
         cpu_limit=s.settings.cpu_limit,
     )
-    report = run(s.store(), request)
-    emit(analysis_view(report), output, s, no_headers)
+    report, idle = run(s.store(), request)
+    emit(analysis_view(report, idle), output, s, no_headers)

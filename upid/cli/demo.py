@@ -27,7 +27,7 @@ def demo(ctx: typer.Context, output: Annotated[str, output_option()] = "table") 
     s = session(ctx)
     result = run_demo(s.settings, s.audit("demo"))
     s.notice(f"demo store: {result.store} ({result.samples:,} real samples from {result.source})")
-    emit(analysis_view(result.report), output, s)
+    emit(analysis_view(result.report, result.idle), output, s)
     s.notice(
         "\nnext:\n"
         f"  upid analyze --store {result.store} -o wide     # more columns\n"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from upid.analysis.frame import UsageFrame
+from upid.analysis.history import histories
+from upid.analysis.idle import IdleItem, IdlePolicy, detect
 from upid.analysis.rightsizing import RightsizingReport, rightsize
 from upid.errors import NoDataError, UsageError
 from upid.selectors import matches, parse_selector
@@ -60,16 +63,27 @@ def _selected(store: Store, cluster: str, selector: str | None) -> list[tuple[st
     return [key for key, labels in store.workload_labels(cluster).items() if matches(requirements, labels)]
 
 
-def analyze(store: Store, request: AnalysisRequest) -> RightsizingReport:
+def load(store: Store, request: AnalysisRequest) -> UsageFrame:
     name = choose_cluster(store, request.cluster, request.default_cluster)
     end = request.until if request.until is not None else store.newest_sample(name)
     if end is None:
         raise NoDataError(f"cluster {name!r} has no samples yet")
-    workloads = _selected(store, name, request.selector)
-    frame = store.load_usage(name, end - request.history, end, request.namespaces, workloads)
-    report = rightsize(frame, request.strategy, request.cpu_limit)
-    if not report.rows:
+    frame = store.load_usage(
+        name, end - request.history, end, request.namespaces, _selected(store, name, request.selector)
+    )
+    if not len(frame.ts):
         scope = f" in namespace(s) {', '.join(request.namespaces)}" if request.namespaces else ""
         scope += f" with labels {request.selector}" if request.selector else ""
         raise NoDataError(f"no samples for cluster {name!r}{scope} in the window ending {iso(end)}")
-    return report
+    return frame
+
+
+def analyze(store: Store, request: AnalysisRequest) -> tuple[RightsizingReport, list[IdleItem]]:
+    """Right-sizing of every workload container, and the idle workloads, over the same window."""
+    frame = load(store, request)
+    return rightsize(frame, request.strategy, request.cpu_limit), detect(histories(frame), frame.end)
+
+
+def idle(store: Store, request: AnalysisRequest, policy: IdlePolicy) -> tuple[UsageFrame, list[IdleItem]]:
+    frame = load(store, request)
+    return frame, detect(histories(frame), frame.end, policy)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from upid.analysis.idle import IdleItem
 from upid.analysis.rightsizing import RightsizingReport
 from upid.settings import Settings, ensure_home
 from upid.store.base import AuditRecord
@@ -25,6 +26,7 @@ class DemoResult:
     samples: int
     source: str
     report: RightsizingReport
+    idle: list[IdleItem]
 
 
 def sample_path() -> Path:
@@ -39,5 +41,5 @@ def run_demo(settings: Settings, audit: AuditRecord) -> DemoResult:
         shutil.rmtree(folder)
     store = DuckDBStore(folder / "upid.duckdb", lock_timeout=settings.lock_timeout)
     outcome = import_file(store, sample_path(), CLUSTER, audit)
-    report = analyze(store, AnalysisRequest(cluster=CLUSTER))
-    return DemoResult(store=store.path, samples=outcome.written, source=SOURCE, report=report)
+    report, idle = analyze(store, AnalysisRequest(cluster=CLUSTER))
+    return DemoResult(store=store.path, samples=outcome.written, source=SOURCE, report=report, idle=idle)

@@ -109,7 +109,8 @@ def load_usage(
     data = con.execute(f"""
         SELECT CAST(w.cidx AS INTEGER) AS cidx, CAST(w.pidx AS INTEGER) AS pidx,
                CAST(epoch(x.ts) - {int(start)} AS INTEGER) AS ts, x.cpu_m AS cpu_m,
-               CAST(x.mem_kib AS INTEGER) AS mem_kib
+               CAST(x.mem_kib AS INTEGER) AS mem_kib,
+               CAST(x.net_rx + x.net_tx AS FLOAT) AS net
         FROM ({blocks.samples_sql(files)}) x JOIN w_series w USING (series_id)
         WHERE x.ts > {lo} AND x.ts <= {hi}
         ORDER BY cidx, ts, pidx""").fetchnumpy()  # 4-byte columns: a 20 M-sample window stays under 1.5 GB
@@ -134,6 +135,7 @@ def load_usage(
         ts=np.asarray(data.pop("ts"), dtype=np.int64) + int(start),
         cpu=np.asarray(data.pop("cpu_m")) / 1000.0,
         memory=np.asarray(data.pop("mem_kib")) * 1024.0,
+        network=_filled(data.pop("net")).astype(np.float32),
         extra=extra,
     )
 
@@ -166,7 +168,25 @@ def _context(con: duckdb.DuckDBPyConnection, cid: int, hi: str) -> dict[str, Any
             "SELECT namespace, workload_kind, workload, count(DISTINCT container) FROM w_series GROUP BY ALL"
         ).fetchall()
     }
-    return {"oom_kills": ooms, "hpa_resources": hpas, "containers_per_pod": per_pod}
+    restarts = {
+        tuple(r[:4]): int(r[4])
+        for r in con.execute(f"""
+        SELECT w.namespace, w.workload_kind, w.workload, w.container, max(c.restarts) - min(c.restarts)
+        FROM container_status c JOIN w_series w USING (series_id) WHERE c.ts <= {hi} GROUP BY ALL""").fetchall()
+    }
+    workloads = {
+        (ns, kind, name): {"replicas": replicas, "annotations": json.loads(annotations or "{}")}
+        for ns, kind, name, replicas, annotations in con.execute(
+            "SELECT namespace, kind, name, replicas, annotations FROM workloads WHERE cluster_id = ?", [cid]
+        ).fetchall()
+    }
+    return {
+        "oom_kills": ooms,
+        "hpa_resources": hpas,
+        "containers_per_pod": per_pod,
+        "restarts": restarts,
+        "workloads": workloads,
+    }
 
 
 def _sql_ts(con: duckdb.DuckDBPyConnection, epoch: int) -> str:

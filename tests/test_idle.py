@@ -1,0 +1,97 @@
+"""Idle detection: signals, exclusions, thresholds, through the CLI and the analysis JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from upid.analysis.history import ContainerHistory
+from upid.analysis.idle import IdlePolicy, detect
+from upid.errors import ExitCode
+
+HOUR = 3600
+END = 1_767_225_600 + 10 * 24 * HOUR
+
+
+def history(cpu: np.ndarray, key=("shop", "Deployment", "web", "app"), request=1.0, network=None, **kw):
+    n = len(cpu)
+    ts = END - (n - 1 - np.arange(n)) * 300
+    return ContainerHistory(key=key, ts=ts, cpu=np.asarray(cpu, float), memory=np.full(n, 200e6),
+                            pod=np.zeros(n, int), current={"cpu_request": request, "cpu_limit": None,
+                                                           "memory_request": 256e6, "memory_limit": None},
+                            network=None if network is None else np.asarray(network, np.float32), **kw)
+
+
+def test_a_week_of_near_zero_is_idle_since_its_start() -> None:
+    cpu = np.full(10 * 288, 0.3)
+    cpu[-8 * 288:] = 0.002  # the last 8 days at 2m on a 1-core request
+    [item] = detect([history(cpu)], END)
+    assert item.idle_since == END - (8 * 288 - 1) * 300
+    assert item.idle_hours == pytest.approx((8 * 288 - 1) * 300 / HOUR, abs=0.1)
+    assert item.confidence == 1.0 and item.signals["cpu_p99"] == pytest.approx(0.002)
+    assert item.savings == {"cpu_cores": 1.0, "memory_bytes": 256e6}
+
+
+@pytest.mark.parametrize("change, why", [
+    (lambda c: c.__setitem__(slice(-5, None), 0.3), "busy in the last minutes"),
+    (lambda c: c.__setitem__(-500, 0.15), "a burst above 10 % of the request inside the run"),
+])
+def test_not_idle(change, why: str) -> None:
+    cpu = np.full(10 * 288, 0.002)
+    change(cpu)
+    items = detect([history(cpu)], END)
+    assert not items or items[0].idle_since > END - 3 * 24 * HOUR, why
+
+
+def test_network_traffic_keeps_a_workload_alive() -> None:
+    cpu = np.full(10 * 288, 0.002)
+    assert detect([history(cpu, network=np.full(len(cpu), 500.0))], END)
+    assert not detect([history(cpu, network=np.full(len(cpu), 50_000.0))], END)
+
+
+def test_confidence_grows_with_idle_time_and_gates_the_flag() -> None:
+    cpu = np.full(10 * 288, 0.3)
+    cpu[-2 * 288:] = 0.002  # two idle days: confidence about 2/7
+    assert not detect([history(cpu)], END)
+    [item] = detect([history(cpu)], END, IdlePolicy(min_confidence=0.2))
+    assert 0.2 < item.confidence < 0.35
+
+
+@pytest.mark.parametrize("key, kw, reason", [
+    (("kube-system", "Deployment", "dns", "app"), {}, "system namespace"),
+    (("shop", "Deployment", "web", "app"), {"annotations": {"upid.io/exclude": "true"}}, "upid.io/exclude"),
+    (("shop", "Deployment", "cert-operator", "app"), {}, "operators and controllers"),
+    (("shop", "CronJob", "nightly", "app"), {}, "runs on a schedule"),
+    (("shop", "Deployment", "web", "app"), {"replicas": 0}, "already scaled to zero"),
+])
+def test_what_must_not_go_to_zero_is_excluded_with_a_reason(key, kw, reason: str) -> None:
+    [item] = detect([history(np.full(10 * 288, 0.0), key=key, **kw)], END)
+    assert item.excluded and reason in item.excluded
+
+
+def test_upid_idle_and_the_analysis_idle_section(upid, tmp_path: Path) -> None:
+    rows = ["timestamp,namespace,workload,pod,container,cpu_cores,memory_bytes,cpu_request_cores,"
+            "memory_request_bytes"]
+    for i in range(10 * 288):
+        ts = 1_767_225_600 + i * 300
+        rows.append(f"{ts},shop,sleepy,sleepy-1,app,0.001,100000000,0.5,268435456")
+        rows.append(f"{ts},shop,busy,busy-1,app,{0.2 + (i % 7) / 100},300000000,0.5,536870912")
+        rows.append(f"{ts},kube-system,dns,dns-1,app,0.0,10000000,0.1,70000000")
+    path = tmp_path / "u.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert upid("storage", "import", path).code == 0
+    doc = upid("idle", "-o", "json").json()
+    assert [i["workload"] for i in doc["idle"]] == ["sleepy"]
+    assert doc["idle"][0]["savings"] == {"cpu_cores": 0.5, "memory_bytes": 268435456}
+    assert [(e["workload"], e["excluded"]) for e in doc["excluded"]] == [("dns", "system namespace kube-system")]
+    table = upid("idle")
+    assert "sleepy" in table.out and "dns" not in table.out
+    assert "system namespace kube-system" in upid("idle", "-o", "wide").out
+    analysis = upid("analyze", "-o", "json").json()
+    assert [i["workload"] for i in analysis["idle"]] == ["sleepy"]
+    none = upid("idle", "-n", "shop", "--min-idle", "30d")
+    assert none.code == 0 and none.out == "" and "No idle workloads found." in none.err
+    bad = upid("idle", "--min-confidence", "2")
+    assert bad.code == ExitCode.USAGE

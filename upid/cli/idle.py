@@ -1,0 +1,152 @@
+"""`upid idle`: workloads that do nothing, measured, with the confidence of the finding."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from upid.cli.options import (
+    AllNamespacesOpt,
+    ClusterOpt,
+    ContextOpt,
+    NamespaceOpt,
+    NoHeadersOpt,
+    SelectorOpt,
+    StoreOpt,
+)
+from upid.cli.printers import Column, View, emit, output_option
+from upid.cli.session import session
+from upid.units import format_bytes, format_cpu, iso, parse_duration, parse_timestamp
+
+HELP = "Find idle workloads from their measured usage: CPU, memory and network near zero for long enough."
+EXAMPLES = """Examples:
+
+  upid idle                          # idle for at least 24 h in the last 14 days
+
+  upid idle --min-idle 3d -n staging -o wide     # wide also lists what was excluded, and why
+"""
+
+COLUMNS = [
+    Column("namespace", "NAMESPACE"),
+    Column("workload_kind", "KIND"),
+    Column("workload", "WORKLOAD"),
+    Column("replicas", "REPLICAS", numeric=True),
+    Column("idle_since", "IDLE SINCE"),
+    Column(
+        "idle_hours",
+        "IDLE FOR",
+        lambda h: "-" if not h else (f"{h / 24:.1f}d" if h >= 48 else f"{h:.0f}h"),
+        numeric=True,
+    ),
+    Column("confidence", "CONFIDENCE", lambda v: "-" if v is None else f"{v:.2f}", numeric=True),
+    Column("cpu_p99", "CPU P99", format_cpu, wide=True, numeric=True),
+    Column("network_p99", "NET P99", lambda v: "-" if v is None else f"{format_bytes(v)}B/s", wide=True, numeric=True),
+    Column("cpu_cores", "FREES CPU", format_cpu, numeric=True),
+    Column("memory_bytes", "FREES MEMORY", format_bytes, numeric=True),
+    Column("excluded", "EXCLUDED", wide=True),
+]
+
+
+def _records(items: list[Any], wide: bool) -> list[dict[str, Any]]:
+    return [
+        {
+            "namespace": i.namespace,
+            "workload_kind": i.workload_kind,
+            "workload": i.workload,
+            "replicas": i.replicas,
+            "idle_since": iso(i.idle_since) or "-",
+            "idle_hours": i.idle_hours,
+            "confidence": None if i.excluded else i.confidence,
+            "cpu_p99": i.signals.get("cpu_p99"),
+            "network_p99": i.signals.get("network_p99"),
+            "cpu_cores": i.savings["cpu_cores"],
+            "memory_bytes": i.savings["memory_bytes"],
+            "excluded": i.excluded or "-",
+        }
+        for i in items
+        if wide or not i.excluded
+    ]
+
+
+def idle(
+    ctx: typer.Context,
+    cluster: ClusterOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    all_namespaces: AllNamespacesOpt = False,
+    selector: SelectorOpt = None,
+    history: Annotated[
+        str, typer.Option("--history", metavar="DURATION", help="How much history to look at, back from the end.")
+    ] = "14d",
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            metavar="TIME",
+            show_default=False,
+            help="End of the window (ISO-8601 or UNIX seconds); default: the cluster's newest sample.",
+        ),
+    ] = None,
+    min_idle: Annotated[
+        str, typer.Option("--min-idle", metavar="DURATION", help="How long a workload must have been idle.")
+    ] = "24h",
+    min_confidence: Annotated[
+        float,
+        typer.Option(
+            "--min-confidence",
+            metavar="0..1",
+            min=0.0,
+            max=1.0,
+            help="Flag only findings at least this sure (it grows with the idle time, full at a week, "
+            "and with the signals that agree).",
+        ),
+    ] = 0.8,
+    output: Annotated[str, output_option()] = "table",
+    no_headers: NoHeadersOpt = False,
+    store: StoreOpt = None,
+) -> None:
+    from upid.analysis.document import idle_record
+    from upid.analysis.idle import IdlePolicy
+    from upid.errors import UsageError
+    from upid.workflows.analyze import AnalysisRequest, cluster_of_context
+    from upid.workflows.analyze import idle as run
+
+    s = session(ctx, store)
+    if cluster and context:
+        raise UsageError("give --cluster or --context, not both")
+    if context:
+        cluster = cluster_of_context(s.store(), context)
+    request = AnalysisRequest(
+        cluster=cluster,
+        default_cluster=s.settings.cluster,
+        namespaces=None if all_namespaces or not namespace else namespace,
+        selector=selector,
+        history=parse_duration(history),
+        until=parse_timestamp(until) if until else None,
+    )
+    policy = IdlePolicy(min_idle=parse_duration(min_idle), min_confidence=min_confidence)
+    frame, items = run(s.store(), request, policy)
+    flagged = [i for i in items if not i.excluded]
+    cores = round(sum(i.savings["cpu_cores"] for i in flagged), 3)
+    memory = int(sum(i.savings["memory_bytes"] for i in flagged))
+    doc = {
+        "cluster": frame.cluster,
+        "window": {"start": iso(frame.start), "end": iso(frame.end)},
+        "min_idle_hours": parse_duration(min_idle) / 3600,
+        "idle": [idle_record(frame.cluster, i) for i in flagged],
+        "excluded": [idle_record(frame.cluster, i) for i in items if i.excluded],
+        "summary": {"workloads": len(flagged), "cpu_cores": cores, "memory_bytes": memory},
+    }
+    footer = [
+        f"cluster {frame.cluster}  window {iso(frame.start)} .. {iso(frame.end)}  {len(flagged)} idle "
+        f"workloads holding {format_cpu(cores)} CPU and {format_bytes(memory)} memory in requests"
+    ]
+    view = View(
+        document=doc,
+        records=_records(items, output == "wide"),
+        columns=COLUMNS,
+        footer=footer,
+        empty="No idle workloads found.",
+    )
+    emit(view, output, s, no_headers)
