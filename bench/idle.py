@@ -1,11 +1,12 @@
 """Idle detection evaluated on the real Bitbrains trace: precision first.
 
-For each month: the first 21 days are the history, imported with `upid storage import`; `upid idle -o json`
-flags workloads (default policy: --min-idle 24h, --min-confidence 0.8; --history 21d). Truth comes from
-the rest of the month: a VM that stays idle has CPU p99 under 2 % of its provisioned cores and network p99
-under 2 KiB/s (the issue's definition, with "near zero" network made a number). Also runs on the Alibaba GenAI pod trace (memory only,
-23 h: too short for the 24 h default, so --min-idle 6h and no confidence threshold, since confidence is
-full only after a week), and reports what it finds there.
+For each month: the first 21 days are the history, imported with `upid storage import`;
+`upid idle -o json` flags workloads (default policy: --min-idle 24h, --min-confidence 0.8;
+--history 21d). Truth comes from the rest of the month: a VM that stays idle has CPU p99 under 2 % of
+its provisioned cores and network p99 under 2 KiB/s (the issue's definition, with "near zero" network
+made a number). Also runs on the Alibaba GenAI pod trace (memory only, 23 h: too short for the 24 h
+default, so --min-idle 6h and no confidence threshold, since confidence is full only after a week),
+and reports what it finds there.
 
     python bench/idle.py
 """
