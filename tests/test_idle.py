@@ -95,3 +95,64 @@ def test_upid_idle_and_the_analysis_idle_section(upid, tmp_path: Path) -> None:
     assert none.code == 0 and none.out == "" and "No idle workloads found." in none.err
     bad = upid("idle", "--min-confidence", "2")
     assert bad.code == ExitCode.USAGE
+
+
+def _office_hours(days: int = 22, start_hour: int = 8, end_hour: int = 20, weekends: bool = False) -> np.ndarray:
+    """CPU busy from start_hour to end_hour UTC (weekdays only unless `weekends`), near zero otherwise."""
+    ts = 1_767_225_600 + np.arange(days * 288) * 300  # from Thursday 2026-01-01 00:00 UTC
+    hour, weekday = (ts % 86400) // 3600, ((ts // 86400) + 3) % 7
+    busy = (hour >= start_hour) & (hour < end_hour) & ((weekday < 5) | weekends)
+    return ts, np.where(busy, 0.4, 0.002)
+
+
+def test_a_nightly_window_becomes_a_schedule() -> None:
+    from upid.analysis.schedule import recurring
+
+    ts, cpu = _office_hours(weekends=True)
+    h = ContainerHistory(key=("shop", "Deployment", "web", "app"), ts=ts, cpu=cpu, memory=np.full(len(ts), 1e8),
+                         pod=np.zeros(len(ts), int), current={"cpu_request": 1.0})
+    s = recurring([h], "UTC")
+    assert (s.days, s.sleep_at, s.wake_up_at, s.hours_per_week) == ((0, 1, 2, 3, 4, 5, 6), 20, 8, 84)
+    assert s.kube_green_weekdays == "0-6"
+    assert s.downscaler_downtime == "Mon-Sun 20:00-23:59 UTC,Mon-Sun 00:00-08:00 UTC"
+    berlin = recurring([h], "Europe/Berlin")  # UTC+1 in January
+    assert (berlin.sleep_at, berlin.wake_up_at) == (21, 9)
+
+
+def test_weekday_nights_when_weekends_are_idle_too_prefer_the_larger_window() -> None:
+    from upid.analysis.schedule import recurring
+
+    ts, cpu = _office_hours()
+    h = ContainerHistory(key=("shop", "Deployment", "web", "app"), ts=ts, cpu=cpu, memory=np.full(len(ts), 1e8),
+                         pod=np.zeros(len(ts), int), current={"cpu_request": 1.0})
+    s = recurring([h], "UTC")
+    assert s.days == (0, 1, 2, 3, 4, 5, 6) and (s.sleep_at, s.wake_up_at) == (20, 8)
+
+
+def test_sleep_schedules_as_kube_green_and_downscaler(upid, tmp_path: Path) -> None:
+    import yaml
+
+    ts, cpu = _office_hours(weekends=True)
+    rows = ["timestamp,namespace,workload,pod,container,cpu_cores,memory_bytes,cpu_request_cores"]
+    for t, c in zip(ts, cpu, strict=True):
+        rows.append(f"{t},shop,office,office-1,app,{c},100000000,1")
+        rows.append(f"{t},shop,always,always-1,app,0.3,100000000,1")
+    path = tmp_path / "u.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert upid("storage", "import", path).code == 0
+    doc = upid("idle", "--history", "30d", "-o", "json").json()
+    [item] = doc["idle"]
+    assert item["workload"] == "office" and item["idle_since"] is None
+    assert item["schedule"] == {"days": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], "sleep_at": "20:00",
+                                "wake_up_at": "08:00", "time_zone": "UTC", "hours_per_week": 84,
+                                "weeks_observed": item["schedule"]["weeks_observed"]}
+    assert item["savings"]["cpu_cores"] == 0.5  # asleep half of the week
+    [sleep] = list(yaml.safe_load_all(upid("idle", "--history", "30d", "-o", "kube-green").out))
+    assert sleep["kind"] == "SleepInfo" and sleep["metadata"]["namespace"] == "shop"
+    assert sleep["spec"] == {"weekdays": "0-6", "sleepAt": "20:00", "wakeUpAt": "08:00", "timeZone": "UTC",
+                             "excludeRef": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "always"}]}
+    r = upid("idle", "--history", "30d", "-o", "downscaler", "--timezone", "Europe/Berlin")
+    assert r.out.strip() == ("kubectl annotate deployment/office -n shop --overwrite downscaler/downtime="
+                             "'Mon-Sun 21:00-23:59 Europe/Berlin,Mon-Sun 00:00-09:00 Europe/Berlin'")
+    bad = upid("idle", "--timezone", "Mars/Olympus")
+    assert bad.code == ExitCode.USAGE and "unknown time zone" in bad.err

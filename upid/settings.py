@@ -23,6 +23,7 @@ class Settings:
     cluster: str | None = None  # the cluster analysed when --cluster is not given and the store has several
     lock_timeout: float = 30.0  # seconds a reader waits for a writer; a writer waits a third of it, then spools
     cpu_limit: str = "none"  # the CPU limit policy of recommendations: none, pNN or Nx
+    timezone: str = "UTC"  # of sleep schedules
     debug: bool = False
 
     def with_flags(self, **flags: Any) -> Settings:
@@ -38,6 +39,7 @@ _KEYS: dict[str, tuple[type, str]] = {
     "cluster": (str, "UPID_CLUSTER"),
     "lock_timeout": (float, "UPID_LOCK_TIMEOUT"),
     "cpu_limit": (str, "UPID_CPU_LIMIT"),
+    "timezone": (str, "UPID_TIMEZONE"),
     "debug": (bool, "UPID_DEBUG"),
 }
 

@@ -84,7 +84,7 @@ def idle_record(cluster: str, item: IdleItem) -> dict[str, Any]:
         "idle_hours": item.idle_hours,
         "confidence": item.confidence,
         "signals": item.signals,
-        "schedule": None,
+        "schedule": item.schedule.to_dict() if item.schedule else None,
         "savings": {"cpu_cores": item.savings["cpu_cores"], "memory_bytes": int(item.savings["memory_bytes"])},
     }
     if item.excluded:

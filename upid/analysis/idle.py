@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from upid.analysis.history import ContainerHistory
+from upid.analysis.schedule import Schedule, recurring
 
 HOUR = 3600
 SYSTEM_NAMESPACES = (
@@ -44,6 +45,7 @@ class IdlePolicy:
     cpu_floor: float = 0.005  # cores, for containers without a CPU request
     network: float = 2048.0  # bytes/s at p99
     memory_growth: float = 0.01  # daily peaks growing faster than this share a day: memory is active
+    time_zone: str = "UTC"  # of recurring windows
     system_namespaces: tuple[str, ...] = SYSTEM_NAMESPACES
     controller_patterns: tuple[str, ...] = CONTROLLER_PATTERNS
 
@@ -61,6 +63,7 @@ class IdleItem:
     savings: dict[str, float]  # cores and bytes requested by the workload's pods
     excluded: str | None = None
     containers: list[str] = field(default_factory=list)
+    schedule: Schedule | None = None  # idle on a recurring window only (nights, weekends)
 
 
 def _exclusion(key: tuple[str, str, str], h: ContainerHistory, policy: IdlePolicy) -> str | None:
@@ -129,6 +132,59 @@ def _confidence(idle_hours: float, signals: dict[str, Any], policy: IdlePolicy) 
     return round(min(1.0, idle_hours / (7 * 24)) * (0.5 + 0.5 * agreement), 3)
 
 
+def _always_idle(
+    key: tuple[str, str, str],
+    members: list[ContainerHistory],
+    end: int,
+    replicas: int,
+    savings: dict[str, float],
+    names: list[str],
+    policy: IdlePolicy,
+) -> IdleItem | None:
+    """Idle up to now, for at least `min_idle`, with enough confidence; else None."""
+    found = [_container(h, end, policy) for h in members]
+    if any(f is None for f in found):
+        return None
+    since = max(f["since"] for f in found if f)
+    hours = (end - since) / HOUR
+    signals = {k: v for k, v in _worst(found).items() if k != "since"}
+    confidence = _confidence(hours, signals, policy)
+    if hours * HOUR < policy.min_idle or confidence < policy.min_confidence:
+        return None
+    return IdleItem(*key, replicas, since, round(hours, 1), confidence, signals, savings, None, names)
+
+
+def _recurring(
+    key: tuple[str, str, str],
+    members: list[ContainerHistory],
+    replicas: int,
+    savings: dict[str, float],
+    names: list[str],
+    policy: IdlePolicy,
+) -> IdleItem | None:
+    """A workload busy at times but idle on a recurring window: sleep it on that schedule."""
+    schedule = recurring(members, policy.time_zone)
+    if schedule is None or schedule.hours_per_week >= 7 * 24:
+        return None
+    share = schedule.hours_per_week / (7 * 24)
+    confidence = round(min(1.0, (schedule.weeks_observed - 1) / 2), 3)  # full once two whole weeks are seen
+    if confidence < policy.min_confidence:
+        return None
+    scaled = {"cpu_cores": round(savings["cpu_cores"] * share, 3), "memory_bytes": savings["memory_bytes"] * share}
+    return IdleItem(
+        *key,
+        replicas,
+        None,
+        float(schedule.hours_per_week),
+        confidence,
+        {"recurring": True, "sleep_share": round(share, 3)},
+        scaled,
+        None,
+        names,
+        schedule,
+    )
+
+
 def _worst(found: list[dict[str, Any] | None]) -> dict[str, Any]:
     """The signals of the busiest container: what the workload's verdict rests on."""
     return max((f for f in found if f), key=lambda f: f["cpu_p99"])
@@ -152,14 +208,8 @@ def detect(histories: list[ContainerHistory], end: int, policy: IdlePolicy | Non
         if reason:
             items.append(IdleItem(*key, replicas, None, 0.0, 0.0, {}, savings, reason, names))
             continue
-        found = [_container(h, end, policy) for h in members]
-        if any(f is None for f in found):
-            continue
-        since = max(f["since"] for f in found if f)
-        hours = (end - since) / HOUR
-        signals = {k: v for k, v in _worst(found).items() if k != "since"}
-        confidence = _confidence(hours, signals, policy)
-        if hours * HOUR < policy.min_idle or confidence < policy.min_confidence:
-            continue
-        items.append(IdleItem(*key, replicas, since, round(hours, 1), confidence, signals, savings, None, names))
+        item = _always_idle(key, members, end, replicas, savings, names, policy)
+        item = item or _recurring(key, members, replicas, savings, names, policy)
+        if item:
+            items.append(item)
     return items

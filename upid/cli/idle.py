@@ -102,7 +102,16 @@ def idle(
             "and with the signals that agree).",
         ),
     ] = 0.8,
-    output: Annotated[str, output_option()] = "table",
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            metavar="ZONE",
+            show_default=False,
+            help="Time zone of sleep schedules, e.g. Europe/Berlin [env UPID_TIMEZONE; default UTC].",
+        ),
+    ] = None,
+    output: Annotated[str, output_option(("kube-green", "downscaler"))] = "table",
     no_headers: NoHeadersOpt = False,
     store: StoreOpt = None,
 ) -> None:
@@ -112,7 +121,8 @@ def idle(
     from upid.workflows.analyze import AnalysisRequest, cluster_of_context
     from upid.workflows.analyze import idle as run
 
-    s = session(ctx, store)
+    s = session(ctx, store, timezone=timezone)
+    _check_zone(s.settings.timezone)
     if cluster and context:
         raise UsageError("give --cluster or --context, not both")
     if context:
@@ -125,7 +135,7 @@ def idle(
         history=parse_duration(history),
         until=parse_timestamp(until) if until else None,
     )
-    policy = IdlePolicy(min_idle=parse_duration(min_idle), min_confidence=min_confidence)
+    policy = IdlePolicy(min_idle=parse_duration(min_idle), min_confidence=min_confidence, time_zone=s.settings.timezone)
     frame, items = run(s.store(), request, policy)
     flagged = [i for i in items if not i.excluded]
     cores = round(sum(i.savings["cpu_cores"] for i in flagged), 3)
@@ -149,4 +159,33 @@ def idle(
         footer=footer,
         empty="No idle workloads found.",
     )
+    if output in ("kube-green", "downscaler"):
+        from upid.cli.printers import sleep
+
+        text = sleep.kube_green(flagged, _workloads(frame)) if output == "kube-green" else sleep.downscaler(flagged)
+        if not text:
+            s.notice("No workload is idle on a recurring window.")
+        s.out.write(text)
+        return
     emit(view, output, s, no_headers)
+
+
+def _workloads(frame: Any) -> list[tuple[str, str, str]]:
+    c = frame.containers
+    return sorted(
+        {
+            (str(c["namespace"][i]), str(c["workload_kind"][i]), str(c["workload"][i]))
+            for i in range(frame.container_count)
+        }
+    )
+
+
+def _check_zone(zone: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from upid.errors import UsageError
+
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"unknown time zone {zone!r}: use an IANA name such as Europe/Berlin or UTC") from None
