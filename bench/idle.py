@@ -53,7 +53,8 @@ def bitbrains(month: int) -> dict[str, float]:
         env = {**os.environ, "UPID_HOME": home}
         upid(env, "storage", "import", str(history))
         doc = json.loads(upid(env, "idle", "--history", f"{SPLIT_DAYS}d", "-o", "json"))
-    flagged = {i["workload"] for i in doc["idle"]} & set(truth)
+    flagged = {i["workload"] for i in doc["idle"] if i["schedule"] is None} & set(truth)
+    schedules = sum(i["schedule"] is not None for i in doc["idle"])
     tp = sum(truth[w] for w in flagged)
     fp = len(flagged) - tp
     fn = sum(truth.values()) - tp
@@ -65,6 +66,7 @@ def bitbrains(month: int) -> dict[str, float]:
         "fp": fp,
         "precision": tp / (tp + fp) if tp + fp else float("nan"),
         "recall": tp / (tp + fn) if tp + fn else 0.0,
+        "schedules": schedules,
     }
 
 
@@ -88,7 +90,8 @@ def alibaba() -> str:
         doc = json.loads(
             upid(env, "idle", "--history", "2d", "--min-idle", "6h", "--min-confidence", "0", "-o", "json")
         )
-    return (f"{len(doc['idle'])} of 207 pods flagged: the trace has no CPU (recorded as 0, so the CPU test "
+    flagged = [i for i in doc["idle"] if i["schedule"] is None]
+    return (f"{len(flagged)} of 207 pods flagged: the trace has no CPU (recorded as 0, so the CPU test "
             "passes vacuously) and 23 h is too short to judge memory growth (fewer than 3 daily peaks); on this "
             "trace the flags say only that network was not measured and CPU is unknown")
 
@@ -96,13 +99,13 @@ def alibaba() -> str:
 def main() -> None:
     print(
         f"{'month':>5s} {'workloads':>9s} {'truly idle':>10s} {'flagged':>7s} {'tp':>4s} {'fp':>4s} "
-        f"{'precision':>9s} {'recall':>6s}"
+        f"{'precision':>9s} {'recall':>6s} {'schedules':>9s}"
     )
     for month in (7, 8):
         r = bitbrains(month)
         print(
             f"{month:>5d} {r['workloads']:>9d} {r['truly_idle']:>10d} {r['flagged']:>7d} {r['tp']:>4d} {r['fp']:>4d} "
-            f"{r['precision']:>9.3f} {r['recall']:>6.3f}",
+            f"{r['precision']:>9.3f} {r['recall']:>6.3f} {r['schedules']:>9d}",
             flush=True,
         )
     print("alibaba GenAI pods:", alibaba())
