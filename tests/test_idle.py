@@ -18,15 +18,21 @@ END = 1_767_225_600 + 10 * 24 * HOUR
 def history(cpu: np.ndarray, key=("shop", "Deployment", "web", "app"), request=1.0, network=None, **kw):
     n = len(cpu)
     ts = END - (n - 1 - np.arange(n)) * 300
-    return ContainerHistory(key=key, ts=ts, cpu=np.asarray(cpu, float), memory=np.full(n, 200e6),
-                            pod=np.zeros(n, int), current={"cpu_request": request, "cpu_limit": None,
-                                                           "memory_request": 256e6, "memory_limit": None},
-                            network=None if network is None else np.asarray(network, np.float32), **kw)
+    return ContainerHistory(
+        key=key,
+        ts=ts,
+        cpu=np.asarray(cpu, float),
+        memory=np.full(n, 200e6),
+        pod=np.zeros(n, int),
+        current={"cpu_request": request, "cpu_limit": None, "memory_request": 256e6, "memory_limit": None},
+        network=None if network is None else np.asarray(network, np.float32),
+        **kw,
+    )
 
 
 def test_a_week_of_near_zero_is_idle_since_its_start() -> None:
     cpu = np.full(10 * 288, 0.3)
-    cpu[-8 * 288:] = 0.002  # the last 8 days at 2m on a 1-core request
+    cpu[-8 * 288 :] = 0.002  # the last 8 days at 2m on a 1-core request
     [item] = detect([history(cpu)], END)
     assert item.idle_since == END - (8 * 288 - 1) * 300
     assert item.idle_hours == pytest.approx((8 * 288 - 1) * 300 / HOUR, abs=0.1)
@@ -34,10 +40,13 @@ def test_a_week_of_near_zero_is_idle_since_its_start() -> None:
     assert item.savings == {"cpu_cores": 1.0, "memory_bytes": 256e6}
 
 
-@pytest.mark.parametrize("change, why", [
-    (lambda c: c.__setitem__(slice(-5, None), 0.3), "busy in the last minutes"),
-    (lambda c: c.__setitem__(-500, 0.15), "a burst above 10 % of the request inside the run"),
-])
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        (lambda c: c.__setitem__(slice(-5, None), 0.3), "busy in the last minutes"),
+        (lambda c: c.__setitem__(-500, 0.15), "a burst above 10 % of the request inside the run"),
+    ],
+)
 def test_not_idle(change, why: str) -> None:
     cpu = np.full(10 * 288, 0.002)
     change(cpu)
@@ -53,27 +62,29 @@ def test_network_traffic_keeps_a_workload_alive() -> None:
 
 def test_confidence_grows_with_idle_time_and_gates_the_flag() -> None:
     cpu = np.full(10 * 288, 0.3)
-    cpu[-2 * 288:] = 0.002  # two idle days: confidence about 2/7
+    cpu[-2 * 288 :] = 0.002  # two idle days: confidence about 2/7
     assert not detect([history(cpu)], END)
     [item] = detect([history(cpu)], END, IdlePolicy(min_confidence=0.2))
     assert 0.2 < item.confidence < 0.35
 
 
-@pytest.mark.parametrize("key, kw, reason", [
-    (("kube-system", "Deployment", "dns", "app"), {}, "system namespace"),
-    (("shop", "Deployment", "web", "app"), {"annotations": {"upid.io/exclude": "true"}}, "upid.io/exclude"),
-    (("shop", "Deployment", "cert-operator", "app"), {}, "operators and controllers"),
-    (("shop", "CronJob", "nightly", "app"), {}, "runs on a schedule"),
-    (("shop", "Deployment", "web", "app"), {"replicas": 0}, "already scaled to zero"),
-])
+@pytest.mark.parametrize(
+    "key, kw, reason",
+    [
+        (("kube-system", "Deployment", "dns", "app"), {}, "system namespace"),
+        (("shop", "Deployment", "web", "app"), {"annotations": {"upid.io/exclude": "true"}}, "upid.io/exclude"),
+        (("shop", "Deployment", "cert-operator", "app"), {}, "operators and controllers"),
+        (("shop", "CronJob", "nightly", "app"), {}, "runs on a schedule"),
+        (("shop", "Deployment", "web", "app"), {"replicas": 0}, "already scaled to zero"),
+    ],
+)
 def test_what_must_not_go_to_zero_is_excluded_with_a_reason(key, kw, reason: str) -> None:
     [item] = detect([history(np.full(10 * 288, 0.0), key=key, **kw)], END)
     assert item.excluded and reason in item.excluded
 
 
 def test_upid_idle_and_the_analysis_idle_section(upid, tmp_path: Path) -> None:
-    rows = ["timestamp,namespace,workload,pod,container,cpu_cores,memory_bytes,cpu_request_cores,"
-            "memory_request_bytes"]
+    rows = ["timestamp,namespace,workload,pod,container,cpu_cores,memory_bytes,cpu_request_cores,memory_request_bytes"]
     for i in range(10 * 288):
         ts = 1_767_225_600 + i * 300
         rows.append(f"{ts},shop,sleepy,sleepy-1,app,0.001,100000000,0.5,268435456")
@@ -109,8 +120,14 @@ def test_a_nightly_window_becomes_a_schedule() -> None:
     from upid.analysis.schedule import recurring
 
     ts, cpu = _office_hours(weekends=True)
-    h = ContainerHistory(key=("shop", "Deployment", "web", "app"), ts=ts, cpu=cpu, memory=np.full(len(ts), 1e8),
-                         pod=np.zeros(len(ts), int), current={"cpu_request": 1.0})
+    h = ContainerHistory(
+        key=("shop", "Deployment", "web", "app"),
+        ts=ts,
+        cpu=cpu,
+        memory=np.full(len(ts), 1e8),
+        pod=np.zeros(len(ts), int),
+        current={"cpu_request": 1.0},
+    )
     s = recurring([h], "UTC")
     assert (s.days, s.sleep_at, s.wake_up_at, s.hours_per_week) == ((0, 1, 2, 3, 4, 5, 6), 20, 8, 84)
     assert s.kube_green_weekdays == "0-6"
@@ -123,8 +140,14 @@ def test_weekday_nights_when_weekends_are_idle_too_prefer_the_larger_window() ->
     from upid.analysis.schedule import recurring
 
     ts, cpu = _office_hours()
-    h = ContainerHistory(key=("shop", "Deployment", "web", "app"), ts=ts, cpu=cpu, memory=np.full(len(ts), 1e8),
-                         pod=np.zeros(len(ts), int), current={"cpu_request": 1.0})
+    h = ContainerHistory(
+        key=("shop", "Deployment", "web", "app"),
+        ts=ts,
+        cpu=cpu,
+        memory=np.full(len(ts), 1e8),
+        pod=np.zeros(len(ts), int),
+        current={"cpu_request": 1.0},
+    )
     s = recurring([h], "UTC")
     assert s.days == (0, 1, 2, 3, 4, 5, 6) and (s.sleep_at, s.wake_up_at) == (20, 8)
 
@@ -143,16 +166,56 @@ def test_sleep_schedules_as_kube_green_and_downscaler(upid, tmp_path: Path) -> N
     doc = upid("idle", "--history", "30d", "-o", "json").json()
     [item] = doc["idle"]
     assert item["workload"] == "office" and item["idle_since"] is None
-    assert item["schedule"] == {"days": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], "sleep_at": "20:00",
-                                "wake_up_at": "08:00", "time_zone": "UTC", "hours_per_week": 84,
-                                "weeks_observed": item["schedule"]["weeks_observed"]}
+    assert item["schedule"] == {
+        "days": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+        "sleep_at": "20:00",
+        "wake_up_at": "08:00",
+        "time_zone": "UTC",
+        "hours_per_week": 84,
+        "weeks_observed": item["schedule"]["weeks_observed"],
+    }
     assert item["savings"]["cpu_cores"] == 0.5  # asleep half of the week
     [sleep] = list(yaml.safe_load_all(upid("idle", "--history", "30d", "-o", "kube-green").out))
     assert sleep["kind"] == "SleepInfo" and sleep["metadata"]["namespace"] == "shop"
-    assert sleep["spec"] == {"weekdays": "0-6", "sleepAt": "20:00", "wakeUpAt": "08:00", "timeZone": "UTC",
-                             "excludeRef": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "always"}]}
+    assert sleep["spec"] == {
+        "weekdays": "0-6",
+        "sleepAt": "20:00",
+        "wakeUpAt": "08:00",
+        "timeZone": "UTC",
+        "excludeRef": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "always"}],
+    }
     r = upid("idle", "--history", "30d", "-o", "downscaler", "--timezone", "Europe/Berlin")
-    assert r.out.strip() == ("kubectl annotate deployment/office -n shop --overwrite downscaler/downtime="
-                             "'Mon-Sun 21:00-23:59 Europe/Berlin,Mon-Sun 00:00-09:00 Europe/Berlin'")
+    assert r.out.strip() == (
+        "kubectl annotate deployment/office -n shop --overwrite downscaler/downtime="
+        "'Mon-Sun 21:00-23:59 Europe/Berlin,Mon-Sun 00:00-09:00 Europe/Berlin'"
+    )
     bad = upid("idle", "--timezone", "Mars/Olympus")
     assert bad.code == ExitCode.USAGE and "unknown time zone" in bad.err
+
+
+def test_an_autoscaled_idle_workload_says_how_to_sleep_it() -> None:
+    [item] = detect([history(np.full(10 * 288, 0.001), hpa_resources=frozenset({"cpu"}))], END)
+    assert item.note and "HPA" in item.note
+
+
+def test_more_exclusions_from_the_settings(upid, tmp_path: Path, home: Path) -> None:
+    rows = ["timestamp,namespace,workload,pod,container,cpu_cores,memory_bytes,cpu_request_cores"]
+    for i in range(10 * 288):
+        ts = 1_767_225_600 + i * 300
+        rows += [
+            f"{ts},vault,secrets,secrets-1,app,0.001,100000000,0.5",
+            f"{ts},shop,cache-proxy,cp-1,app,0.001,1,0.5",
+            f"{ts},shop,web,web-1,app,0.001,100000000,0.5",
+        ]
+    (tmp_path / "u.csv").write_text("\n".join(rows) + "\n")
+    assert upid("storage", "import", tmp_path / "u.csv").code == 0
+    assert {i["workload"] for i in upid("idle", "-o", "json").json()["idle"]} == {"secrets", "cache-proxy", "web"}
+    home.mkdir(exist_ok=True)
+    (home / "config.toml").write_text('idle_exclude_namespaces = "vault"\nidle_exclude_patterns = "^cache-"\n')
+    doc = upid("idle", "-o", "json").json()
+    assert [i["workload"] for i in doc["idle"]] == ["web"]
+    assert {e["workload"]: e["excluded"] for e in doc["excluded"]} == {
+        "secrets": "system namespace vault",
+        "cache-proxy": "name matches '^cache-': operators and controllers stay up",
+    }
+    assert [i["workload"] for i in upid("analyze", "-o", "json").json()["idle"]] == ["web"]

@@ -24,6 +24,8 @@ class Settings:
     lock_timeout: float = 30.0  # seconds a reader waits for a writer; a writer waits a third of it, then spools
     cpu_limit: str = "none"  # the CPU limit policy of recommendations: none, pNN or Nx
     timezone: str = "UTC"  # of sleep schedules
+    idle_exclude_namespaces: str = ""  # comma-separated, in addition to the built-in system namespaces
+    idle_exclude_patterns: str = ""  # comma-separated regular expressions of workload names never flagged idle
     debug: bool = False
 
     def with_flags(self, **flags: Any) -> Settings:
@@ -40,6 +42,8 @@ _KEYS: dict[str, tuple[type, str]] = {
     "lock_timeout": (float, "UPID_LOCK_TIMEOUT"),
     "cpu_limit": (str, "UPID_CPU_LIMIT"),
     "timezone": (str, "UPID_TIMEZONE"),
+    "idle_exclude_namespaces": (str, "UPID_IDLE_EXCLUDE_NAMESPACES"),
+    "idle_exclude_patterns": (str, "UPID_IDLE_EXCLUDE_PATTERNS"),
     "debug": (bool, "UPID_DEBUG"),
 }
 

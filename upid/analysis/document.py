@@ -89,6 +89,8 @@ def idle_record(cluster: str, item: IdleItem) -> dict[str, Any]:
     }
     if item.excluded:
         record["excluded"] = item.excluded
+    if item.note:
+        record["note"] = item.note
     return record
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,10 @@ SYSTEM_NAMESPACES = (
 )
 CONTROLLER_PATTERNS = (r"operator", r"controller", r"webhook", r"admission")
 EXCLUDE_ANNOTATION = "upid.io/exclude"
+HPA_NOTE = (
+    "behind an HPA, already at its minimum: scaling to zero needs the HPA paused (or KEDA), "
+    "since minReplicas cannot be 0 without the HPAScaleToZero feature gate"
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class IdleItem:
     excluded: str | None = None
     containers: list[str] = field(default_factory=list)
     schedule: Schedule | None = None  # idle on a recurring window only (nights, weekends)
+    note: str | None = None
 
 
 def _exclusion(key: tuple[str, str, str], h: ContainerHistory, policy: IdlePolicy) -> str | None:
@@ -210,6 +215,8 @@ def detect(histories: list[ContainerHistory], end: int, policy: IdlePolicy | Non
             continue
         item = _always_idle(key, members, end, replicas, savings, names, policy)
         item = item or _recurring(key, members, replicas, savings, names, policy)
+        if item and members[0].hpa_resources:
+            item = replace(item, note=HPA_NOTE)
         if item:
             items.append(item)
     return items

@@ -186,5 +186,7 @@ def analyze(
         strategy=strategy,
         cpu_limit=s.settings.cpu_limit,
     )
-    report, idle = run(s.store(), request)
+    from upid.cli.idle import idle_policy
+
+    report, idle = run(s.store(), request, idle_policy(s.settings))
     emit(analysis_view(report, idle), output, s, no_headers)

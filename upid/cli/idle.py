@@ -116,7 +116,6 @@ def idle(
     store: StoreOpt = None,
 ) -> None:
     from upid.analysis.document import idle_record
-    from upid.analysis.idle import IdlePolicy
     from upid.errors import UsageError
     from upid.workflows.analyze import AnalysisRequest, cluster_of_context
     from upid.workflows.analyze import idle as run
@@ -135,7 +134,7 @@ def idle(
         history=parse_duration(history),
         until=parse_timestamp(until) if until else None,
     )
-    policy = IdlePolicy(min_idle=parse_duration(min_idle), min_confidence=min_confidence, time_zone=s.settings.timezone)
+    policy = idle_policy(s.settings, min_idle=parse_duration(min_idle), min_confidence=min_confidence)
     frame, items = run(s.store(), request, policy)
     flagged = [i for i in items if not i.excluded]
     cores = round(sum(i.savings["cpu_cores"] for i in flagged), 3)
@@ -168,6 +167,21 @@ def idle(
         s.out.write(text)
         return
     emit(view, output, s, no_headers)
+
+
+def idle_policy(settings: Any, **given: Any) -> Any:
+    """The idle policy: flags, then settings (extra excluded namespaces and name patterns, time zone)."""
+    from upid.analysis.idle import CONTROLLER_PATTERNS, SYSTEM_NAMESPACES, IdlePolicy
+
+    def listed(text: str) -> tuple[str, ...]:
+        return tuple(x.strip() for x in text.split(",") if x.strip())
+
+    return IdlePolicy(
+        time_zone=settings.timezone,
+        system_namespaces=SYSTEM_NAMESPACES + listed(settings.idle_exclude_namespaces),
+        controller_patterns=CONTROLLER_PATTERNS + listed(settings.idle_exclude_patterns),
+        **given,
+    )
 
 
 def _workloads(frame: Any) -> list[tuple[str, str, str]]:

@@ -78,10 +78,12 @@ def load(store: Store, request: AnalysisRequest) -> UsageFrame:
     return frame
 
 
-def analyze(store: Store, request: AnalysisRequest) -> tuple[RightsizingReport, list[IdleItem]]:
+def analyze(
+    store: Store, request: AnalysisRequest, policy: IdlePolicy | None = None
+) -> tuple[RightsizingReport, list[IdleItem]]:
     """Right-sizing of every workload container, and the idle workloads, over the same window."""
     frame = load(store, request)
-    return rightsize(frame, request.strategy, request.cpu_limit), detect(histories(frame), frame.end)
+    return rightsize(frame, request.strategy, request.cpu_limit), detect(histories(frame), frame.end, policy)
 
 
 def idle(store: Store, request: AnalysisRequest, policy: IdlePolicy) -> tuple[UsageFrame, list[IdleItem]]:
