@@ -343,3 +343,24 @@ def test_analyze_by_workload_labels(upid, kube) -> None:
     assert none.code == ExitCode.NO_DATA and "with labels tier=nothing" in none.err
     bad = upid("analyze", "-l", "tier in (web)")
     assert bad.code == ExitCode.USAGE and "invalid label selector" in bad.err
+
+
+def test_idle_on_collected_data_honours_exclusions(upid, kube) -> None:
+    c = kube.cluster
+    annotated = next(w for w in c.workloads if w.namespace != "kube-system" and w.kind == "Deployment")
+    annotated.annotations["upid.io/exclude"] = "true"
+    for _ in range(3):
+        assert collect(upid, kube).code == 0
+        c.advance(STEP)
+    r = upid("idle", "--min-idle", "1s", "--min-confidence", "0", "-o", "json")
+    assert r.code == 0, r.err
+    reasons = {e["workload"]: e["excluded"] for e in r.json()["excluded"]}
+    for w in c.workloads:
+        if w.namespace == "kube-system":
+            assert reasons[w.name] == "system namespace kube-system"
+        elif w is annotated:
+            assert reasons[w.name] == 'annotated upid.io/exclude: "true"'
+        elif w.kind == "CronJob":
+            assert "runs on a schedule" in reasons[w.name]
+    flagged = {i["workload"] for i in r.json()["idle"]}
+    assert not flagged & set(reasons)
