@@ -10,14 +10,16 @@ from upid.cli.options import (
     AllNamespacesOpt,
     ClusterOpt,
     ContextOpt,
+    HistoryOpt,
     NamespaceOpt,
     NoHeadersOpt,
     SelectorOpt,
     StoreOpt,
+    UntilOpt,
 )
 from upid.cli.printers import Column, View, emit, output_option
 from upid.cli.session import session
-from upid.units import format_bytes, format_count, format_cpu, iso, parse_duration, parse_timestamp
+from upid.units import format_bytes, format_count, format_cpu, iso
 
 HELP = "Recommend requests and limits for every workload container, with their risk backtested on its own history."
 EXAMPLES = """Examples:
@@ -130,18 +132,8 @@ def analyze(
     namespace: NamespaceOpt = None,
     all_namespaces: AllNamespacesOpt = False,
     selector: SelectorOpt = None,
-    history: Annotated[
-        str, typer.Option("--history", metavar="DURATION", help="How much history to analyse, back from the end.")
-    ] = "14d",
-    until: Annotated[
-        str | None,
-        typer.Option(
-            "--until",
-            metavar="TIME",
-            show_default=False,
-            help="End of the window (ISO-8601 or UNIX seconds); default: the cluster's newest sample.",
-        ),
-    ] = None,
+    history: HistoryOpt = "14d",
+    until: UntilOpt = None,
     strategy: Annotated[
         str,
         typer.Option(
@@ -165,28 +157,23 @@ def analyze(
     no_headers: NoHeadersOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    from upid.errors import UsageError
-    from upid.workflows.analyze import AnalysisRequest, cluster_of_context
+    from upid.cli.idle import idle_policy
+    from upid.cli.window import analysis_request
     from upid.workflows.analyze import analyze as run
 
     s = session(ctx, store, cpu_limit=cpu_limit)
     _check_cpu_limit(s.settings.cpu_limit)
-    if cluster and context:
-        raise UsageError("give --cluster or --context, not both")
-    if context:
-        cluster = cluster_of_context(s.store(), context)
-    namespaces = None if all_namespaces or not namespace else namespace
-    request = AnalysisRequest(
-        cluster=cluster,
-        default_cluster=s.settings.cluster,
-        namespaces=namespaces,
-        selector=selector,
-        history=parse_duration(history),
-        until=parse_timestamp(until) if until else None,
+    request = analysis_request(
+        s,
+        cluster,
+        context,
+        namespace,
+        all_namespaces,
+        selector,
+        history,
+        until,
         strategy=strategy,
         cpu_limit=s.settings.cpu_limit,
     )
-    from upid.cli.idle import idle_policy
-
     report, idle = run(s.store(), request, idle_policy(s.settings))
     emit(analysis_view(report, idle), output, s, no_headers)

@@ -10,14 +10,16 @@ from upid.cli.options import (
     AllNamespacesOpt,
     ClusterOpt,
     ContextOpt,
+    HistoryOpt,
     NamespaceOpt,
     NoHeadersOpt,
     SelectorOpt,
     StoreOpt,
+    UntilOpt,
 )
 from upid.cli.printers import Column, View, emit, output_option
 from upid.cli.session import session
-from upid.units import format_bytes, format_cpu, iso, parse_duration, parse_timestamp
+from upid.units import format_bytes, format_cpu, iso, parse_duration
 
 HELP = "Find idle workloads from their measured usage: CPU, memory and network near zero for long enough."
 EXAMPLES = """Examples:
@@ -76,18 +78,8 @@ def idle(
     namespace: NamespaceOpt = None,
     all_namespaces: AllNamespacesOpt = False,
     selector: SelectorOpt = None,
-    history: Annotated[
-        str, typer.Option("--history", metavar="DURATION", help="How much history to look at, back from the end.")
-    ] = "14d",
-    until: Annotated[
-        str | None,
-        typer.Option(
-            "--until",
-            metavar="TIME",
-            show_default=False,
-            help="End of the window (ISO-8601 or UNIX seconds); default: the cluster's newest sample.",
-        ),
-    ] = None,
+    history: HistoryOpt = "14d",
+    until: UntilOpt = None,
     min_idle: Annotated[
         str, typer.Option("--min-idle", metavar="DURATION", help="How long a workload must have been idle.")
     ] = "24h",
@@ -116,24 +108,12 @@ def idle(
     store: StoreOpt = None,
 ) -> None:
     from upid.analysis.document import idle_record
-    from upid.errors import UsageError
-    from upid.workflows.analyze import AnalysisRequest, cluster_of_context
+    from upid.cli.window import analysis_request
     from upid.workflows.analyze import idle as run
 
     s = session(ctx, store, timezone=timezone)
     _check_zone(s.settings.timezone)
-    if cluster and context:
-        raise UsageError("give --cluster or --context, not both")
-    if context:
-        cluster = cluster_of_context(s.store(), context)
-    request = AnalysisRequest(
-        cluster=cluster,
-        default_cluster=s.settings.cluster,
-        namespaces=None if all_namespaces or not namespace else namespace,
-        selector=selector,
-        history=parse_duration(history),
-        until=parse_timestamp(until) if until else None,
-    )
+    request = analysis_request(s, cluster, context, namespace, all_namespaces, selector, history, until)
     policy = idle_policy(s.settings, min_idle=parse_duration(min_idle), min_confidence=min_confidence)
     frame, items = run(s.store(), request, policy)
     flagged = [i for i in items if not i.excluded]

@@ -71,3 +71,15 @@ SelectorOpt = Annotated[
 RequestTimeoutOpt = Annotated[
     str, typer.Option("--request-timeout", metavar="DURATION", help="Timeout of each API request.")
 ]
+HistoryOpt = Annotated[
+    str, typer.Option("--history", metavar="DURATION", help="How much history to look at, back from the end.")
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        metavar="TIME",
+        show_default=False,
+        help="End of the window (ISO-8601 or UNIX seconds); default: the cluster's newest sample.",
+    ),
+]

@@ -1,0 +1,38 @@
+"""The window a store-reading command looks at, from the flags that `analyze` and `idle` share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from upid.cli.session import Session
+from upid.errors import UsageError
+from upid.units import parse_duration, parse_timestamp
+
+
+def analysis_request(
+    s: Session,
+    cluster: str | None,
+    context: str | None,
+    namespace: list[str] | None,
+    all_namespaces: bool,
+    selector: str | None,
+    history: str,
+    until: str | None,
+    **extra: Any,
+) -> Any:
+    """An AnalysisRequest: --cluster or --context (the cluster collected through it), -n or -A, -l, window."""
+    from upid.workflows.analyze import AnalysisRequest, cluster_of_context
+
+    if cluster and context:
+        raise UsageError("give --cluster or --context, not both")
+    if context:
+        cluster = cluster_of_context(s.store(), context)
+    return AnalysisRequest(
+        cluster=cluster,
+        default_cluster=s.settings.cluster,
+        namespaces=None if all_namespaces or not namespace else namespace,
+        selector=selector,
+        history=parse_duration(history),
+        until=parse_timestamp(until) if until else None,
+        **extra,
+    )
