@@ -116,11 +116,8 @@ def _office_hours(days: int = 22, start_hour: int = 8, end_hour: int = 20, weeke
     return ts, np.where(busy, 0.4, 0.002)
 
 
-def test_a_nightly_window_becomes_a_schedule() -> None:
-    from upid.analysis.schedule import recurring
-
-    ts, cpu = _office_hours(weekends=True)
-    h = ContainerHistory(
+def _at(ts: np.ndarray, cpu: np.ndarray) -> ContainerHistory:
+    return ContainerHistory(
         key=("shop", "Deployment", "web", "app"),
         ts=ts,
         cpu=cpu,
@@ -128,6 +125,13 @@ def test_a_nightly_window_becomes_a_schedule() -> None:
         pod=np.zeros(len(ts), int),
         current={"cpu_request": 1.0},
     )
+
+
+def test_a_nightly_window_becomes_a_schedule() -> None:
+    from upid.analysis.schedule import recurring
+
+    ts, cpu = _office_hours(weekends=True)
+    h = _at(ts, cpu)
     s = recurring([h], "UTC")
     assert (s.days, s.sleep_at, s.wake_up_at, s.hours_per_week) == ((0, 1, 2, 3, 4, 5, 6), 20, 8, 84)
     assert s.kube_green_weekdays == "0-6"
@@ -140,14 +144,7 @@ def test_weekday_nights_when_weekends_are_idle_too_prefer_the_larger_window() ->
     from upid.analysis.schedule import recurring
 
     ts, cpu = _office_hours()
-    h = ContainerHistory(
-        key=("shop", "Deployment", "web", "app"),
-        ts=ts,
-        cpu=cpu,
-        memory=np.full(len(ts), 1e8),
-        pod=np.zeros(len(ts), int),
-        current={"cpu_request": 1.0},
-    )
+    h = _at(ts, cpu)
     s = recurring([h], "UTC")
     assert s.days == (0, 1, 2, 3, 4, 5, 6) and (s.sleep_at, s.wake_up_at) == (20, 8)
 
