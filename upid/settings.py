@@ -24,6 +24,10 @@ class Settings:
     lock_timeout: float = 30.0  # seconds a reader waits for a writer; a writer waits a third of it, then spools
     cpu_limit: str = "none"  # the CPU limit policy of recommendations: none, pNN or Nx
     timezone: str = "UTC"  # of sleep schedules
+    price_cpu_core_hour: float = 0.031611  # OpenCost's default unit prices (GCP us-central1 based)
+    price_memory_gib_hour: float = 0.004237
+    currency: str = "USD"
+    discount_percent: float = 0.0
     idle_exclude_namespaces: str = ""  # comma-separated, in addition to the built-in system namespaces
     idle_exclude_patterns: str = ""  # comma-separated regular expressions of workload names never flagged idle
     debug: bool = False
@@ -42,6 +46,10 @@ _KEYS: dict[str, tuple[type, str]] = {
     "lock_timeout": (float, "UPID_LOCK_TIMEOUT"),
     "cpu_limit": (str, "UPID_CPU_LIMIT"),
     "timezone": (str, "UPID_TIMEZONE"),
+    "price_cpu_core_hour": (float, "UPID_PRICE_CPU_CORE_HOUR"),
+    "price_memory_gib_hour": (float, "UPID_PRICE_MEMORY_GIB_HOUR"),
+    "currency": (str, "UPID_CURRENCY"),
+    "discount_percent": (float, "UPID_DISCOUNT_PERCENT"),
     "idle_exclude_namespaces": (str, "UPID_IDLE_EXCLUDE_NAMESPACES"),
     "idle_exclude_patterns": (str, "UPID_IDLE_EXCLUDE_PATTERNS"),
     "debug": (bool, "UPID_DEBUG"),

@@ -100,3 +100,15 @@ def parse_quantity(text: str | int | float) -> float:
     if not match:
         raise ValueError(f"invalid Kubernetes quantity {text!r}")
     return float(match.group(1)) * _SUFFIX[match.group(2) or ""]
+
+
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def format_money(amount: float | None, currency: str = "USD") -> str:
+    """'$12.40', '-$3.10', '12.40 CHF'."""
+    if amount is None:
+        return "-"
+    sign = "-" if amount < 0 else ""
+    symbol = _SYMBOLS.get(currency.upper())
+    return f"{sign}{symbol}{abs(amount):,.2f}" if symbol else f"{sign}{abs(amount):,.2f} {currency}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from upid.analysis.cost import Prices
 from upid.analysis.idle import IdleItem
 from upid.analysis.rightsizing import SEVERITIES, RightsizingReport, Row
 from upid.analysis.strategies import Recommendation
@@ -60,6 +61,8 @@ def container_record(cluster: str, row: Row) -> dict[str, Any]:
         "confidence": r.confidence,
         "severity": row.severity,
         "risk": row.risk,
+        "monthly_cost": row.monthly_cost,
+        "monthly_savings": row.monthly_savings,
         "reason": r.reason,
     }
 
@@ -73,7 +76,8 @@ def _total(rows: list[Row], current: str, recommended: str) -> dict[str, float]:
     }
 
 
-def idle_record(cluster: str, item: IdleItem) -> dict[str, Any]:
+def idle_record(cluster: str, item: IdleItem, prices: Prices | None = None) -> dict[str, Any]:
+    prices = prices or Prices()
     record = {
         "cluster": cluster,
         "namespace": item.namespace,
@@ -86,6 +90,7 @@ def idle_record(cluster: str, item: IdleItem) -> dict[str, Any]:
         "signals": item.signals,
         "schedule": item.schedule.to_dict() if item.schedule else None,
         "savings": {"cpu_cores": item.savings["cpu_cores"], "memory_bytes": int(item.savings["memory_bytes"])},
+        "monthly_savings": None if item.excluded else idle_monthly(item, prices),
     }
     if item.excluded:
         record["excluded"] = item.excluded
@@ -94,8 +99,31 @@ def idle_record(cluster: str, item: IdleItem) -> dict[str, Any]:
     return record
 
 
-def analysis_document(report: RightsizingReport, idle: list[IdleItem] | None = None) -> dict[str, Any]:
-    rows = report.rows
+def idle_monthly(item: IdleItem, prices: Prices) -> float:
+    """What sleeping the workload saves a month (its requests, times the share of the week asleep)."""
+    return round(prices.monthly(item.savings["cpu_cores"], item.savings["memory_bytes"]), 2)
+
+
+def savings_summary(report: RightsizingReport, idle: list[IdleItem], prices: Prices) -> dict[str, Any]:
+    """Monthly money, each saving counted once: a workload that is idle is saved as idle, not resized too."""
+    asleep = {(i.namespace, i.workload_kind, i.workload) for i in idle if not i.excluded}
+    resized = [r for r in report.rows if (r.usage.namespace, r.usage.workload_kind, r.usage.workload) not in asleep]
+    rightsizing = round(sum(r.monthly_savings for r in resized), 2)
+    sleeping = round(sum(idle_monthly(i, prices) for i in idle if not i.excluded), 2)
+    return {
+        "currency": report.currency,
+        "monthly_cost": {
+            "current": round(sum((r.monthly_cost or {}).get("current", 0.0) for r in report.rows), 2),
+            "recommended": round(sum((r.monthly_cost or {}).get("recommended", 0.0) for r in report.rows), 2),
+        },
+        "monthly_savings": {"rightsizing": rightsizing, "idle": sleeping, "total": round(rightsizing + sleeping, 2)},
+    }
+
+
+def analysis_document(
+    report: RightsizingReport, idle: list[IdleItem] | None = None, prices: Prices | None = None
+) -> dict[str, Any]:
+    rows, idle, prices = report.rows, idle or [], prices or Prices(currency=report.currency)
     severities = Counter(r.severity for r in rows)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -103,7 +131,7 @@ def analysis_document(report: RightsizingReport, idle: list[IdleItem] | None = N
         "window": {"start": iso(report.start), "end": iso(report.end)},
         "strategy": report.strategy,
         "recommendations": [container_record(report.cluster, r) for r in rows],
-        "idle": [idle_record(report.cluster, i) for i in idle or [] if not i.excluded],
+        "idle": [idle_record(report.cluster, i, prices) for i in idle if not i.excluded],
         "summary": {
             "containers": len(rows),
             "workloads": len({(r.usage.namespace, r.usage.workload_kind, r.usage.workload) for r in rows}),
@@ -114,5 +142,6 @@ def analysis_document(report: RightsizingReport, idle: list[IdleItem] | None = N
             "cpu_request_cores": _total(rows, "cpu_request", "cpu_request"),
             "memory_request_bytes": {k: int(v) for k, v in _total(rows, "memory_request", "memory_request").items()},
             "backtest_ooms": sum((r.risk or {}).get("oom_count") or 0 for r in rows),
+            **savings_summary(report, idle, prices),
         },
     }

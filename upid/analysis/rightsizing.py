@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from upid.analysis.backtest import backtest
+from upid.analysis.cost import Prices, monthly_cost
 from upid.analysis.frame import UsageFrame
-from upid.analysis.history import histories
+from upid.analysis.history import ContainerHistory, histories
 from upid.analysis.limits import apply_cpu_limit
 from upid.analysis.strategies import STRATEGIES, Recommendation
 from upid.analysis.usage import ContainerUsage, summarize
@@ -27,6 +28,11 @@ class Row:
     recommendation: Recommendation
     risk: dict[str, Any] | None
     severity: str
+    monthly_cost: dict[str, float] | None = None  # current, recommended
+
+    @property
+    def monthly_savings(self) -> float:
+        return round(self.monthly_cost["current"] - self.monthly_cost["recommended"], 2) if self.monthly_cost else 0.0
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class RightsizingReport:
     rows: list[Row]
     score: float | None
     grade: str | None
+    currency: str = "USD"
 
     @property
     def samples(self) -> int:
@@ -68,12 +75,30 @@ def score(rows: list[Row]) -> tuple[float | None, str | None]:
     return round(value, 1), next((g for floor, g in GRADES if value >= floor), "F")
 
 
-def rightsize(frame: UsageFrame, strategy_name: str, cpu_limit: str = "none") -> RightsizingReport:
+def _money(h: ContainerHistory, usage: ContainerUsage, rec: Recommendation, prices: Prices) -> dict[str, float]:
+    current = monthly_cost(h, usage.cpu_request, usage.memory_request, prices)
+    cpu = rec.cpu_request if rec.cpu_request is not None else usage.cpu_request
+    memory = rec.memory_request if rec.memory_request is not None else usage.memory_request
+    return {"current": current, "recommended": monthly_cost(h, cpu, memory, prices)}
+
+
+def rightsize(
+    frame: UsageFrame, strategy_name: str, cpu_limit: str = "none", prices: Prices | None = None
+) -> RightsizingReport:
     strategy = STRATEGIES[strategy_name]()
+    prices = prices or Prices()
     rows = []
     for usage, h in zip(summarize(frame).containers, histories(frame), strict=True):
         rec = apply_cpu_limit(strategy.recommend(h), h, cpu_limit)
-        rows.append(Row(usage=usage, recommendation=rec, risk=backtest(strategy, h), severity=severity(usage, rec)))
+        rows.append(
+            Row(
+                usage=usage,
+                recommendation=rec,
+                risk=backtest(strategy, h),
+                severity=severity(usage, rec),
+                monthly_cost=_money(h, usage, rec, prices),
+            )
+        )
     value, grade = score(rows)
     return RightsizingReport(
         cluster=frame.cluster,
@@ -83,4 +108,5 @@ def rightsize(frame: UsageFrame, strategy_name: str, cpu_limit: str = "none") ->
         rows=rows,
         score=value,
         grade=grade,
+        currency=prices.currency,
     )

@@ -19,7 +19,7 @@ from upid.cli.options import (
 )
 from upid.cli.printers import Column, View, emit, output_option
 from upid.cli.session import session
-from upid.units import format_bytes, format_count, format_cpu, iso
+from upid.units import format_bytes, format_count, format_cpu, format_money, iso
 
 HELP = "Recommend requests and limits for every workload container, with their risk backtested on its own history."
 EXAMPLES = """Examples:
@@ -59,6 +59,7 @@ COLUMNS = [
     Column("memory", "MEMORY REQ/LIMIT"),
     Column("severity", "SEVERITY"),
     Column("risk", "BACKTEST RISK"),
+    Column("monthly_savings", "SAVINGS/MO", numeric=True),
     Column("confidence", "CONF", lambda v: "-" if v is None else f"{v:.2f}", wide=True, numeric=True),
     Column("reason", "REASON", wide=True),
 ]
@@ -90,11 +91,12 @@ def _record(row: Any) -> dict[str, Any]:
     }
 
 
-def analysis_view(report: Any, idle: list[Any] | None = None) -> View:
+def analysis_view(report: Any, idle: list[Any] | None = None, prices: Any = None) -> View:
     from upid.analysis.document import analysis_document
 
-    doc = analysis_document(report, idle)
+    doc = analysis_document(report, idle, prices)
     s = doc["summary"]
+    money = s["monthly_savings"]
     cpu, mem = s["cpu_request_cores"], s["memory_request_bytes"]
     footer = [
         f"cluster {report.cluster}  window {iso(report.start)} .. {iso(report.end)}  strategy {report.strategy}  "
@@ -103,8 +105,13 @@ def analysis_view(report: Any, idle: list[Any] | None = None) -> View:
         f"CPU requests {format_cpu(cpu['current'])} -> {format_cpu(cpu['recommended'])}  "
         f"memory {format_bytes(mem['current'])} -> {format_bytes(mem['recommended'])}  "
         f"backtest OOM kills {s['backtest_ooms']}",
+        f"monthly cost {format_money(s['monthly_cost']['current'], s['currency'])} -> "
+        f"{format_money(s['monthly_cost']['recommended'], s['currency'])}  savings a month: "
+        f"{format_money(money['total'], s['currency'])} ({format_money(money['rightsizing'], s['currency'])} "
+        f"right-sizing, {format_money(money['idle'], s['currency'])} idle workloads)",
     ]
-    return View(document=doc, records=[_record(r) for r in report.rows], columns=COLUMNS, footer=footer)
+    records = [{**_record(r), "monthly_savings": format_money(r.monthly_savings, report.currency)} for r in report.rows]
+    return View(document=doc, records=records, columns=COLUMNS, footer=footer)
 
 
 def _check_cpu_limit(policy: str) -> None:
@@ -158,7 +165,7 @@ def analyze(
     store: StoreOpt = None,
 ) -> None:
     from upid.cli.idle import idle_policy
-    from upid.cli.window import analysis_request
+    from upid.cli.window import analysis_request, prices
     from upid.workflows.analyze import analyze as run
 
     s = session(ctx, store, cpu_limit=cpu_limit)
@@ -174,6 +181,7 @@ def analyze(
         until,
         strategy=strategy,
         cpu_limit=s.settings.cpu_limit,
+        prices=prices(s.settings),
     )
     report, idle = run(s.store(), request, idle_policy(s.settings))
-    emit(analysis_view(report, idle), output, s, no_headers)
+    emit(analysis_view(report, idle, request.prices), output, s, no_headers)

@@ -19,7 +19,7 @@ from upid.cli.options import (
 )
 from upid.cli.printers import Column, View, emit, output_option
 from upid.cli.session import session
-from upid.units import format_bytes, format_cpu, iso, parse_duration
+from upid.units import format_bytes, format_cpu, format_money, iso, parse_duration
 
 HELP = "Find idle workloads from their measured usage: CPU, memory and network near zero for long enough."
 EXAMPLES = """Examples:
@@ -46,11 +46,14 @@ COLUMNS = [
     Column("network_p99", "NET P99", lambda v: "-" if v is None else f"{format_bytes(v)}B/s", wide=True, numeric=True),
     Column("cpu_cores", "FREES CPU", format_cpu, numeric=True),
     Column("memory_bytes", "FREES MEMORY", format_bytes, numeric=True),
+    Column("monthly_savings", "SAVES/MO", numeric=True),
     Column("excluded", "EXCLUDED", wide=True),
 ]
 
 
-def _records(items: list[Any], wide: bool) -> list[dict[str, Any]]:
+def _records(items: list[Any], wide: bool, money: Any) -> list[dict[str, Any]]:
+    from upid.analysis.document import idle_monthly
+
     return [
         {
             "namespace": i.namespace,
@@ -65,6 +68,7 @@ def _records(items: list[Any], wide: bool) -> list[dict[str, Any]]:
             "cpu_cores": i.savings["cpu_cores"],
             "memory_bytes": i.savings["memory_bytes"],
             "excluded": i.excluded or "-",
+            "monthly_savings": "-" if i.excluded else format_money(idle_monthly(i, money), money.currency),
         }
         for i in items
         if wide or not i.excluded
@@ -107,8 +111,8 @@ def idle(
     no_headers: NoHeadersOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    from upid.analysis.document import idle_record
-    from upid.cli.window import analysis_request
+    from upid.analysis.document import idle_monthly, idle_record
+    from upid.cli.window import analysis_request, prices
     from upid.workflows.analyze import idle as run
 
     s = session(ctx, store, timezone=timezone)
@@ -119,21 +123,30 @@ def idle(
     flagged = [i for i in items if not i.excluded]
     cores = round(sum(i.savings["cpu_cores"] for i in flagged), 3)
     memory = int(sum(i.savings["memory_bytes"] for i in flagged))
+    money = prices(s.settings)
+    monthly = round(sum(idle_monthly(i, money) for i in flagged), 2)
     doc = {
         "cluster": frame.cluster,
         "window": {"start": iso(frame.start), "end": iso(frame.end)},
         "min_idle_hours": parse_duration(min_idle) / 3600,
-        "idle": [idle_record(frame.cluster, i) for i in flagged],
-        "excluded": [idle_record(frame.cluster, i) for i in items if i.excluded],
-        "summary": {"workloads": len(flagged), "cpu_cores": cores, "memory_bytes": memory},
+        "idle": [idle_record(frame.cluster, i, money) for i in flagged],
+        "excluded": [idle_record(frame.cluster, i, money) for i in items if i.excluded],
+        "summary": {
+            "workloads": len(flagged),
+            "cpu_cores": cores,
+            "memory_bytes": memory,
+            "monthly_savings": monthly,
+            "currency": money.currency,
+        },
     }
     footer = [
         f"cluster {frame.cluster}  window {iso(frame.start)} .. {iso(frame.end)}  {len(flagged)} idle "
-        f"workloads holding {format_cpu(cores)} CPU and {format_bytes(memory)} memory in requests"
+        f"workloads holding {format_cpu(cores)} CPU and {format_bytes(memory)} memory in requests: "
+        f"{format_money(monthly, money.currency)} a month"
     ]
     view = View(
         document=doc,
-        records=_records(items, output == "wide"),
+        records=_records(items, output == "wide", money),
         columns=COLUMNS,
         footer=footer,
         empty="No idle workloads found.",

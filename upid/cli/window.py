@@ -36,3 +36,17 @@ def analysis_request(
         until=parse_timestamp(until) if until else None,
         **extra,
     )
+
+
+def prices(settings: Any) -> Any:
+    """Unit prices from the settings (flag > env > config > OpenCost's defaults)."""
+    from upid.analysis.cost import Prices
+
+    if not 0 <= settings.discount_percent < 100:
+        raise UsageError(f"discount_percent must be from 0 to 100, got {settings.discount_percent:g}")
+    return Prices(
+        cpu_core_hour=settings.price_cpu_core_hour,
+        memory_gib_hour=settings.price_memory_gib_hour,
+        currency=settings.currency,
+        discount=settings.discount_percent / 100,
+    )

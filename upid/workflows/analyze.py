@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from upid.analysis.cost import Prices
 from upid.analysis.frame import UsageFrame
 from upid.analysis.history import histories
 from upid.analysis.idle import IdleItem, IdlePolicy, detect
@@ -54,6 +55,7 @@ class AnalysisRequest:
     until: int | None = None
     strategy: str = "upid"
     cpu_limit: str = "none"  # none, pNN or Nx (upid.analysis.limits)
+    prices: Prices | None = None
 
 
 def _selected(store: Store, cluster: str, selector: str | None) -> list[tuple[str, str, str]] | None:
@@ -83,7 +85,8 @@ def analyze(
 ) -> tuple[RightsizingReport, list[IdleItem]]:
     """Right-sizing of every workload container, and the idle workloads, over the same window."""
     frame = load(store, request)
-    return rightsize(frame, request.strategy, request.cpu_limit), detect(histories(frame), frame.end, policy)
+    report = rightsize(frame, request.strategy, request.cpu_limit, request.prices)
+    return report, detect(histories(frame), frame.end, policy)
 
 
 def idle(store: Store, request: AnalysisRequest, policy: IdlePolicy) -> tuple[UsageFrame, list[IdleItem]]:
