@@ -93,3 +93,43 @@ def test_prices_from_the_settings(upid, tmp_path: Path, home: Path, monkeypatch)
     monkeypatch.setenv("UPID_DISCOUNT_PERCENT", "120")
     bad = upid("idle")
     assert bad.code == ExitCode.USAGE and "discount_percent" in bad.err
+
+
+def test_cost_by_node_balances_with_the_idle_cost(upid, kube) -> None:
+    from kube.model import STEP
+
+    for _ in range(4):
+        assert upid("storage", "collect", "--kubeconfig", kube.kubeconfig).code == 0
+        kube.cluster.advance(STEP)
+    r = upid("cost", "--by", "node", "--window", "1d", "-o", "json")
+    assert r.code == 0, r.err
+    doc = r.json()
+    s = doc["summary"]
+    assert s["workload_cost"] == pytest.approx(sum(g["cost"] for g in doc["groups"]), abs=0.05)
+    assert s["workload_cost"] + s["idle_cost"] == pytest.approx(s["node_cost"], abs=0.011)  # the books balance
+    assert s["idle_cost"] > 0  # the test nodes are mostly empty
+    assert {g["group"] for g in doc["groups"]} <= set(kube.cluster.node_names)
+    for n in doc["nodes"]:
+        unit = (0.006655, 0.000892) if n["capacity_type"] == "spot" else (CPU, MEM)
+        expected = (n["cpu_cores"] * unit[0] + n["memory_bytes"] / GIB * unit[1]) * n["hours"]
+        assert n["cost"] == pytest.approx(expected, abs=0.01)
+        assert n["price"].startswith("spot" if n["capacity_type"] == "spot" else "on-demand")
+    assert any(n["capacity_type"] == "spot" for n in doc["nodes"])
+    prices = upid("cost", "prices", "-o", "json").json()["nodes"]
+    assert {p["node"] for p in prices} == set(kube.cluster.node_names)
+    assert all("OpenCost's default unit prices" in p["price"] for p in prices)
+
+
+def test_cost_groupings_and_imported_data(upid, tmp_path: Path) -> None:
+    rows = [f"{1_767_225_600 + i * 300},shop,web,web-1,app,0.1,{100 * MIB},0.5,{512 * MIB}" for i in range(288)]
+    _import(upid, tmp_path, rows)
+    doc = upid("cost", "--by", "workload", "--window", "1d", "-o", "json").json()
+    [group] = doc["groups"]
+    hours = 288 * 300 / 3600  # each sample stands for its 5 minutes
+    assert group["group"] == "shop/Deployment/web"
+    assert group["cost"] == pytest.approx((0.5 * CPU + 0.5 * MEM) * hours, abs=0.01)
+    assert group["efficiency"] == pytest.approx((0.1 * CPU + 100 * MIB / GIB * MEM) / (0.5 * CPU + 0.5 * MEM), abs=1e-3)
+    assert doc["summary"]["node_cost"] is None and doc["summary"]["idle_cost"] is None  # no nodes were imported
+    assert upid("cost", "--by", "label=team", "-o", "json").json()["groups"][0]["group"] == "team=(none)"
+    bad = upid("cost", "--by", "colour")
+    assert bad.code == ExitCode.USAGE and "allowed: namespace, workload, node, label=KEY" in bad.err

@@ -25,6 +25,7 @@ class ContainerHistory:
     restarts: int = 0  # restarts seen in the window (collected clusters)
     annotations: dict[str, str] = field(default_factory=dict)
     replicas: int | None = None
+    nodes: dict[int, str] = field(default_factory=dict)  # pod index -> node (collected clusters)
 
     @property
     def samples(self) -> int:
@@ -63,6 +64,7 @@ def histories(frame: UsageFrame) -> list[ContainerHistory]:
     per_pod: dict[tuple[str, str, str], int] = frame.extra.get("containers_per_pod", {})
     restarts: dict[tuple[str, ...], int] = frame.extra.get("restarts", {})
     workloads: dict[tuple[str, str, str], dict[str, Any]] = frame.extra.get("workloads", {})
+    pod_nodes: dict[tuple[int, int], str] = frame.extra.get("pod_nodes", {})
     out = []
     for c, part in frame.groups():
         ns, kind, workload, container = (str(frame.containers[k][c]) for k in CONTAINER_KEY)
@@ -82,6 +84,7 @@ def histories(frame: UsageFrame) -> list[ContainerHistory]:
                 restarts=restarts.get(key, 0),
                 annotations=workloads.get((ns, kind, workload), {}).get("annotations", {}),
                 replicas=workloads.get((ns, kind, workload), {}).get("replicas"),
+                nodes={p: n for (cidx, p), n in pod_nodes.items() if cidx == c},
             )
         )
     return out

@@ -140,6 +140,18 @@ def load_usage(
     )
 
 
+def nodes(con: duckdb.DuckDBPyConnection, cluster: str) -> list[dict[str, Any]]:
+    cid = _cluster_id(con, cluster)
+    cursor = con.execute(
+        """SELECT name, cpu_capacity, memory_capacity, instance_type, region, zone, capacity_type,
+                                   epoch(first_seen)::BIGINT AS first_seen, epoch(last_seen)::BIGINT AS last_seen
+                            FROM nodes WHERE cluster_id = ? ORDER BY name""",
+        [cid],
+    )
+    names = [d[0] for d in cursor.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def workload_labels(con: duckdb.DuckDBPyConnection, cluster: str) -> dict[tuple[str, str, str], dict[str, str]]:
     cid = _cluster_id(con, cluster)
     rows = con.execute("SELECT namespace, kind, name, labels FROM workloads WHERE cluster_id = ?", [cid]).fetchall()
@@ -180,12 +192,20 @@ def _context(con: duckdb.DuckDBPyConnection, cid: int, hi: str) -> dict[str, Any
             "SELECT namespace, kind, name, replicas, annotations FROM workloads WHERE cluster_id = ?", [cid]
         ).fetchall()
     }
+    pod_nodes = {
+        (int(c), int(p)): node
+        for c, p, node in con.execute(
+            "SELECT DISTINCT cidx, pidx, s.node FROM w_series w JOIN series s USING (series_id) "
+            "WHERE s.node IS NOT NULL"
+        ).fetchall()
+    }
     return {
         "oom_kills": ooms,
         "hpa_resources": hpas,
         "containers_per_pod": per_pod,
         "restarts": restarts,
         "workloads": workloads,
+        "pod_nodes": pod_nodes,
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -167,6 +168,10 @@ class DuckDBStore:
     ) -> UsageFrame:
         with self._reader() as con:
             return queries.load_usage(con, self.path, cluster, start, end, namespaces, workloads)
+
+    def nodes(self, cluster: str) -> list[dict[str, Any]]:
+        with self._reader() as con:
+            return queries.nodes(con, cluster)
 
     def workload_labels(self, cluster: str) -> dict[tuple[str, str, str], dict[str, str]]:
         with self._reader() as con:

@@ -1,0 +1,192 @@
+"""`upid cost`: what workloads, namespaces and nodes cost over a window, and the cluster's idle cost."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from upid.cli.options import (
+    AllNamespacesOpt,
+    ClusterOpt,
+    ContextOpt,
+    NamespaceOpt,
+    NoHeadersOpt,
+    SelectorOpt,
+    StoreOpt,
+    UntilOpt,
+)
+from upid.cli.printers import Column, View, emit, output_option
+from upid.cli.session import session
+from upid.units import format_bytes, format_cpu, format_money, iso
+
+app = typer.Typer(
+    help="Cost of workloads, namespaces and nodes, OpenCost's way, and the cluster's idle cost.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+BY = ("namespace", "workload", "node")
+EXAMPLES = """Examples:
+
+  upid cost                          # by namespace, last 7 days
+
+  upid cost --by workload -n shop --window 30d -o json
+
+  upid cost --by label=team
+"""
+
+
+def _by(value: str) -> str:
+    from upid.errors import UsageError
+
+    if value in BY or (value.startswith("label=") and len(value) > 6):
+        return value
+    raise UsageError(f"unknown grouping {value!r}; allowed: {', '.join(BY)}, label=KEY")
+
+
+@app.callback(epilog=EXAMPLES)
+def cost(
+    ctx: typer.Context,
+    cluster: ClusterOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    all_namespaces: AllNamespacesOpt = False,
+    selector: SelectorOpt = None,
+    by: Annotated[
+        str, typer.Option("--by", metavar="GROUP", callback=_by, help=f"Group by {', '.join(BY)} or label=KEY.")
+    ] = "namespace",
+    window: Annotated[str, typer.Option("--window", metavar="DURATION", help="How far back from the end.")] = "7d",
+    until: UntilOpt = None,
+    output: Annotated[str, output_option()] = "table",
+    no_headers: NoHeadersOpt = False,
+    store: StoreOpt = None,
+) -> None:
+    """Cost over a window: max(request, usage) x unit price per workload; nodes at their capacity; idle = the rest."""
+    if ctx.invoked_subcommand:
+        return
+    from upid.analysis.cost import cost_report
+    from upid.analysis.history import histories
+    from upid.cli.window import analysis_request, prices
+    from upid.workflows.analyze import load
+
+    s = session(ctx, store)
+    request = analysis_request(s, cluster, context, namespace, all_namespaces, selector, window, until)
+    target = s.store()
+    frame = load(target, request)
+    labels = target.workload_labels(frame.cluster) if by.startswith("label=") else None
+    money = prices(s.settings)
+    report = cost_report(
+        histories(frame), target.nodes(frame.cluster), frame.start, frame.end, money, by, labels, _priced(s.settings)
+    )
+    emit(_view(report, frame, money.currency), output, s, no_headers)
+
+
+def _priced(settings: Any) -> str:
+    from upid.settings import Settings
+
+    default = Settings(home=settings.home, store=settings.store)
+    custom = (settings.price_cpu_core_hour, settings.price_memory_gib_hour) != (
+        default.price_cpu_core_hour,
+        default.price_memory_gib_hour,
+    )
+    return "unit prices from the settings" if custom else "OpenCost's default unit prices"
+
+
+def _view(report: Any, frame: Any, currency: str) -> View:
+    money = lambda v: format_money(v, currency)  # noqa: E731
+    records = [
+        {
+            "group": g.key,
+            "cpu_cost": round(g.cpu_cost, 2),
+            "memory_cost": round(g.memory_cost, 2),
+            "cost": round(g.cost, 2),
+            "efficiency": None if g.efficiency is None else round(g.efficiency, 3),
+        }
+        for g in report.groups
+    ]
+    idle = report.idle_cost
+    doc = {
+        "cluster": frame.cluster,
+        "window": {"start": iso(frame.start), "end": iso(frame.end)},
+        "by": report.by,
+        "currency": currency,
+        "groups": records,
+        "nodes": [
+            {
+                "name": n.name,
+                "capacity_type": n.capacity_type,
+                "hours": n.hours,
+                "cpu_cores": n.cpu_cores,
+                "memory_bytes": int(n.memory_bytes),
+                "cost": round(n.cost, 2),
+                "price": n.price,
+            }
+            for n in report.nodes
+        ],
+        "summary": {
+            "workload_cost": round(report.workload_cost, 2),
+            "node_cost": None if report.node_cost is None else round(report.node_cost, 2),
+            "idle_cost": None if idle is None else round(idle, 2),
+        },
+    }
+    footer = [
+        f"cluster {frame.cluster}  window {iso(frame.start)} .. {iso(frame.end)}  workloads "
+        f"{money(report.workload_cost)}"
+        + ("" if report.node_cost is None else f"  nodes {money(report.node_cost)}  idle {money(idle)}")
+    ]
+    columns = [
+        Column("group", report.by.upper()),
+        Column("cpu_cost", "CPU", money, numeric=True),
+        Column("memory_cost", "MEMORY", money, numeric=True),
+        Column("cost", "TOTAL", money, numeric=True),
+        Column("efficiency", "EFFICIENCY", lambda v: "-" if v is None else f"{v * 100:.0f}%", numeric=True),
+    ]
+    return View(document=doc, records=records, columns=columns, footer=footer)
+
+
+@app.command("prices", epilog="Example:\n\n  upid cost prices --cluster prod -o json")
+def prices_cmd(
+    ctx: typer.Context,
+    cluster: ClusterOpt = None,
+    output: Annotated[str, output_option()] = "table",
+    store: StoreOpt = None,
+) -> None:
+    """Which price each collected node got, and why."""
+    from upid.analysis.cost import node_costs
+    from upid.cli.window import prices
+    from upid.workflows.analyze import choose_cluster
+
+    s = session(ctx, store)
+    target = s.store()
+    name = choose_cluster(target, cluster, s.settings.cluster)
+    money = prices(s.settings)
+    nodes = node_costs(target.nodes(name), 0, 3600, money, _priced(s.settings))  # one hour of each node
+    records = [
+        {
+            "node": n.name,
+            "capacity_type": n.capacity_type or "-",
+            "cpu_cores": n.cpu_cores,
+            "memory_bytes": n.memory_bytes,
+            "hourly": round(n.cost, 4),
+            "price": n.price,
+        }
+        for n in nodes
+    ]
+    columns = [
+        Column("node", "NODE"),
+        Column("capacity_type", "CAPACITY"),
+        Column("cpu_cores", "CPU", format_cpu, numeric=True),
+        Column("memory_bytes", "MEMORY", format_bytes, numeric=True),
+        Column("hourly", "PER HOUR", lambda v: format_money(v, money.currency), numeric=True),
+        Column("price", "PRICE"),
+    ]
+    emit(
+        View(
+            document={"cluster": name, "currency": money.currency, "nodes": records},
+            records=records,
+            columns=columns,
+            empty="No nodes collected for this cluster: costs use unit prices per workload.",
+        ),
+        output,
+        s,
+    )
