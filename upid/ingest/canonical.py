@@ -14,7 +14,7 @@ import numpy as np
 
 from upid.errors import InputError
 from upid.samples import SERIES_KEY, SampleBatch
-from upid.store.duckdb.connection import one
+from upid.store.duckdb.connection import one, sql_literal
 
 REQUIRED = ("timestamp", "namespace", "pod", "container", "cpu_cores", "memory_bytes")
 OPTIONAL = (
@@ -54,7 +54,7 @@ class ImportReport:
 
 def _source(path: Path) -> tuple[str, str]:
     """(SQL reading the file, SQL for a row's 1-based number in it), chosen by content, not name."""
-    quoted = "'" + str(path).replace("'", "''") + "'"
+    quoted = sql_literal(path)
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic == b"PAR1":
@@ -133,7 +133,7 @@ def _checks(types: dict[str, str]) -> list[tuple[str, str]]:
 
 def _staging_sql(source: str, row_no: str, types: dict[str, str], cluster: str) -> str:
     present = set(types)
-    cluster_sql = "'" + cluster.replace("'", "''") + "'"
+    cluster_sql = sql_literal(cluster)
     cols = [
         f"{row_no} AS row_no",
         f"{_epoch(types)} AS ts",

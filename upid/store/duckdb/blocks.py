@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from upid.store.duckdb.connection import one
+from upid.store.duckdb.connection import one, sql_literal
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,6 @@ SAMPLE_COLUMNS = "series_id, ts, cpu_m, mem_kib, net_rx, net_tx, source"
 
 def blocks_dir(store: Path) -> Path:
     return store.parent / (store.name + ".blocks")
-
-
-def _quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def block_files(
@@ -62,7 +58,7 @@ def samples_sql(files: list[Path]) -> str:
     head = f"SELECT {SAMPLE_COLUMNS} FROM samples"
     if not files:
         return head
-    listing = ", ".join(_quote(f) for f in files)
+    listing = ", ".join(sql_literal(f) for f in files)
     return f"{head} UNION ALL SELECT {SAMPLE_COLUMNS} FROM read_parquet([{listing}])"
 
 
@@ -83,7 +79,8 @@ def write_block(con: duckdb.DuckDBPyConnection, store: Path, cluster_id: int, re
     target = blocks_dir(store) / name
     target.parent.mkdir(parents=True, exist_ok=True)
     con.execute(
-        f"COPY (SELECT {SAMPLE_COLUMNS} FROM ({relation}) ORDER BY series_id, ts) TO {_quote(target)} ({_COPY_OPTIONS})"
+        f"COPY (SELECT {SAMPLE_COLUMNS} FROM ({relation}) ORDER BY series_id, ts) "
+        f"TO {sql_literal(target)} ({_COPY_OPTIONS})"
     )
     con.execute(
         "INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",

@@ -55,13 +55,17 @@ def _first(text: str) -> str:
 BLOCK_SIZE = 16384  # DuckDB's default 256 KiB blocks cost ~5 MB for upid's small tables; samples live in Parquet
 
 
+def sql_literal(value: object) -> str:
+    """A string (a path, a name) as a SQL literal, for the few places DuckDB takes no parameter."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def _create(path: Path) -> None:
     """Create an empty store file with small blocks (later opens read the block size from the file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
-        quoted = "'" + str(path).replace("'", "''") + "'"
-        con.execute(f"ATTACH {quoted} AS store (BLOCK_SIZE {BLOCK_SIZE})")
+        con.execute(f"ATTACH {sql_literal(path)} AS store (BLOCK_SIZE {BLOCK_SIZE})")
         con.execute("DETACH store")
     except duckdb.Error as e:
         if not path.exists():

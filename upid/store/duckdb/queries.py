@@ -14,7 +14,7 @@ from upid.analysis.frame import UsageFrame
 from upid.errors import NoDataError, UsageError
 from upid.store.base import AuditEntry, AuditRecord, ClusterStatus, QueryResult
 from upid.store.duckdb import blocks
-from upid.store.duckdb.connection import one
+from upid.store.duckdb.connection import one, sql_literal
 from upid.store.duckdb.writer import add_audit, transaction
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
@@ -272,7 +272,7 @@ def export(con: duckdb.DuckDBPyConnection, store: Path, directory: Path, overwri
             raise UsageError(f"{directory} is not empty", hint="choose an empty directory or pass --overwrite")
         shutil.rmtree(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    target = "'" + str(directory).replace("'", "''") + "'"
+    target = sql_literal(directory)
     row = one(con, f"SELECT count(*) FROM ({usage_view(con, store)})")
     con.execute(
         f"COPY (SELECT *, strftime(timestamp, '%Y-%m-%d') AS day FROM ({usage_view(con, store)}) "
@@ -324,7 +324,10 @@ def _cleanup_cluster(con: duckdb.DuckDBPyConnection, store: Path, cid: int, cuto
             count += int(rows)
         else:  # keep the block's recent part as a new block
             kept = blocks.write_block(
-                con, store, cid, f"SELECT * FROM read_parquet('{path}') WHERE ts >= '{cutoff}'::TIMESTAMP"
+                con,
+                store,
+                cid,
+                f"SELECT * FROM read_parquet({sql_literal(path)}) WHERE ts >= {sql_literal(cutoff)}::TIMESTAMP",
             )
             count += int(rows) - kept
         con.execute("DELETE FROM blocks WHERE block_id = ?", [block_id])
