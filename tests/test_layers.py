@@ -46,3 +46,10 @@ def test_import_linter_contracts() -> None:
 
 def test_help_does_not_import_numpy() -> None:
     assert "numpy" not in _loaded_after("from upid.cli.app import main\nmain(['--help'])")
+
+
+def test_the_strategy_names_in_help_are_the_registry() -> None:
+    from upid.analysis.strategies import STRATEGIES
+    from upid.cli.analyze import STRATEGY_NAMES
+
+    assert set(STRATEGY_NAMES) == set(STRATEGIES)

@@ -83,12 +83,17 @@ def _money(h: ContainerHistory, usage: ContainerUsage, rec: Recommendation, pric
 
 
 def rightsize(
-    frame: UsageFrame, strategy_name: str, cpu_limit: str = "none", prices: Prices | None = None
+    frame: UsageFrame,
+    strategy_name: str,
+    cpu_limit: str = "none",
+    prices: Prices | None = None,
+    containers: list[ContainerHistory] | None = None,
 ) -> RightsizingReport:
+    """`containers`: the frame's histories when the caller already built them (for idle detection too)."""
     strategy = STRATEGIES[strategy_name]()
     prices = prices or Prices()
     rows = []
-    for usage, h in zip(summarize(frame).containers, histories(frame), strict=True):
+    for usage, h in zip(summarize(frame).containers, containers or histories(frame), strict=True):
         rec = apply_cpu_limit(strategy.recommend(h), h, cpu_limit)
         rows.append(
             Row(

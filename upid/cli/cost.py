@@ -82,12 +82,12 @@ def cost(
 
 
 def _priced(settings: Any) -> str:
-    from upid.settings import Settings
+    from upid.analysis.cost import Prices
 
-    default = Settings(home=settings.home, store=settings.store)
+    default = Prices()
     custom = (settings.price_cpu_core_hour, settings.price_memory_gib_hour) != (
-        default.price_cpu_core_hour,
-        default.price_memory_gib_hour,
+        default.cpu_core_hour,
+        default.memory_gib_hour,
     )
     return "unit prices from the settings" if custom else "OpenCost's default unit prices"
 

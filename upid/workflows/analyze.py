@@ -85,8 +85,9 @@ def analyze(
 ) -> tuple[RightsizingReport, list[IdleItem]]:
     """Right-sizing of every workload container, and the idle workloads, over the same window."""
     frame = load(store, request)
-    report = rightsize(frame, request.strategy, request.cpu_limit, request.prices)
-    return report, detect(histories(frame), frame.end, policy)
+    containers = histories(frame)
+    report = rightsize(frame, request.strategy, request.cpu_limit, request.prices, containers)
+    return report, detect(containers, frame.end, policy)
 
 
 def idle(store: Store, request: AnalysisRequest, policy: IdlePolicy) -> tuple[UsageFrame, list[IdleItem]]:
