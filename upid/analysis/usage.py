@@ -30,16 +30,6 @@ class ContainerUsage:
     memory_request: float | None
     memory_limit: float | None
 
-    @property
-    def cpu_utilisation(self) -> float | None:
-        """p95 CPU as a share of the request."""
-        return self.cpu_p95 / self.cpu_request if self.cpu_request else None
-
-    @property
-    def memory_utilisation(self) -> float | None:
-        """Peak memory as a share of the request."""
-        return self.memory_max / self.memory_request if self.memory_request else None
-
 
 @dataclass(frozen=True)
 class UsageReport:

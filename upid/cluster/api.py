@@ -121,13 +121,6 @@ class Api:
             return Gone(path)
         return ClusterError(f"Error from server ({_REASONS.get(status, status)}): {message or path}")
 
-    def get_optional(self, path: str, params: dict[str, Any] | None = None) -> Any | None:
-        """GET that answers None on 404."""
-        try:
-            return self.get(path, params)
-        except NotFound:
-            return None
-
     def list(
         self,
         path: str,

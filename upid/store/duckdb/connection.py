@@ -115,8 +115,3 @@ def one(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = 
     """The first row of a query, with the result consumed (DuckDB 2 refuses new work on a half-read result)."""
     rows = con.execute(sql, params or []).fetchall()
     return tuple(rows[0]) if rows else ()
-
-
-def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> object:
-    row = one(con, sql, params)
-    return row[0] if row else None
