@@ -91,9 +91,11 @@ def alibaba() -> str:
             upid(env, "idle", "--history", "2d", "--min-idle", "6h", "--min-confidence", "0", "-o", "json")
         )
     flagged = [i for i in doc["idle"] if i["schedule"] is None]
-    return (f"{len(flagged)} of 207 pods flagged: the trace has no CPU (recorded as 0, so the CPU test "
-            "passes vacuously) and 23 h is too short to judge memory growth (fewer than 3 daily peaks); on this "
-            "trace the flags say only that network was not measured and CPU is unknown")
+    return (
+        f"{len(flagged)} of 207 pods flagged: the trace has no CPU (recorded as 0, so the CPU test "
+        "passes vacuously) and 23 h is too short to judge memory growth (fewer than 3 daily peaks); on this "
+        "trace the flags say only that network was not measured and CPU is unknown"
+    )
 
 
 def main() -> None:

@@ -109,15 +109,75 @@ def test_cost_by_node_balances_with_the_idle_cost(upid, kube) -> None:
     assert s["workload_cost"] + s["idle_cost"] == pytest.approx(s["node_cost"], abs=0.011)  # the books balance
     assert s["idle_cost"] > 0  # the test nodes are mostly empty
     assert {g["group"] for g in doc["groups"]} <= set(kube.cluster.node_names)
+    prices = {p["node"]: p for p in upid("cost", "prices", "-o", "json").json()["nodes"]}
+    assert set(prices) == set(kube.cluster.node_names)
     for n in doc["nodes"]:
-        unit = (0.006655, 0.000892) if n["capacity_type"] == "spot" else (CPU, MEM)
-        expected = (n["cpu_cores"] * unit[0] + n["memory_bytes"] / GIB * unit[1]) * n["hours"]
-        assert n["cost"] == pytest.approx(expected, abs=0.01)
-        assert n["price"].startswith("spot" if n["capacity_type"] == "spot" else "on-demand")
-    assert any(n["capacity_type"] == "spot" for n in doc["nodes"])
+        p = prices[n["name"]]
+        assert p["hourly"] == pytest.approx(LIST[p["instance_type"], p["capacity_type"]], abs=1e-4)
+        assert n["cost"] == pytest.approx(p["hourly"] * n["hours"], abs=0.01)
+        # the hourly price splits 10:1 per core : GiB, and the capacity at those rates is the hourly price
+        assert p["cpu_core_hour"] == pytest.approx(10 * p["memory_gib_hour"], rel=1e-3)
+    assert any(p["capacity_type"] == "spot" for p in prices.values())
+    reasons = {(p["instance_type"], p["capacity_type"]): p["price"] for p in prices.values()}
+    assert (
+        reasons["n2-standard-8", "on-demand"]
+        == "gcp us-central1 on-demand list price (undated source) of n2-standard-8"
+    )
+
+
+# Hand-copied from the shipped table (upid/data/prices/instances.json): GCP hourly list prices.
+LIST = {
+    ("n2-standard-8", "on-demand"): 0.388472,
+    ("e2-standard-4", "on-demand"): 0.13402284,
+    ("n2-standard-8", "spot"): 0.233024,  # us-central1
+    ("e2-standard-4", "spot"): 0.080424,  # us-east1: no us-central1 spot price for it is shipped
+}
+
+
+def test_instance_prices_from_the_settings_win_and_workloads_pay_their_nodes_rates(upid, kube, monkeypatch) -> None:
+    from kube.model import STEP
+
+    for _ in range(3):
+        assert upid("storage", "collect", "--kubeconfig", kube.kubeconfig).code == 0
+        kube.cluster.advance(STEP)
+    monkeypatch.setenv("UPID_INSTANCE_PRICES", "e2-standard-4=0.5, n2-standard-8=1.2")
     prices = upid("cost", "prices", "-o", "json").json()["nodes"]
-    assert {p["node"] for p in prices} == set(kube.cluster.node_names)
-    assert all("OpenCost's default unit prices" in p["price"] for p in prices)
+    for p in prices:
+        assert p["hourly"] == (0.5 if p["instance_type"] == "e2-standard-4" else 1.2)
+        assert p["price"] == f"{p['instance_type']}: instance_prices in the settings"
+    doc = upid("cost", "--by", "node", "--window", "1d", "-o", "json").json()
+    s = doc["summary"]
+    assert s["workload_cost"] + s["idle_cost"] == pytest.approx(s["node_cost"], abs=0.011)
+    monkeypatch.setenv("UPID_INSTANCE_PRICES", "e2-standard-4")
+    bad = upid("cost", "prices")
+    assert bad.code == ExitCode.CONFIG and "UPID_INSTANCE_PRICES" in bad.err
+
+
+def test_price_book_lookup_order_and_split() -> None:
+    from upid.analysis.pricebook import PriceBook, shipped_table
+
+    book = PriceBook(Prices(), instances={"m5.xlarge": 0.15}, table=shipped_table())
+    m5 = {"instance_type": "m5.large", "region": "us-east-1", "cpu_capacity": 2, "memory_capacity": 8 * GIB}
+    aws = {**m5, "provider_id": "aws:///us-east-1a/i-0abc"}
+    price = book.node(aws)
+    assert price.hourly == 0.096 and price.reason == "aws us-east-1 on-demand 2026-01-19 list price of m5.large"
+    assert price.rates.cpu_core_hour == pytest.approx(0.096 / (2 + 8 / 10))  # 10:1 per core : GiB
+    assert 2 * price.rates.cpu_core_hour + 8 * price.rates.memory_gib_hour == pytest.approx(0.096)
+    elsewhere = book.node({**aws, "region": "eu-west-1"})
+    assert elsewhere.hourly == 0.096 and "no eu-west-1 price shipped" in elsewhere.reason
+    assert book.node({**aws, "instance_type": "m5.xlarge"}).hourly == 0.15  # the settings win
+    spot = book.node({**aws, "capacity_type": "spot"})  # no AWS spot list prices are shipped
+    assert spot.hourly is None and spot.rates.cpu_core_hour == 0.006655 and "OpenCost's spot unit prices" in spot.reason
+    gke = {"instance_type": "e2-standard-4", "region": "us-central1", "capacity_type": "spot", "cpu_capacity": 4}
+    gke_spot = book.node({**gke, "memory_capacity": 16 * GIB, "provider_id": "gce://p/us-central1-a/n"})
+    assert gke_spot.hourly == 0.080424 and "us-east1 spot" in gke_spot.reason
+    assert "no us-central1 price shipped" in gke_spot.reason
+    unknown = book.node({**aws, "instance_type": "x9.huge"})
+    assert unknown.rates == Prices() and "x9.huge not in the price table" in unknown.reason
+    azure = book.node(
+        {"instance_type": "Standard_D4s_v5", "region": "eastus2", "cpu_capacity": 4, "memory_capacity": 16 * GIB}
+    )
+    assert azure.hourly == 0.192 and azure.reason.startswith("azure eastus2 on-demand 2023-12-18")
 
 
 def test_cost_groupings_and_imported_data(upid, tmp_path: Path) -> None:
@@ -133,3 +193,18 @@ def test_cost_groupings_and_imported_data(upid, tmp_path: Path) -> None:
     assert upid("cost", "--by", "label=team", "-o", "json").json()["groups"][0]["group"] == "team=(none)"
     bad = upid("cost", "--by", "colour")
     assert bad.code == ExitCode.USAGE and "allowed: namespace, workload, node, label=KEY" in bad.err
+
+
+def test_analyze_bills_workloads_at_their_nodes_rates(upid, kube, monkeypatch) -> None:
+    from kube.model import STEP
+
+    for _ in range(3):
+        assert upid("storage", "collect", "--kubeconfig", kube.kubeconfig).code == 0
+        kube.cluster.advance(STEP)
+    costs = []
+    for scale in (1, 2):
+        monkeypatch.setenv("UPID_INSTANCE_PRICES", f"e2-standard-4={0.2 * scale},n2-standard-8={0.4 * scale}")
+        doc = upid("analyze", "-A", "-o", "json").json()
+        costs.append([r["monthly_cost"]["current"] for r in doc["recommendations"]])
+    assert costs[0] and all(c > 0 for c in costs[0])
+    assert costs[1] == pytest.approx([2 * c for c in costs[0]], abs=0.02)  # node prices reach every row

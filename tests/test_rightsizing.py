@@ -26,8 +26,15 @@ def history(cpu, memory, pods=None, **kw) -> ContainerHistory:
     n = len(cpu)
     pod = np.zeros(n, int) if pods is None else np.asarray(pods)
     current = {"cpu_request": 1.0, "cpu_limit": None, "memory_request": 2.0 * 1024**3, "memory_limit": 2.0 * 1024**3}
-    return ContainerHistory(key=("ns", "Deployment", "web", "app"), ts=1_767_225_600 + np.arange(n) * STEP,
-                            cpu=cpu, memory=memory, pod=pod, current=kw.pop("current", current), **kw)
+    return ContainerHistory(
+        key=("ns", "Deployment", "web", "app"),
+        ts=1_767_225_600 + np.arange(n) * STEP,
+        cpu=cpu,
+        memory=memory,
+        pod=pod,
+        current=kw.pop("current", current),
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -79,11 +86,14 @@ def test_vpa_pod_floor_is_split_across_containers() -> None:
     assert rec.memory_limit == math.ceil(125e6 / MIB) * MIB
 
 
-@pytest.mark.parametrize("peak, expected", [
-    (200 * MIB, 300 * MIB),  # small: +50 % of the peak
-    (2048 * MIB, 2560 * MIB),  # middle: +512 MiB
-    (16384 * MIB, math.ceil(16384 * 1.05) * MIB),  # large: +5 %
-])
+@pytest.mark.parametrize(
+    "peak, expected",
+    [
+        (200 * MIB, 300 * MIB),  # small: +50 % of the peak
+        (2048 * MIB, 2560 * MIB),  # middle: +512 MiB
+        (16384 * MIB, math.ceil(16384 * 1.05) * MIB),  # large: +5 %
+    ],
+)
 def test_upid_memory_headroom(peak: float, expected: float) -> None:
     rec = Upid().recommend(history(np.full(400, 0.1), np.full(400, peak)))
     assert rec.memory_limit == expected
@@ -109,7 +119,7 @@ def test_backtest_counts_what_the_replay_would_have_hit() -> None:
     cpu[600:] = 0.4  # the last third needs twice the CPU
     memory = np.full(n, 500 * MIB)
     for start in (700, 800):  # two excursions above any limit fitted on the first two thirds
-        memory[start:start + 3] = 4 * 1024**3
+        memory[start : start + 3] = 4 * 1024**3
     risk = backtest(KrrSimple(), history(cpu, memory))
     fitted = math.ceil(0.2 * 1000) / 1000
     assert risk["cpu_shortfall"] == pytest.approx((0.4 - fitted) / 0.4, abs=1e-3)
@@ -145,8 +155,11 @@ def test_cpu_limit_policy(policy: str, rng) -> None:
     cpu = rng.gamma(2, 0.1, 1000)
     h = history(cpu, np.full(1000, 300 * MIB))
     rec = apply_cpu_limit(KrrSimple().recommend(h), h, policy)
-    expected = {"none": None, "p99": math.ceil(np.percentile(cpu, 99) * 1000) / 1000,
-                "2x": round(rec.cpu_request * 2, 3)}[policy]
+    expected = {
+        "none": None,
+        "p99": math.ceil(np.percentile(cpu, 99) * 1000) / 1000,
+        "2x": round(rec.cpu_request * 2, 3),
+    }[policy]
     assert rec.cpu_limit == expected
     assert rec.cpu_limit is None or rec.cpu_limit >= rec.cpu_request
 

@@ -10,11 +10,24 @@ from upid.selectors import matches, parse_selector
 LABELS = {"app": "web", "tier": "front", "canary": ""}
 
 
-@pytest.mark.parametrize("selector, expected", [
-    ("app=web", True), ("app==web", True), ("app=db", False), ("app!=db", True), ("app!=web", False),
-    ("canary", True), ("!canary", False), ("!legacy", True), ("legacy", False),
-    ("app=web,tier=front", True), ("app=web,tier=back", False), ("", True), ("missing!=x", True),
-])
+@pytest.mark.parametrize(
+    "selector, expected",
+    [
+        ("app=web", True),
+        ("app==web", True),
+        ("app=db", False),
+        ("app!=db", True),
+        ("app!=web", False),
+        ("canary", True),
+        ("!canary", False),
+        ("!legacy", True),
+        ("legacy", False),
+        ("app=web,tier=front", True),
+        ("app=web,tier=back", False),
+        ("", True),
+        ("missing!=x", True),
+    ],
+)
 def test_selector(selector: str, expected: bool) -> None:
     assert matches(parse_selector(selector), LABELS) is expected
 

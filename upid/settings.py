@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ class Settings:
     discount_percent: float = 0.0
     idle_exclude_namespaces: str = ""  # comma-separated, in addition to the built-in system namespaces
     idle_exclude_patterns: str = ""  # comma-separated regular expressions of workload names never flagged idle
+    instance_prices: dict[str, float] = field(default_factory=dict)  # hourly price per instance type
     debug: bool = False
 
     def with_flags(self, **flags: Any) -> Settings:
@@ -52,6 +53,7 @@ _KEYS: dict[str, tuple[type, str]] = {
     "discount_percent": (float, "UPID_DISCOUNT_PERCENT"),
     "idle_exclude_namespaces": (str, "UPID_IDLE_EXCLUDE_NAMESPACES"),
     "idle_exclude_patterns": (str, "UPID_IDLE_EXCLUDE_PATTERNS"),
+    "instance_prices": (dict, "UPID_INSTANCE_PRICES"),
     "debug": (bool, "UPID_DEBUG"),
 }
 
@@ -97,6 +99,8 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 def _convert(key: str, kind: type, raw: Any, where: str) -> Any:
+    if kind is dict:
+        return _price_table(key, raw, where)
     if kind is bool:
         text = str(raw).strip().lower()
         if text in ("1", "true", "yes", "on"):
@@ -111,3 +115,15 @@ def _convert(key: str, kind: type, raw: Any, where: str) -> Any:
     if kind in (int, float) and value < 0:
         raise ConfigError(f"{where}: {key} must not be negative, got {raw!r}")
     return value
+
+
+def _price_table(key: str, raw: Any, where: str) -> dict[str, float]:
+    """A TOML table `[instance_prices]` ("m5.large" = 0.096) or, from the environment, "m5.large=0.096,..."."""
+    if isinstance(raw, str):
+        pairs = [item.split("=", 1) for item in raw.split(",") if item.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise ConfigError(f"{where}: expected TYPE=PRICE[,TYPE=PRICE...] for {key}, got {raw!r}")
+        raw = {name.strip(): value.strip() for name, value in pairs}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table of instance type = hourly price for {key}, got {raw!r}")
+    return {str(name): _convert(key, float, value, f"{where}.{name}") for name, value in raw.items()}

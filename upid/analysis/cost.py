@@ -7,12 +7,16 @@ us-central1 based: 0.031611 per core-hour, 0.004237 per GiB-hour) and can be ove
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from upid.analysis.history import ContainerHistory
+
+if TYPE_CHECKING:
+    from upid.analysis.pricebook import PriceBook
 
 HOURS_PER_MONTH = 730
 GIB = 1024**3
@@ -43,6 +47,42 @@ def monthly_cost(h: ContainerHistory, cpu_request: float | None, memory_request:
 
 
 SPOT = Prices(cpu_core_hour=0.006655, memory_gib_hour=0.000892)  # OpenCost's default spot unit prices
+
+Workload = tuple[str, str, str]  # namespace, kind, name
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The rates each workload is billed at: those of the node most of its samples ran on when that node's
+    price is known, else the cluster's unit prices."""
+
+    unit: Prices
+    workloads: dict[Workload, Prices] = field(default_factory=dict)
+
+    @property
+    def currency(self) -> str:
+        return self.unit.currency
+
+    def of(self, workload: Workload) -> Prices:
+        return self.workloads.get(workload, self.unit)
+
+
+def as_pricing(prices: Prices | Pricing | None, currency: str = "USD") -> Pricing:
+    if isinstance(prices, Pricing):
+        return prices
+    return Pricing(prices or Prices(currency=currency))
+
+
+def workload_pricing(histories: list[ContainerHistory], node_rates: dict[str, Prices], unit: Prices) -> Pricing:
+    samples: dict[Workload, Counter[str]] = {}
+    for h in histories:
+        counts = samples.setdefault(h.key[:3], Counter())
+        pods, n = np.unique(h.pod, return_counts=True)
+        for pod, c in zip(pods.tolist(), n.tolist(), strict=True):
+            node = h.nodes.get(pod)
+            if node in node_rates:
+                counts[node] += c
+    return Pricing(unit, {w: node_rates[c.most_common(1)[0][0]] for w, c in samples.items() if c})
 
 
 @dataclass(frozen=True)
@@ -98,12 +138,16 @@ def _intervals(ts: np.ndarray) -> np.ndarray:
     return np.minimum(np.append(gaps, median), 2 * median) / 3600
 
 
-def pod_costs(h: ContainerHistory, prices: Prices) -> list[tuple[int, float, float, float]]:
-    """Per pod of the container: (pod, CPU cost, memory cost, usage cost) over the window."""
-    factor = 1 - prices.discount
+def pod_costs(
+    h: ContainerHistory, unit: Prices, node_rates: dict[str, Prices] | None = None
+) -> list[tuple[int, float, float, float]]:
+    """Per pod of the container: (pod, CPU cost, memory cost, usage cost) over the window, at the rates of the
+    pod's node when they are known, else at the unit prices."""
     out = []
     cpu_request, memory_request = h.current.get("cpu_request") or 0.0, h.current.get("memory_request") or 0.0
     for p in np.unique(h.pod):
+        prices = (node_rates or {}).get(h.nodes.get(int(p), ""), unit)
+        factor = 1 - prices.discount
         sel = h.pod == p
         hours = _intervals(h.ts[sel])
         cpu, mem = h.cpu[sel], h.memory[sel]
@@ -115,31 +159,23 @@ def pod_costs(h: ContainerHistory, prices: Prices) -> list[tuple[int, float, flo
 
 
 def node_costs(
-    nodes: list[dict[str, Any]], start: int, end: int, prices: Prices, priced: str, tail: float = 0.0
-) -> list[NodeCost]:
-    """Each node's capacity at the unit prices (spot nodes at the spot ones), for its hours in the window.
-    A node's last sighting stands for one collection interval (`tail` seconds), as a sample does."""
-    out = []
+    nodes: list[dict[str, Any]], start: int, end: int, book: PriceBook, tail: float = 0.0
+) -> tuple[list[NodeCost], dict[str, Prices]]:
+    """Each node's cost for its hours in the window at the price the book gives it, and the rates its
+    capacity is billed at. A node's last sighting stands for one collection interval (`tail` seconds)."""
+    out, rates = [], {}
     for n in nodes:
         first, last = max(start, int(n["first_seen"])), min(end + tail, int(n["last_seen"]) + tail)
         hours = max(0.0, (last - first) / 3600)
-        spot = n.get("capacity_type") == "spot"
-        unit = Prices(SPOT.cpu_core_hour, SPOT.memory_gib_hour, prices.currency, prices.discount) if spot else prices
+        price = book.node(n)
+        unit = price.rates
         cores, memory = float(n["cpu_capacity"] or 0), float(n["memory_capacity"] or 0)
         cost = (cores * unit.cpu_core_hour + memory / GIB * unit.memory_gib_hour) * hours * (1 - unit.discount)
-        reason = f"{'spot' if spot else 'on-demand'}: {priced}" + (" (OpenCost's spot unit prices)" if spot else "")
+        rates[str(n["name"])] = unit
         out.append(
-            NodeCost(
-                str(n["name"]),
-                n.get("capacity_type") or None,
-                round(hours, 2),
-                cores,
-                memory,
-                cost,
-                reason,
-            )
+            NodeCost(str(n["name"]), n.get("capacity_type") or None, round(hours, 2), cores, memory, cost, price.reason)
         )
-    return out
+    return out, rates
 
 
 def cost_report(
@@ -147,24 +183,15 @@ def cost_report(
     nodes: list[dict[str, Any]],
     start: int,
     end: int,
-    prices: Prices,
+    book: PriceBook,
     by: str,
     labels: dict[tuple[str, str, str], dict[str, str]] | None = None,
-    priced: str = "unit prices",
 ) -> CostReport:
-    """Cost over the window grouped `by` namespace, workload, node or label=KEY, and the cluster's idle cost."""
+    """Cost over the window grouped `by` namespace, workload, node or label=KEY, and the cluster's idle cost.
+    Pods on a priced node are billed at that node's rates, so workloads + idle = nodes."""
     groups: dict[str, list[float]] = {}
     known = {str(n["name"]) for n in nodes}
     total = on_nodes = 0.0
-    for h in histories:
-        for pod, cpu, mem, usage in pod_costs(h, prices):
-            node = h.nodes.get(pod)
-            key = _group(by, h, node, labels or {})
-            acc = groups.setdefault(key, [0.0, 0.0, 0.0])
-            acc[0], acc[1], acc[2] = acc[0] + cpu, acc[1] + mem, acc[2] + usage
-            total += cpu + mem
-            if node in known:
-                on_nodes += cpu + mem
     intervals = [
         float(np.median(np.diff(h.ts[h.pod == p])))
         for h in histories
@@ -172,10 +199,19 @@ def cost_report(
         if (h.pod == p).sum() > 1
     ]
     tail = float(np.median(intervals)) if intervals else 300.0
-    priced_nodes = node_costs(nodes, start, end, prices, priced, tail)
+    priced_nodes, rates = node_costs(nodes, start, end, book, tail)
+    for h in histories:
+        for pod, cpu, mem, usage in pod_costs(h, book.unit, rates):
+            node = h.nodes.get(pod)
+            key = _group(by, h, node, labels or {})
+            acc = groups.setdefault(key, [0.0, 0.0, 0.0])
+            acc[0], acc[1], acc[2] = acc[0] + cpu, acc[1] + mem, acc[2] + usage
+            total += cpu + mem
+            if node in known:
+                on_nodes += cpu + mem
     return CostReport(
         by=by,
-        currency=prices.currency,
+        currency=book.unit.currency,
         hours=(end - start) / 3600,
         groups=[CostGroup(k, *v) for k, v in sorted(groups.items())],
         nodes=priced_nodes,

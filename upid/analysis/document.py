@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from upid.analysis.cost import Prices
+from upid.analysis.cost import Prices, Pricing, as_pricing
 from upid.analysis.idle import IdleItem
 from upid.analysis.rightsizing import SEVERITIES, RightsizingReport, Row
 from upid.analysis.strategies import Recommendation
@@ -76,8 +76,7 @@ def _total(rows: list[Row], current: str, recommended: str) -> dict[str, float]:
     }
 
 
-def idle_record(cluster: str, item: IdleItem, prices: Prices | None = None) -> dict[str, Any]:
-    prices = prices or Prices()
+def idle_record(cluster: str, item: IdleItem, prices: Prices | Pricing | None = None) -> dict[str, Any]:
     record = {
         "cluster": cluster,
         "namespace": item.namespace,
@@ -99,12 +98,14 @@ def idle_record(cluster: str, item: IdleItem, prices: Prices | None = None) -> d
     return record
 
 
-def idle_monthly(item: IdleItem, prices: Prices) -> float:
-    """What sleeping the workload saves a month (its requests, times the share of the week asleep)."""
-    return round(prices.monthly(item.savings["cpu_cores"], item.savings["memory_bytes"]), 2)
+def idle_monthly(item: IdleItem, prices: Prices | Pricing | None) -> float:
+    """What sleeping the workload saves a month (its requests, times the share of the week asleep), at the
+    rates of the node it runs on when known."""
+    rates = as_pricing(prices).of((item.namespace, item.workload_kind, item.workload))
+    return round(rates.monthly(item.savings["cpu_cores"], item.savings["memory_bytes"]), 2)
 
 
-def savings_summary(report: RightsizingReport, idle: list[IdleItem], prices: Prices) -> dict[str, Any]:
+def savings_summary(report: RightsizingReport, idle: list[IdleItem], prices: Prices | Pricing) -> dict[str, Any]:
     """Monthly money, each saving counted once: a workload that is idle is saved as idle, not resized too."""
     asleep = {(i.namespace, i.workload_kind, i.workload) for i in idle if not i.excluded}
     resized = [r for r in report.rows if (r.usage.namespace, r.usage.workload_kind, r.usage.workload) not in asleep]
@@ -121,9 +122,10 @@ def savings_summary(report: RightsizingReport, idle: list[IdleItem], prices: Pri
 
 
 def analysis_document(
-    report: RightsizingReport, idle: list[IdleItem] | None = None, prices: Prices | None = None
+    report: RightsizingReport, idle: list[IdleItem] | None = None, prices: Prices | Pricing | None = None
 ) -> dict[str, Any]:
-    rows, idle, prices = report.rows, idle or [], prices or Prices(currency=report.currency)
+    rows, idle = report.rows, idle or []
+    pricing = as_pricing(prices or report.pricing, report.currency)
     severities = Counter(r.severity for r in rows)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -131,7 +133,7 @@ def analysis_document(
         "window": {"start": iso(report.start), "end": iso(report.end)},
         "strategy": report.strategy,
         "recommendations": [container_record(report.cluster, r) for r in rows],
-        "idle": [idle_record(report.cluster, i, prices) for i in idle if not i.excluded],
+        "idle": [idle_record(report.cluster, i, pricing) for i in idle if not i.excluded],
         "summary": {
             "containers": len(rows),
             "workloads": len({(r.usage.namespace, r.usage.workload_kind, r.usage.workload) for r in rows}),
@@ -142,6 +144,6 @@ def analysis_document(
             "cpu_request_cores": _total(rows, "cpu_request", "cpu_request"),
             "memory_request_bytes": {k: int(v) for k, v in _total(rows, "memory_request", "memory_request").items()},
             "backtest_ooms": sum((r.risk or {}).get("oom_count") or 0 for r in rows),
-            **savings_summary(report, idle, prices),
+            **savings_summary(report, idle, pricing),
         },
     }

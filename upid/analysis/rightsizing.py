@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from upid.analysis.backtest import backtest
-from upid.analysis.cost import Prices, monthly_cost
+from upid.analysis.cost import Prices, Pricing, as_pricing, monthly_cost
 from upid.analysis.frame import UsageFrame
 from upid.analysis.history import ContainerHistory, histories
 from upid.analysis.limits import apply_cpu_limit
@@ -45,6 +45,7 @@ class RightsizingReport:
     score: float | None
     grade: str | None
     currency: str = "USD"
+    pricing: Pricing | None = None  # the rates the monthly figures were computed at
 
     @property
     def samples(self) -> int:
@@ -86,12 +87,13 @@ def rightsize(
     frame: UsageFrame,
     strategy_name: str,
     cpu_limit: str = "none",
-    prices: Prices | None = None,
+    prices: Prices | Pricing | None = None,
     containers: list[ContainerHistory] | None = None,
 ) -> RightsizingReport:
-    """`containers`: the frame's histories when the caller already built them (for idle detection too)."""
+    """`containers`: the frame's histories when the caller already built them (for idle detection too).
+    `prices`: unit prices, or per-workload rates (the rates of the nodes the workloads run on)."""
     strategy = STRATEGIES[strategy_name]()
-    prices = prices or Prices()
+    pricing = as_pricing(prices)
     rows = []
     for usage, h in zip(summarize(frame).containers, containers or histories(frame), strict=True):
         rec = apply_cpu_limit(strategy.recommend(h), h, cpu_limit)
@@ -101,7 +103,7 @@ def rightsize(
                 recommendation=rec,
                 risk=backtest(strategy, h),
                 severity=severity(usage, rec),
-                monthly_cost=_money(h, usage, rec, prices),
+                monthly_cost=_money(h, usage, rec, pricing.of(h.key[:3])),
             )
         )
     value, grade = score(rows)
@@ -113,5 +115,6 @@ def rightsize(
         rows=rows,
         score=value,
         grade=grade,
-        currency=prices.currency,
+        currency=pricing.currency,
+        pricing=pricing,
     )

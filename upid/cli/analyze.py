@@ -165,7 +165,7 @@ def analyze(
     store: StoreOpt = None,
 ) -> None:
     from upid.cli.idle import idle_policy
-    from upid.cli.window import analysis_request, prices
+    from upid.cli.window import analysis_request, pricebook
     from upid.workflows.analyze import analyze as run
 
     s = session(ctx, store, cpu_limit=cpu_limit)
@@ -181,7 +181,7 @@ def analyze(
         until,
         strategy=strategy,
         cpu_limit=s.settings.cpu_limit,
-        prices=prices(s.settings),
+        book=pricebook(s.settings),
     )
     report, idle = run(s.store(), request, idle_policy(s.settings))
-    emit(analysis_view(report, idle, request.prices), output, s, no_headers)
+    emit(analysis_view(report, idle), output, s, no_headers)

@@ -66,7 +66,7 @@ def cost(
         return
     from upid.analysis.cost import cost_report
     from upid.analysis.history import histories
-    from upid.cli.window import analysis_request, prices
+    from upid.cli.window import analysis_request, pricebook
     from upid.workflows.analyze import load
 
     s = session(ctx, store)
@@ -74,22 +74,9 @@ def cost(
     target = s.store()
     frame = load(target, request)
     labels = target.workload_labels(frame.cluster) if by.startswith("label=") else None
-    money = prices(s.settings)
-    report = cost_report(
-        histories(frame), target.nodes(frame.cluster), frame.start, frame.end, money, by, labels, _priced(s.settings)
-    )
-    emit(_view(report, frame, money.currency), output, s, no_headers)
-
-
-def _priced(settings: Any) -> str:
-    from upid.analysis.cost import Prices
-
-    default = Prices()
-    custom = (settings.price_cpu_core_hour, settings.price_memory_gib_hour) != (
-        default.cpu_core_hour,
-        default.memory_gib_hour,
-    )
-    return "unit prices from the settings" if custom else "OpenCost's default unit prices"
+    book = pricebook(s.settings)
+    report = cost_report(histories(frame), target.nodes(frame.cluster), frame.start, frame.end, book, by, labels)
+    emit(_view(report, frame, book.unit.currency), output, s, no_headers)
 
 
 def _view(report: Any, frame: Any, currency: str) -> View:
@@ -151,40 +138,57 @@ def prices_cmd(
     output: Annotated[str, output_option()] = "table",
     store: StoreOpt = None,
 ) -> None:
-    """Which price each collected node got, and why."""
-    from upid.analysis.cost import node_costs
-    from upid.cli.window import prices
+    """Which price each collected node got, and why: per instance type from the settings or the shipped list
+    prices (whose sources and dates are listed), else unit prices."""
+    from upid.analysis.cost import GIB
+    from upid.cli.window import pricebook
     from upid.workflows.analyze import choose_cluster
 
     s = session(ctx, store)
     target = s.store()
     name = choose_cluster(target, cluster, s.settings.cluster)
-    money = prices(s.settings)
-    nodes = node_costs(target.nodes(name), 0, 3600, money, _priced(s.settings))  # one hour of each node
-    records = [
-        {
-            "node": n.name,
-            "capacity_type": n.capacity_type or "-",
-            "cpu_cores": n.cpu_cores,
-            "memory_bytes": n.memory_bytes,
-            "hourly": round(n.cost, 4),
-            "price": n.price,
-        }
-        for n in nodes
+    book = pricebook(s.settings)
+    money = book.unit
+    records = []
+    for n in target.nodes(name):
+        price = book.node(n)
+        cores, memory = float(n["cpu_capacity"] or 0), float(n["memory_capacity"] or 0)
+        hourly = (cores * price.rates.cpu_core_hour + memory / GIB * price.rates.memory_gib_hour) * (1 - money.discount)
+        records.append(
+            {
+                "node": n["name"],
+                "instance_type": n.get("instance_type"),
+                "region": n.get("region"),
+                "capacity_type": n.get("capacity_type"),
+                "cpu_cores": cores,
+                "memory_bytes": int(memory),
+                "hourly": round(hourly, 4),
+                "cpu_core_hour": round(price.rates.cpu_core_hour, 6),
+                "memory_gib_hour": round(price.rates.memory_gib_hour, 6),
+                "price": price.reason,
+            }
+        )
+    sources = [
+        {"provider": p, "date": b.get("date"), "regions": sorted(b["regions"]), "source": b["source"]}
+        for p, b in book.table.get("providers", {}).items()
     ]
+    dash = lambda v: v or "-"  # noqa: E731
     columns = [
         Column("node", "NODE"),
-        Column("capacity_type", "CAPACITY"),
+        Column("instance_type", "TYPE", dash),
+        Column("capacity_type", "CAPACITY", dash),
         Column("cpu_cores", "CPU", format_cpu, numeric=True),
         Column("memory_bytes", "MEMORY", format_bytes, numeric=True),
         Column("hourly", "PER HOUR", lambda v: format_money(v, money.currency), numeric=True),
         Column("price", "PRICE"),
     ]
+    footer = [f"list prices: {x['provider']} {', '.join(x['regions'])} ({x['date'] or 'undated'})" for x in sources]
     emit(
         View(
-            document={"cluster": name, "currency": money.currency, "nodes": records},
+            document={"cluster": name, "currency": money.currency, "nodes": records, "list_prices": sources},
             records=records,
             columns=columns,
+            footer=footer,
             empty="No nodes collected for this cluster: costs use unit prices per workload.",
         ),
         output,

@@ -112,18 +112,19 @@ def idle(
     store: StoreOpt = None,
 ) -> None:
     from upid.analysis.document import idle_monthly, idle_record
-    from upid.cli.window import analysis_request, prices
+    from upid.cli.window import analysis_request, pricebook
     from upid.workflows.analyze import idle as run
 
     s = session(ctx, store, timezone=timezone)
     _check_zone(s.settings.timezone)
-    request = analysis_request(s, cluster, context, namespace, all_namespaces, selector, history, until)
+    request = analysis_request(
+        s, cluster, context, namespace, all_namespaces, selector, history, until, book=pricebook(s.settings)
+    )
     policy = idle_policy(s.settings, min_idle=parse_duration(min_idle), min_confidence=min_confidence)
-    frame, items = run(s.store(), request, policy)
+    frame, items, money = run(s.store(), request, policy)
     flagged = [i for i in items if not i.excluded]
     cores = round(sum(i.savings["cpu_cores"] for i in flagged), 3)
     memory = int(sum(i.savings["memory_bytes"] for i in flagged))
-    money = prices(s.settings)
     monthly = round(sum(idle_monthly(i, money) for i in flagged), 2)
     doc = {
         "cluster": frame.cluster,

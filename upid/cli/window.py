@@ -50,3 +50,15 @@ def prices(settings: Any) -> Any:
         currency=settings.currency,
         discount=settings.discount_percent / 100,
     )
+
+
+def pricebook(settings: Any) -> Any:
+    """The prices nodes get: the settings' instance_prices, the shipped list prices, then the unit prices."""
+    from upid.analysis.cost import Prices
+    from upid.analysis.pricebook import PriceBook, shipped_table
+
+    unit = prices(settings)
+    default = Prices()
+    custom = (unit.cpu_core_hour, unit.memory_gib_hour) != (default.cpu_core_hour, default.memory_gib_hour)
+    reason = "unit prices from the settings" if custom else "OpenCost's default unit prices"
+    return PriceBook(unit, reason, dict(settings.instance_prices), shipped_table())

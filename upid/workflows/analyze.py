@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from upid.analysis.cost import Prices
+from upid.analysis.cost import Prices, Pricing, node_costs, workload_pricing
 from upid.analysis.frame import UsageFrame
-from upid.analysis.history import histories
+from upid.analysis.history import ContainerHistory, histories
 from upid.analysis.idle import IdleItem, IdlePolicy, detect
+from upid.analysis.pricebook import PriceBook
 from upid.analysis.rightsizing import RightsizingReport, rightsize
 from upid.errors import NoDataError, UsageError
 from upid.selectors import matches, parse_selector
@@ -55,7 +56,7 @@ class AnalysisRequest:
     until: int | None = None
     strategy: str = "upid"
     cpu_limit: str = "none"  # none, pNN or Nx (upid.analysis.limits)
-    prices: Prices | None = None
+    book: PriceBook | None = None  # unit and per-instance prices; OpenCost's unit prices when None
 
 
 def _selected(store: Store, cluster: str, selector: str | None) -> list[tuple[str, str, str]] | None:
@@ -86,10 +87,19 @@ def analyze(
     """Right-sizing of every workload container, and the idle workloads, over the same window."""
     frame = load(store, request)
     containers = histories(frame)
-    report = rightsize(frame, request.strategy, request.cpu_limit, request.prices, containers)
+    rates = pricing(store, frame, containers, request.book)
+    report = rightsize(frame, request.strategy, request.cpu_limit, rates, containers)
     return report, detect(containers, frame.end, policy)
 
 
-def idle(store: Store, request: AnalysisRequest, policy: IdlePolicy) -> tuple[UsageFrame, list[IdleItem]]:
+def idle(store: Store, request: AnalysisRequest, policy: IdlePolicy) -> tuple[UsageFrame, list[IdleItem], Pricing]:
     frame = load(store, request)
-    return frame, detect(histories(frame), frame.end, policy)
+    containers = histories(frame)
+    return frame, detect(containers, frame.end, policy), pricing(store, frame, containers, request.book)
+
+
+def pricing(store: Store, frame: UsageFrame, containers: list[ContainerHistory], book: PriceBook | None) -> Pricing:
+    """Each workload's rates: its node's when the cluster's nodes were collected, else the unit prices."""
+    book = book or PriceBook(Prices())
+    _, rates = node_costs(store.nodes(frame.cluster), frame.start, frame.end, book)
+    return workload_pricing(containers, rates, book.unit)
