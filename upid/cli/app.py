@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover - older typer with the click package
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from upid import __version__
-from upid.cli import analyze, cluster, cost, demo, idle, storage
+from upid.cli import analyze, cluster, cost, demo, forecast, idle, storage
 from upid.errors import ExitCode, UpidError
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app.add_typer(cost.app, name="cost")
 app.command("analyze", help=analyze.HELP, epilog=analyze.EXAMPLES)(analyze.analyze)
 app.command("demo", help=demo.HELP, epilog=demo.EXAMPLES)(demo.demo)
 app.command("idle", help=idle.HELP, epilog=idle.EXAMPLES)(idle.idle)
+app.command("forecast", help=forecast.HELP, epilog=forecast.EXAMPLES)(forecast.forecast)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,28 @@
+"""Forecast every workload container of a window, and the cluster's and namespaces' capacity trends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from upid.analysis.capacity import Trend, capacity
+from upid.analysis.forecast import Forecast, forecast, hourly
+from upid.analysis.frame import UsageFrame
+from upid.analysis.history import histories
+from upid.store.base import Store
+from upid.workflows.analyze import AnalysisRequest, load
+
+
+@dataclass(frozen=True)
+class ForecastReport:
+    frame: UsageFrame
+    horizon_hours: int
+    forecasts: list[Forecast]
+    capacity: list[Trend]
+
+
+def run(store: Store, request: AnalysisRequest, horizon_hours: int) -> ForecastReport:
+    frame = load(store, request)
+    containers = histories(frame)
+    series = [hourly(h, resource, frame.end) for h in containers for resource in ("cpu", "memory")]
+    trends = capacity(containers, store.nodes(frame.cluster), frame.start, frame.end)
+    return ForecastReport(frame, horizon_hours, forecast(series, horizon_hours), trends)
