@@ -44,6 +44,15 @@ def upid(env: dict[str, str], *args: str) -> str:
     ).stdout
 
 
+def import_history(con: duckdb.DuckDBPyConnection, path: Path, split_ts: int, home: str) -> dict[str, str]:
+    """Import the trace before `split_ts` into a store under `home` with `upid storage import`; its environment."""
+    history = Path(home) / "history.parquet"
+    con.execute(f"COPY (SELECT * FROM '{path}' WHERE epoch(timestamp) < {split_ts}) TO '{history}' (FORMAT parquet)")
+    env = {**os.environ, "UPID_HOME": home}
+    upid(env, "storage", "import", str(history), "--cluster", "bitbrains")
+    return env
+
+
 def future_of(path: Path, split_ts: int) -> dict[str, tuple[np.ndarray, np.ndarray, float, float]]:
     con = duckdb.connect()
     rows = con.execute(f"""SELECT workload, list(coalesce(cpu_cores, 0)), list(memory_bytes),
@@ -81,12 +90,7 @@ def run(month: int, split_days: int) -> dict[str, dict[str, float]]:
     split_ts = start + split_days * 86400
     results = {}
     with tempfile.TemporaryDirectory(prefix="upid-eval-") as home:
-        history = Path(home) / "history.parquet"
-        con.execute(
-            f"COPY (SELECT * FROM '{path}' WHERE epoch(timestamp) < {split_ts}) TO '{history}' (FORMAT parquet)"
-        )
-        env = {**os.environ, "UPID_HOME": home}
-        upid(env, "storage", "import", str(history), "--cluster", "bitbrains")
+        env = import_history(con, path, split_ts, home)
         future = future_of(path, split_ts)
         for strategy in STRATEGIES:
             started = time.perf_counter()
