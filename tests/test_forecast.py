@@ -111,3 +111,34 @@ def test_forecast_cli_json_and_table(upid, tmp_path: Path) -> None:
     assert table.code == 0 and "MASE" in table.out and "beat seasonal naive in their backtest" in table.out
     bad = upid("forecast", "--horizon", "9d")
     assert bad.code == ExitCode.USAGE and "--horizon" in bad.err
+
+
+def test_the_series_is_the_total_over_the_pods_per_hour() -> None:
+    from upid.analysis.forecast import hourly
+
+    ts = np.repeat(1_767_225_600 + np.arange(24) * 300, 2)  # two pods, 2 hours of 5-minute samples
+    h = ContainerHistory(
+        key=("ns", "Deployment", "web", "c"),
+        ts=ts,
+        cpu=np.tile([1.0, 0.5], 24),
+        memory=np.tile([1e9, 3e9], 24),
+        pod=np.tile([0, 1], 24),
+        current={},
+    )
+    s = hourly(h, "memory", int(ts[-1]))
+    assert s.first_hour == H0 and s.values.tolist() == [4e9, 4e9]
+    assert hourly(h, "cpu", int(ts[-1]) + 3600).values.tolist() == [1.5, 1.5, 1.5]  # a missing hour is filled
+
+
+def test_forecast_on_a_collected_cluster(upid, kube) -> None:
+    from kube.model import STEP
+
+    for _ in range(3):
+        assert upid("storage", "collect", "--kubeconfig", kube.kubeconfig).code == 0
+        kube.cluster.advance(STEP)
+    r = upid("forecast", "-A", "-o", "json")
+    assert r.code == 0, r.err
+    doc = r.json()
+    # minutes of history: too little to repeat a day, so no forecast and no trend, and nothing invented
+    assert doc["forecasts"] == [] and doc["capacity"] == []
+    assert "No containers to forecast." in upid("forecast", "-A").err  # notices go to stderr
