@@ -29,9 +29,12 @@ class Prices:
     currency: str = "USD"
     discount: float = 0.0  # share off list prices (0.2 = 20 %)
 
+    def hourly(self, cores: float, memory_bytes: float) -> float:
+        """What the cores and memory cost an hour, after the discount."""
+        return (cores * self.cpu_core_hour + memory_bytes / GIB * self.memory_gib_hour) * (1 - self.discount)
+
     def monthly(self, cores: float, memory_bytes: float) -> float:
-        hourly = cores * self.cpu_core_hour + memory_bytes / GIB * self.memory_gib_hour
-        return hourly * HOURS_PER_MONTH * (1 - self.discount)
+        return self.hourly(cores, memory_bytes) * HOURS_PER_MONTH
 
 
 def concurrency(h: ContainerHistory) -> float:
@@ -168,10 +171,9 @@ def node_costs(
         first, last = max(start, int(n["first_seen"])), min(end + tail, int(n["last_seen"]) + tail)
         hours = max(0.0, (last - first) / 3600)
         price = book.node(n)
-        unit = price.rates
         cores, memory = float(n["cpu_capacity"] or 0), float(n["memory_capacity"] or 0)
-        cost = (cores * unit.cpu_core_hour + memory / GIB * unit.memory_gib_hour) * hours * (1 - unit.discount)
-        rates[str(n["name"])] = unit
+        cost = price.rates.hourly(cores, memory) * hours
+        rates[str(n["name"])] = price.rates
         out.append(
             NodeCost(str(n["name"]), n.get("capacity_type") or None, round(hours, 2), cores, memory, cost, price.reason)
         )

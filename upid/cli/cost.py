@@ -140,7 +140,6 @@ def prices_cmd(
 ) -> None:
     """Which price each collected node got, and why: per instance type from the settings or the shipped list
     prices (whose sources and dates are listed), else unit prices."""
-    from upid.analysis.cost import GIB
     from upid.cli.window import pricebook
     from upid.workflows.analyze import choose_cluster
 
@@ -153,7 +152,7 @@ def prices_cmd(
     for n in target.nodes(name):
         price = book.node(n)
         cores, memory = float(n["cpu_capacity"] or 0), float(n["memory_capacity"] or 0)
-        hourly = (cores * price.rates.cpu_core_hour + memory / GIB * price.rates.memory_gib_hour) * (1 - money.discount)
+        hourly = price.rates.hourly(cores, memory)
         records.append(
             {
                 "node": n["name"],
