@@ -15,7 +15,6 @@ Where it does not, the container's forecast is seasonal naive, and says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -203,74 +202,74 @@ def forecast(series: list[Series], horizon: int, fallback: bool = True) -> list[
     return out
 
 
-def _forecast_resource(series: list[Series], horizon: int, fallback: bool) -> list[Forecast]:
-    rng = np.random.default_rng(SEED)
-    # Backtest: fit without each series' last `horizon` hours (or as many as its history allows beyond the
-    # week the features look back and a day of training targets, at least a day), score on them.
+@dataclass(frozen=True)
+class _Backtest:
+    model_mase: float
+    model_coverage: float  # of the widened p90
+    naive_coverage: float
+
+
+def _backtest(series: list[Series], horizon: int, rng: np.random.Generator) -> tuple[dict[int, _Backtest], float]:
+    """Fit without each series' last `horizon` hours (or as many as its history allows beyond the week the
+    features look back and two days of training targets, at least a day) and score on them. Also returns the
+    factor that widens the p90 band to cover 90 % of the held-out hours."""
     holds = {id(s): min(horizon, len(s.values) - WEEK - 2 * DAY) for s in series}
     usable = [s for s in series if holds[id(s)] >= DAY]
-    backtests: dict[int, tuple[float, float, float]] = {}
-    widen = 1.0
-    if usable:
-        cut = [s.values[: -holds[id(s)]] for s in usable]
-        x, y = _training(cut, [s.first_hour for s in usable], horizon, rng)
-        if x is not None:
-            held_models = _fit(x, y)
-            held = [
-                (s, past, s.values[-holds[id(s)] :], *_predict(held_models, past, s.first_hour, holds[id(s)]))
-                for s, past in zip(usable, cut, strict=True)
-            ]
-            widen = _calibrate([(truth, p50, p90) for _, _, truth, p50, p90 in held])
-            for s, past, truth, p50, p90 in held:
-                p90 = p50 + widen * (p90 - p50)
-                period = _naive_period(past)
-                naive = _naive(past, len(truth), period)
-                naive_mae = _mae(naive, truth)
-                model_mase = _mae(p50, truth) / naive_mae if naive_mae > 0 else (0.0 if _mae(p50, truth) == 0 else 1.0)
-                naive_cover = float(np.mean(truth <= naive + _naive_band(past, period)))
-                backtests[id(s)] = (model_mase, float(np.mean(truth <= p90)), naive_cover)
-    # The forecast itself: fitted on all of the history.
-    full = [s for s in series if len(s.values) >= WEEK + DAY]
-    models: list[Any] | None = None
-    if full:
-        x, y = _training([s.values for s in full], [s.first_hour for s in full], horizon, rng)
-        models = _fit(x, y) if x is not None else None
+    cut = [s.values[: -holds[id(s)]] for s in usable]
+    x, y = _training(cut, [s.first_hour for s in usable], horizon, rng) if usable else (None, None)
+    if x is None:
+        return {}, 1.0
+    models = _fit(x, y)
+    held = [
+        (s, past, s.values[-holds[id(s)] :], *_predict(models, past, s.first_hour, holds[id(s)]))
+        for s, past in zip(usable, cut, strict=True)
+    ]
+    widen = _calibrate([(truth, p50, p90) for _, _, truth, p50, p90 in held])
+    results = {}
+    for s, past, truth, p50, p90 in held:
+        period = _naive_period(past)
+        naive = _naive(past, len(truth), period)
+        naive_mae, model_mae = _mae(naive, truth), _mae(p50, truth)
+        mase = model_mae / naive_mae if naive_mae > 0 else (0.0 if model_mae == 0 else 1.0)
+        results[id(s)] = _Backtest(
+            mase,
+            float(np.mean(truth <= p50 + widen * (p90 - p50))),
+            float(np.mean(truth <= naive + _naive_band(past, period))),
+        )
+    return results, widen
+
+
+def _forecast_resource(series: list[Series], horizon: int, fallback: bool) -> list[Forecast]:
+    rng = np.random.default_rng(SEED)
+    backtests, widen = _backtest(series, horizon, rng)
+    full = [s for s in series if len(s.values) >= WEEK + DAY]  # the forecast itself: fitted on all the history
+    x, y = _training([s.values for s in full], [s.first_hour for s in full], horizon, rng) if full else (None, None)
+    models = _fit(x, y) if x is not None else None
     result = []
     for s in series:
         first = s.first_hour + len(s.values)
-        period = _naive_period(s.values)
-        naive_name = "seasonal-naive-week" if period == WEEK else "seasonal-naive-day"
         bt = backtests.get(id(s))
-        if models is not None and len(s.values) >= WEEK + DAY and (bt is None or bt[0] < 1.0 or not fallback):
+        if models is not None and len(s.values) >= WEEK + DAY and (bt is None or bt.model_mase < 1.0 or not fallback):
             p50, p90 = _predict(models, s.values, s.first_hour, horizon)
-            p90 = p50 + widen * (p90 - p50)
+            scores = (_r(bt.model_mase), _r(bt.model_coverage), _r(bt.model_mase)) if bt else (None, None, None)
             note = None if bt else "history too short to backtest (needs 10 days)"
-            result.append(
-                Forecast(
-                    s.key,
-                    s.resource,
-                    first,
-                    p50,
-                    p90,
-                    MODEL,
-                    _r(bt[0]) if bt else None,
-                    _r(bt[1]) if bt else None,
-                    _r(bt[0]) if bt else None,
-                    note,
-                )
-            )
-            continue
-        if len(s.values) < DAY:
-            continue  # less than a day: nothing to repeat
-        p50 = _naive(s.values, horizon, period) if len(s.values) >= period else _naive(s.values, horizon, DAY)
-        p90 = p50 + max(0.0, _naive_band(s.values, period))
-        if bt:
-            note = f"{MODEL} did not beat seasonal naive in the backtest (MASE {bt[0]:.2f})"
-            result.append(Forecast(s.key, s.resource, first, p50, p90, naive_name, 1.0, _r(bt[2]), _r(bt[0]), note))
-        else:
-            note = "history shorter than a week and a day: seasonal naive, not backtested"
-            result.append(Forecast(s.key, s.resource, first, p50, p90, naive_name, None, None, None, note))
+            result.append(Forecast(s.key, s.resource, first, p50, p50 + widen * (p90 - p50), MODEL, *scores, note))
+        elif len(s.values) >= DAY:  # less than a day: nothing to repeat
+            result.append(_naive_forecast(s, horizon, bt))
     return result
+
+
+def _naive_forecast(s: Series, horizon: int, bt: _Backtest | None) -> Forecast:
+    period = _naive_period(s.values)
+    p50 = _naive(s.values, horizon, period)
+    p90 = p50 + max(0.0, _naive_band(s.values, period))
+    name = "seasonal-naive-week" if period == WEEK else "seasonal-naive-day"
+    first = s.first_hour + len(s.values)
+    if bt is None:
+        note = "history shorter than a week and a day: seasonal naive, not backtested"
+        return Forecast(s.key, s.resource, first, p50, p90, name, None, None, None, note)
+    note = f"{MODEL} did not beat seasonal naive in the backtest (MASE {bt.model_mase:.2f})"
+    return Forecast(s.key, s.resource, first, p50, p90, name, 1.0, _r(bt.naive_coverage), _r(bt.model_mase), note)
 
 
 def _r(v: float) -> float:
