@@ -251,9 +251,10 @@ def _forecast_resource(series: list[Series], horizon: int, fallback: bool) -> li
         bt = backtests.get(id(s))
         if models is not None and len(s.values) >= WEEK + DAY and (bt is None or bt.model_mase < 1.0 or not fallback):
             p50, p90 = _predict(models, s.values, s.first_hour, horizon)
-            scores = (_r(bt.model_mase), _r(bt.model_coverage), _r(bt.model_mase)) if bt else (None, None, None)
+            mase, coverage = (_r(bt.model_mase), _r(bt.model_coverage)) if bt else (None, None)
             note = None if bt else "history too short to backtest (needs 10 days)"
-            result.append(Forecast(s.key, s.resource, first, p50, p50 + widen * (p90 - p50), MODEL, *scores, note))
+            p90 = p50 + widen * (p90 - p50)
+            result.append(Forecast(s.key, s.resource, first, p50, p90, MODEL, mase, coverage, mase, note))
         elif len(s.values) >= DAY:  # less than a day: nothing to repeat
             result.append(_naive_forecast(s, horizon, bt))
     return result
