@@ -7,6 +7,7 @@ VM's provisioned size maps onto the pod's request. Nothing random: the same layo
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,6 +69,12 @@ class Workload:
     containers: list[str]
     labels: dict[str, str]
     annotations: dict[str, str] = field(default_factory=dict)
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)  # per container; from `shape` at first
+    rv: int = 0  # resourceVersion after the last write to it; 0: never written (then it follows the clock)
+
+    def __post_init__(self) -> None:
+        if not self.resources:
+            self.resources = {c: copy.deepcopy(self.shape) for c in self.containers}
 
 
 @dataclass
@@ -105,6 +112,7 @@ class Cluster:
         self.pods: list[Pod] = []
         self.cpu_ns: dict[tuple[str, str], float] = {}  # cumulative core-nanoseconds per (pod, container)
         self.net: dict[str, tuple[float, float]] = {}
+        self.revision = 2_000_000  # the etcd revision: every write takes the next one
         self._build(pods)
 
     def _build(self, target: int) -> None:
@@ -153,6 +161,14 @@ class Cluster:
         bare = self.pods[-1]
         bare.owner_kind, bare.owner_name = "", ""  # one bare pod, owned by nobody
         self.pods[0].restarts, self.pods[0].oom_at = 2, _time(self.start - 600)
+
+    def workload(self, namespace: str, kind: str, name: str) -> Workload | None:
+        return next((w for w in self.workloads if (w.namespace, w.kind, w.name) == (namespace, kind, name)), None)
+
+    def written(self, w: Workload) -> None:
+        """Someone (upid, or another client in a test) wrote to the workload: it gets a new resourceVersion."""
+        self.revision += 1
+        w.rv = self.revision
 
     # -- time and usage --------------------------------------------------------------------------
 

@@ -103,7 +103,7 @@ def _container_spec(w: Workload, name: str) -> dict[str, Any]:
     return {
         "name": name,
         "image": f"registry.example/{w.name}-{name}:1.0",
-        "resources": w.shape,
+        "resources": w.resources[name],
         "terminationMessagePath": "/dev/termination-log",
         "terminationMessagePolicy": "File",
         "imagePullPolicy": "IfNotPresent",
@@ -123,6 +123,8 @@ def _template(w: Workload) -> dict[str, Any]:
 
 def workload(c: Cluster, w: Workload) -> dict[str, Any]:
     m = meta(c, w.kind, w.name, w.namespace, labels=w.labels, annotations=w.annotations)
+    if w.rv:
+        m["resourceVersion"] = str(w.rv)
     selector = {"matchLabels": {"app": w.name}}
     if w.kind == "CronJob":
         spec: dict[str, Any] = {"schedule": "*/30 * * * *", "jobTemplate": {"spec": {"template": _template(w)}}}
@@ -138,6 +140,20 @@ def workload(c: Cluster, w: Workload) -> dict[str, Any]:
         if w.kind == "StatefulSet":
             spec["serviceName"] = w.name
     return {"apiVersion": "apps/v1", "kind": w.kind, "metadata": m, "spec": spec, "status": status}
+
+
+def scale(c: Cluster, w: Workload) -> dict[str, Any]:
+    """The scale subresource (autoscaling/v1 Scale) of a Deployment or StatefulSet."""
+    m = meta(c, w.kind, w.name, w.namespace)
+    if w.rv:
+        m["resourceVersion"] = str(w.rv)
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": m,
+        "spec": {"replicas": w.replicas},
+        "status": {"replicas": w.replicas, "selector": f"app={w.name}"},
+    }
 
 
 def _owner(c: Cluster, kind: str, name: str, namespace: str) -> list[dict[str, Any]]:

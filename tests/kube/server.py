@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, urlparse
 import orjson
 
 from kube import objects as o
-from kube.model import Cluster
+from kube import writes
+from kube.model import Cluster, Workload
 
 TOKEN = "upid-test-token"
 USER = "system:serviceaccount:upid:upid"
@@ -40,6 +41,7 @@ class Behaviour:
     token_epoch: int = 0  # bump to expire every continue token handed out so far
     hpa_for: set[str] = field(default_factory=set)  # workload names with an HPA
     pdb_for: set[str] = field(default_factory=set)
+    race: set[str] = field(default_factory=set)  # workloads someone else writes to right after each GET of them
 
 
 def status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -73,6 +75,10 @@ LISTS = {  # path (without namespace) -> (API group, resource)
     "/apis/metrics.k8s.io/v1beta1/nodes": ("metrics.k8s.io", "nodes"),
 }
 LIST_KIND = {"pods": "PodList", "nodes": "NodeList", "namespaces": "NamespaceList"}
+OBJECT = re.compile(
+    r"/apis/(apps|batch)/v1/namespaces/([^/]+)/(deployments|statefulsets|daemonsets|cronjobs)/([^/]+)(/scale)?"
+)
+KINDS = {"deployments": "Deployment", "statefulsets": "StatefulSet", "daemonsets": "DaemonSet", "cronjobs": "CronJob"}
 NAMESPACED = re.compile(r"^(/apis?/[^/]+(?:/[^/]+)?)/namespaces/([^/]+)/([^/]+)$")
 
 
@@ -132,11 +138,13 @@ class KubeServer:
             return self._route(path, query)
 
     def _denied(self, verb: str, group: str, resource: str, name: str | None, ns: str | None) -> dict[str, Any] | None:
+        """A 403 when `denied` holds "group/resource" (every verb) or "verb group/resource" (that verb only)."""
         key = f"{group}/{resource}" if group else resource
-        if key not in self.behaviour.denied:
+        if key not in self.behaviour.denied and f"{verb} {key}" not in self.behaviour.denied:
             return None
         scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"
-        subject = f'{resource.split("/")[0]} "{name}"' if name else resource
+        plural = resource.split("/")[0] + (f".{group}" if group and "." not in group else "")
+        subject = f'{plural} "{name}"' if name else resource
         return status(
             403,
             "Forbidden",
@@ -172,6 +180,8 @@ class KubeServer:
         if m := re.fullmatch(r"/api/v1/nodes/([^/]+)/proxy/stats/summary", path):
             denied = self._denied("get", "", "nodes/proxy", m.group(1), None)
             return (403, denied, {}) if denied else (200, o.summary(c, m.group(1)), {})
+        if m := OBJECT.fullmatch(path):
+            return self._get_object(m)
         namespace = None
         if m := NAMESPACED.match(path):
             path, namespace = f"{m.group(1)}/{m.group(3)}", m.group(2)
@@ -190,6 +200,56 @@ class KubeServer:
         if selector := query.get("labelSelector"):
             items = [i for i in items if _matches(i["metadata"].get("labels") or {}, selector)]
         return self._page(path, items, query)
+
+    def _object(
+        self, m: re.Match[str], verb: str
+    ) -> tuple[Workload | None, tuple[int, dict[str, Any], dict[str, str]] | None]:
+        group, ns, resource, name, sub = m.group(1), m.group(2), m.group(3), m.group(4), m.group(5) or ""
+        denied = self._denied(verb, group, resource + sub, name, ns)
+        if denied:
+            return None, (403, denied, {})
+        w = self.cluster.workload(ns, KINDS[resource], name)
+        if w is None or (sub and w.kind not in ("Deployment", "StatefulSet")):
+            return None, (404, status(404, "NotFound", f'{resource}.{group} "{name}" not found'), {})
+        return w, None
+
+    def _get_object(self, m: re.Match[str]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        w, error = self._object(m, "get")
+        if error or w is None:
+            return error or (500, {}, {})
+        body = o.scale(self.cluster, w) if m.group(5) else o.workload(self.cluster, w)
+        if w.name in self.behaviour.race:  # someone else writes between this read and our patch
+            self.cluster.written(w)
+        return 200, body, {}
+
+    def patch(
+        self, path: str, query: dict[str, str], auth: str | None, content_type: str, body: Any
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if auth != f"Bearer {TOKEN}":
+            return 401, status(401, "Unauthorized", "Unauthorized"), {}
+        with self.lock:
+            self.requests.append(
+                f"PATCH {path}" + (f"?{'&'.join(f'{k}={v}' for k, v in query.items())}" if query else "")
+            )
+            m = OBJECT.fullmatch(path)
+            if not m:
+                return (
+                    405,
+                    status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"),
+                    {},
+                )
+            w, error = self._object(m, "patch")
+            if error or w is None:
+                return error or (500, {}, {})
+            if query.get("dryRun") not in (None, "All"):
+                return 400, status(400, "BadRequest", f"invalid dry run option: {query['dryRun']}"), {}
+            try:
+                new = writes.patch(
+                    self.cluster, w, content_type, body, query.get("dryRun") == "All", m.group(5) and "scale" or ""
+                )
+            except writes.PatchError as e:
+                return e.code, status(e.code, e.reason, e.message), {}
+            return 200, new, {}
 
     def _items(self, path: str) -> list[dict[str, Any]]:
         c = self.cluster
@@ -290,6 +350,24 @@ class _Handler(BaseHTTPRequestHandler):
         data = orjson.dumps(body)
         with self.server_state.lock:
             self.server_state.handler_seconds += time.perf_counter() - started
+        self._send(code, data, headers)
+
+    def do_PATCH(self) -> None:  # noqa: N802 - the http.server API
+        url = urlparse(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            code, doc, headers = 400, status(400, "BadRequest", "the body of the request could not be decoded"), {}
+        else:
+            content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            code, doc, headers = self.server_state.patch(
+                url.path, query, self.headers.get("Authorization"), content_type, body
+            )
+        self._send(code, orjson.dumps(doc), headers)
+
+    def _send(self, code: int, data: bytes, headers: dict[str, str]) -> None:
         try:
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
