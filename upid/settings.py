@@ -31,6 +31,10 @@ class Settings:
     idle_exclude_namespaces: str = ""  # comma-separated, in addition to the built-in system namespaces
     idle_exclude_patterns: str = ""  # comma-separated regular expressions of workload names never flagged idle
     instance_prices: dict[str, float] = field(default_factory=dict)  # hourly price per instance type
+    protected_namespaces: str = ""  # comma-separated: `optimize` never changes them (kube-system always)
+    max_cpu_shortfall: float = 0.10  # `optimize` refuses a change whose backtested CPU shortfall is above this
+    max_oom_kills: int = 0  # ... or whose backtest replay had more OOM kills than this
+    min_history_hours: float = 24.0  # ... or that rests on less history than this
     debug: bool = False
 
     def with_flags(self, **flags: Any) -> Settings:
@@ -54,6 +58,10 @@ _KEYS: dict[str, tuple[type, str]] = {
     "idle_exclude_namespaces": (str, "UPID_IDLE_EXCLUDE_NAMESPACES"),
     "idle_exclude_patterns": (str, "UPID_IDLE_EXCLUDE_PATTERNS"),
     "instance_prices": (dict, "UPID_INSTANCE_PRICES"),
+    "protected_namespaces": (str, "UPID_PROTECTED_NAMESPACES"),
+    "max_cpu_shortfall": (float, "UPID_MAX_CPU_SHORTFALL"),
+    "max_oom_kills": (int, "UPID_MAX_OOM_KILLS"),
+    "min_history_hours": (float, "UPID_MIN_HISTORY_HOURS"),
     "debug": (bool, "UPID_DEBUG"),
 }
 

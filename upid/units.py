@@ -112,3 +112,18 @@ def format_money(amount: float | None, currency: str = "USD") -> str:
     sign = "-" if amount < 0 else ""
     symbol = _SYMBOLS.get(currency.upper())
     return f"{sign}{symbol}{abs(amount):,.2f}" if symbol else f"{sign}{abs(amount):,.2f} {currency}"
+
+
+def cpu_quantity(cores: float) -> str:
+    """Cores as an exact quantity for a patch: whole millicores ('120m'), or whole cores ('2')."""
+    milli = max(1, round(cores * 1000))
+    return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
+
+
+def memory_quantity(value: float) -> str:
+    """Bytes as an exact quantity for a patch: Mi or Ki when the value is a whole number of them."""
+    n = int(round(value))
+    for unit, size in (("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return str(n)

@@ -35,6 +35,18 @@ class Gone(Exception):
     """410: a list's continue token expired."""
 
 
+class Conflict(Exception):
+    """409: the object changed since it was read (a stale resourceVersion); the caller skips it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+STRATEGIC_MERGE = "application/strategic-merge-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+
+
 class Api:
     def __init__(
         self, client: Any, timeout: float = 30.0, attempts: int = 4, sleep: Callable[[float], None] = time.sleep
@@ -47,10 +59,19 @@ class Api:
         self.requests = 0
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self._call("GET", path, params)
+
+    def patch(self, path: str, body: Any, content_type: str = STRATEGIC_MERGE, dry_run: bool = False) -> Any:
+        """PATCH an object; `dry_run`: the server validates and answers but stores nothing (?dryRun=All)."""
+        return self._call("PATCH", path, {"dryRun": "All"} if dry_run else None, body, content_type)
+
+    def _call(
+        self, method: str, path: str, params: dict[str, Any] | None, body: Any = None, content_type: str | None = None
+    ) -> Any:
         delay = 0.5
         for attempt in range(1, self.attempts + 1):
             try:
-                status, headers, body = self._request(path, params)
+                status, headers, raw = self._request(method, path, params, body, content_type)
             except ClusterError as e:
                 if attempt == self.attempts or "timed out" not in e.message:  # a refusal is final, as in kubectl
                     raise
@@ -58,28 +79,38 @@ class Api:
                 delay *= 2
                 continue
             if status < 300:
-                return _loads(body)
+                return _loads(raw)
             if status in RETRY_STATUSES and attempt < self.attempts:
                 self.sleep(_retry_after(headers, delay))
                 delay *= 2
                 continue
-            raise self._error(status, body, path)
+            raise self._error(status, raw, path, method)
         raise AssertionError("unreachable")
 
-    def _request(self, path: str, params: dict[str, Any] | None) -> tuple[int, Any, bytes]:
+    def _request(
+        self, method: str, path: str, params: dict[str, Any] | None, body: Any, content_type: str | None
+    ) -> tuple[int, Any, bytes]:
         import urllib3
 
-        method, url, headers, _, _ = self.client.param_serialize(
-            "GET",
+        header_params = {"Accept": "application/json"}
+        if content_type:
+            header_params["Content-Type"] = content_type
+        method, url, headers, data, _ = self.client.param_serialize(
+            method,
             path,
             query_params=list((params or {}).items()),
-            header_params={"Accept": "application/json"},
+            header_params=header_params,
+            body=body,
             auth_settings=["BearerToken"],
         )
         self.requests += 1
         try:
             response = self.client.call_api(
-                method, url, header_params=headers, _request_timeout=(min(10.0, self.timeout), self.timeout)
+                method,
+                url,
+                header_params=headers,
+                body=data,
+                _request_timeout=(min(10.0, self.timeout), self.timeout),
             )
             return response.status, response.headers, response.read()
         except urllib3.exceptions.HTTPError as e:
@@ -106,15 +137,18 @@ class Api:
         first = text.splitlines()[0] if text else type(error).__name__
         return ClusterError(f"Unable to connect to the server: {first}")
 
-    def _error(self, status: int, body: bytes, path: str) -> Exception:
+    def _error(self, status: int, body: bytes, path: str, method: str = "GET") -> Exception:
         message = _status_message(body)
         if status == 401:
             return UnauthorizedError("You must be logged in to the server (Unauthorized)")
         if status == 403:
             return ForbiddenError(
                 f"Error from server (Forbidden): {message or path}",
-                hint="see install/kubernetes/rbac.yaml for the permissions upid needs",
+                hint="see install/kubernetes/rbac.yaml for the permissions upid needs"
+                + (" (and rbac-optimize.yaml to apply changes)" if method != "GET" else ""),
             )
+        if status == 409:
+            return Conflict(message or path)
         if status == 404:
             return NotFound(path)
         if status == 410:

@@ -16,6 +16,7 @@ class Target:
     context: str | None  # None when running in a cluster on its service account
     server: str
     client: Any  # kubernetes.client.ApiClient
+    user: str | None = None  # the kubeconfig user of the context (for the audit trail)
 
 
 def kubeconfig_path(flag: str | None, environ: dict[str, str] | None = None) -> str | None:
@@ -58,11 +59,13 @@ def target(path: str | None, context: str | None) -> Target:
     from kubernetes import client, config
 
     configuration = client.Configuration()
+    user: str | None = "in-cluster service account"
     try:
         if path is None:
             config.load_incluster_config(client_configuration=configuration)
         else:
             names, current = list_contexts(path)
+            user = _context_user(path, context or current)
             if context and context not in names:
                 raise KubeconfigError(f'context "{context}" does not exist', hint=f"contexts: {', '.join(names)}")
             if not context and not current:
@@ -76,7 +79,15 @@ def target(path: str | None, context: str | None) -> Target:
     except (config.ConfigException, OSError, ValueError, TypeError, KeyError, yaml.YAMLError) as e:
         raise KubeconfigError(f"Error in configuration: {_one_line(e)}") from e
     configuration.retries = False  # upid retries itself, with backoff and Retry-After
-    return Target(context=context, server=configuration.host, client=client.ApiClient(configuration))
+    return Target(context=context, server=configuration.host, client=client.ApiClient(configuration), user=user)
+
+
+def _context_user(path: str, context: str | None) -> str | None:
+    from kubernetes import config
+
+    contexts, _ = config.list_kube_config_contexts(config_file=path)
+    entry = next((c for c in contexts or [] if c.get("name") == context), None)
+    return ((entry or {}).get("context") or {}).get("user")
 
 
 def _one_line(error: BaseException) -> str:

@@ -73,6 +73,30 @@ class AuditRecord:
     user: str
 
 
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One change `upid optimize` made (or tried to) to one workload: the audit trail and the rollback's input.
+    `before`/`after`: {"replicas": int|None, "annotations": {...}, "containers": {name: {cpu_request, ...}}}."""
+
+    run: str
+    cluster: str
+    context: str | None
+    kube_user: str | None
+    os_user: str
+    namespace: str
+    kind: str
+    name: str
+    action: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    status: str = "pending"
+    message: str | None = None
+    rollback_of: int | None = None
+    id: int | None = None
+    started_at: int | None = None
+    finished_at: int | None = None
+
+
 class Store(Protocol):
     """What upid needs from a backend. Each call opens and closes its own connection."""
 
@@ -106,6 +130,16 @@ class Store(Protocol):
     def cleanup(self, days_to_keep: int, audit: AuditRecord) -> dict[str, int]: ...
 
     def audit_log(self, limit: int) -> list[AuditEntry]: ...
+
+    def workload_guards(self, cluster: str) -> dict[tuple[str, str, str], dict[str, Any]]: ...
+
+    def begin_change(self, change: ChangeRecord) -> int: ...
+
+    def end_change(
+        self, change_id: int, status: str, message: str | None, after: dict[str, Any] | None = None
+    ) -> None: ...
+
+    def changes(self, limit: int = 50, cluster: str | None = None) -> list[ChangeRecord]: ...
 
     def query(self, sql: str) -> QueryResult: ...
 

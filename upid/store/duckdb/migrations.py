@@ -204,3 +204,26 @@ def _inventory(con: duckdb.DuckDBPyConnection) -> None:
 @migration(3, "workload labels, for label selectors")
 def _workload_labels(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE workloads ADD COLUMN labels JSON")
+
+
+@migration(4, "changes: the audit trail of `upid optimize` (before and after values of every change made)")
+def _changes(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("""
+        CREATE TABLE changes (
+            id INTEGER PRIMARY KEY,
+            run VARCHAR NOT NULL,          -- one `optimize --apply` (or rollback, wake) invocation
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            cluster VARCHAR NOT NULL,
+            context VARCHAR,
+            kube_user VARCHAR,
+            os_user VARCHAR NOT NULL,
+            namespace VARCHAR NOT NULL, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,       -- rightsize, scale-to-zero, rollback, wake
+            before JSON NOT NULL,
+            after JSON NOT NULL,
+            status VARCHAR NOT NULL,       -- pending, applied, failed, skipped, rolled-back
+            message VARCHAR,
+            rollback_of INTEGER
+        );
+    """)

@@ -158,6 +158,40 @@ def workload_labels(con: duckdb.DuckDBPyConnection, cluster: str) -> dict[tuple[
     return {(r[0], r[1], r[2]): json.loads(r[3] or "{}") for r in rows}
 
 
+def workload_guards(con: duckdb.DuckDBPyConnection, cluster: str) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """What `optimize` needs per workload: its HPA, the PDBs whose selector matches its labels, and the order
+    of its containers (for JSON patches)."""
+    cid = _cluster_id(con, cluster)
+    labels = workload_labels(con, cluster)
+    out: dict[tuple[str, str, str], dict[str, Any]] = {key: {"hpa": None, "pdbs": []} for key in labels}
+    for ns, kind, name, containers in con.execute(
+        """SELECT namespace, workload_kind, workload, list(container ORDER BY first_id) FROM (
+             SELECT namespace, workload_kind, workload, container, min(series_id) AS first_id FROM series
+             WHERE cluster_id = ? GROUP BY ALL) GROUP BY ALL""",
+        [cid],
+    ).fetchall():  # series are created in the pod spec's container order when collected
+        out.setdefault((ns, kind, name), {"hpa": None, "pdbs": []})["containers"] = list(containers)
+    for ns, name, kind, target, lo, resources in con.execute(
+        "SELECT namespace, name, target_kind, target_name, min_replicas, resources FROM hpas WHERE cluster_id = ?",
+        [cid],
+    ).fetchall():
+        entry = out.setdefault((ns, kind, target), {"hpa": None, "pdbs": []})
+        entry["hpa"] = {"name": name, "min_replicas": lo, "resources": sorted(resources or ())}
+    pdbs = con.execute(
+        "SELECT namespace, name, min_available, max_unavailable, selector, disruptions_allowed FROM pdbs "
+        "WHERE cluster_id = ?",
+        [cid],
+    ).fetchall()
+    for ns, name, lo, hi, selector, allowed in pdbs:
+        match = json.loads(selector or "{}") or {}  # the PDB's matchLabels
+        for key, have in labels.items():
+            if key[0] == ns and match and all(have.get(k) == v for k, v in match.items()):
+                out[key]["pdbs"].append(
+                    {"name": name, "min_available": lo, "max_unavailable": hi, "disruptions_allowed": allowed}
+                )
+    return out
+
+
 def _context(con: duckdb.DuckDBPyConnection, cid: int, hi: str) -> dict[str, Any]:
     """What strategies use besides usage: OOM kills, HPAs, containers per pod (collected clusters only)."""
     ooms: dict[tuple[str, ...], list[int]] = {}

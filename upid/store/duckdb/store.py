@@ -18,8 +18,8 @@ from upid.analysis.frame import UsageFrame
 from upid.errors import StoreLockedError
 from upid.inventory import Collection
 from upid.samples import SampleBatch
-from upid.store.base import AuditEntry, AuditRecord, QueryResult, StoreStatus, WriteResult
-from upid.store.duckdb import blocks, migrations, queries, spool
+from upid.store.base import AuditEntry, AuditRecord, ChangeRecord, QueryResult, StoreStatus, WriteResult
+from upid.store.duckdb import blocks, changes, migrations, queries, spool
 from upid.store.duckdb.connection import connect, wrapped
 from upid.store.duckdb.inventory import cluster_identities, previous_counters, write_collection
 from upid.store.duckdb.writer import write_batch
@@ -180,6 +180,25 @@ class DuckDBStore:
     def audit_log(self, limit: int) -> list[AuditEntry]:
         with self._reader() as con:
             return queries.audit_log(con, limit)
+
+    def workload_guards(self, cluster: str) -> dict[tuple[str, str, str], dict[str, Any]]:
+        with self._reader() as con:
+            return queries.workload_guards(con, cluster)
+
+    def changes(self, limit: int = 50, cluster: str | None = None) -> list[ChangeRecord]:
+        if not self.path.exists():
+            return []
+        with self._reader() as con:
+            return changes.read(con, limit, cluster)
+
+    def begin_change(self, change: ChangeRecord) -> int:
+        """Written before the change is made; waits the full lock timeout (a change is never spooled)."""
+        with self._writer(timeout=self.lock_timeout) as con:
+            return changes.begin(con, change)
+
+    def end_change(self, change_id: int, status: str, message: str | None, after: dict[str, Any] | None = None) -> None:
+        with self._writer(timeout=self.lock_timeout) as con:
+            changes.end(con, change_id, status, message, after)
 
     def query(self, sql: str) -> QueryResult:
         with self._reader() as con:

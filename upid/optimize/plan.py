@@ -1,0 +1,254 @@
+"""From findings to a plan: which workloads to change, to what, and which findings the safety rules refuse.
+
+Pure: a RightsizingReport and idle items in (with what the store knows of each workload: HPA, PDBs,
+annotations), a Plan out. Nothing here talks to a cluster; `upid.workflows.optimize` applies plans.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from upid.analysis.idle import IdleItem
+from upid.analysis.rightsizing import SEVERITIES, RightsizingReport, Row
+from upid.optimize import safety
+from upid.optimize.safety import SafetyPolicy
+
+RESOURCE_KEYS = ("cpu_request", "cpu_limit", "memory_request", "memory_limit")
+Values = dict[str, float | None]
+Key = tuple[str, str, str]  # namespace, kind, name
+
+
+@dataclass(frozen=True)
+class ContainerChange:
+    name: str
+    before: Values
+    after: Values
+
+    @property
+    def changed(self) -> list[str]:
+        return [k for k in RESOURCE_KEYS if self.after.get(k) != self.before.get(k)]
+
+
+@dataclass(frozen=True)
+class Change:
+    namespace: str
+    kind: str
+    name: str
+    action: str  # rightsize | scale-to-zero
+    containers: tuple[ContainerChange, ...] = ()
+    replicas_before: int | None = None
+    replicas_after: int | None = None
+    monthly_savings: float = 0.0
+    confidence: float | None = None
+    severity: str | None = None
+    risk: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.namespace, self.kind, self.name)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Skip:
+    namespace: str
+    kind: str
+    name: str
+    container: str | None
+    action: str
+    rule: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    only: str | None = None  # rightsize | idle
+    min_savings: float = 0.0  # a month, in the report's currency
+    min_severity: str = "good"  # rightsizing rows below it are left out
+    safety: SafetyPolicy = field(default_factory=SafetyPolicy)
+
+
+@dataclass
+class Plan:
+    cluster: str
+    start: int
+    end: int
+    strategy: str
+    currency: str
+    changes: list[Change]
+    skipped: list[Skip]
+    below_threshold: int = 0  # changes left out by --min-savings or --severity
+
+    @property
+    def monthly_savings(self) -> float:
+        return round(sum(c.monthly_savings for c in self.changes), 2)
+
+
+def _after(row: Row) -> Values:
+    """The values a container gets: the recommendation where there is one, else what it has. A CPU limit
+    is only set when recommended, and raised to the new request when it would be below it."""
+    u, r = row.usage, row.recommendation
+    after: Values = {
+        "cpu_request": r.cpu_request if r.cpu_request is not None else u.cpu_request,
+        "cpu_limit": r.cpu_limit if r.cpu_limit is not None else u.cpu_limit,
+        "memory_request": r.memory_request if r.memory_request is not None else u.memory_request,
+        "memory_limit": r.memory_limit if r.memory_limit is not None else u.memory_limit,
+    }
+    for kind in ("cpu", "memory"):
+        request, limit = after[f"{kind}_request"], after[f"{kind}_limit"]
+        if request is not None and limit is not None and limit < request:
+            after[f"{kind}_limit"] = request
+    return after
+
+
+def _values(row: Row) -> Values:
+    u = row.usage
+    return {
+        "cpu_request": u.cpu_request,
+        "cpu_limit": u.cpu_limit,
+        "memory_request": u.memory_request,
+        "memory_limit": u.memory_limit,
+    }
+
+
+def _keep_only(before: Values, after: Values, blocked: set[str]) -> Values:
+    """Leave the resources in `blocked` (cpu, memory) as they are."""
+    return {k: (before[k] if k.split("_")[0] in blocked else v) for k, v in after.items()}
+
+
+class _Builder:
+    def __init__(
+        self, guards: dict[Key, dict[str, Any]], annotations: dict[Key, dict[str, str]], options: PlanOptions
+    ) -> None:
+        self.guards, self.annotations, self.options = guards, annotations, options
+        self.skipped: list[Skip] = []
+
+    def refuse(self, key: Key, container: str | None, action: str, rule: str, reason: str | None) -> bool:
+        if reason:
+            self.skipped.append(Skip(*key, container, action, rule, reason))
+        return bool(reason)
+
+    def workload_refused(self, key: Key, action: str) -> bool:
+        policy = self.options.safety
+        return self.refuse(
+            key, None, action, "protected-namespace", safety.protected_namespace(key[0], policy)
+        ) or self.refuse(key, None, action, "excluded", safety.excluded(self.annotations.get(key, {})))
+
+    def rightsize(self, key: Key, rows: list[Row]) -> Change | None:
+        if self.workload_refused(key, "rightsize"):
+            return None
+        guard = self.guards.get(key, {})
+        if self.refuse(key, None, "rightsize", "pdb", safety.pdb_rollout(key[1], guard)):
+            return None
+        blocked = safety.hpa_resources(guard, self.options.safety)
+        containers, kept = [], []
+        for row in rows:
+            name = row.usage.container
+            before, after = _values(row), _keep_only(_values(row), _after(row), blocked)
+            if after == before:
+                if blocked and _after(row) != before:
+                    self.refuse(key, name, "rightsize", "hpa", f"an HPA scales on {', '.join(sorted(blocked))}")
+                continue
+            hours = (row.usage.last - row.usage.first) / 3600
+            if self.refuse(key, name, "rightsize", "history", safety.history(hours, self.options.safety)):
+                continue
+            if self.refuse(key, name, "rightsize", "risk", safety.risk(row.risk, self.options.safety)):
+                continue
+            containers.append(ContainerChange(name, before, after))
+            kept.append(row)
+        if not kept:
+            return None
+        shortfalls = [
+            float(r.risk["cpu_shortfall"]) for r in kept if r.risk and r.risk.get("cpu_shortfall") is not None
+        ]
+        return Change(
+            *key,
+            action="rightsize",
+            containers=tuple(containers),
+            monthly_savings=round(sum(r.monthly_savings for r in kept), 2),
+            confidence=min(
+                (r.recommendation.confidence for r in kept if r.recommendation.confidence is not None), default=None
+            ),
+            severity=max((r.severity for r in kept), key=SEVERITIES.index),
+            risk={
+                "cpu_shortfall": max(shortfalls) if shortfalls else None,
+                "oom_count": sum(int(r.risk.get("oom_count") or 0) for r in kept if r.risk),
+            },
+        )
+
+    def scale_to_zero(self, item: IdleItem, monthly: float) -> Change | None:
+        key = (item.namespace, item.workload_kind, item.workload)
+        if self.workload_refused(key, "scale-to-zero"):
+            return None
+        guard = self.guards.get(key, {})
+        for rule, reason in (
+            ("not-scalable", safety.scalable(item.workload_kind)),
+            ("hpa", safety.hpa_scale_down(guard, self.options.safety)),
+            ("pdb", safety.pdb_scale_down(guard)),
+            ("history", safety.history(item.idle_hours, self.options.safety)),
+        ):
+            if self.refuse(key, None, "scale-to-zero", rule, reason):
+                return None
+        if not item.replicas:
+            return None
+        return Change(
+            *key,
+            action="scale-to-zero",
+            replicas_before=item.replicas,
+            replicas_after=0,
+            monthly_savings=monthly,
+            confidence=item.confidence,
+        )
+
+
+def build_plan(
+    report: RightsizingReport,
+    idle: list[IdleItem],
+    idle_monthly: dict[Key, float],
+    guards: dict[Key, dict[str, Any]],
+    annotations: dict[Key, dict[str, str]],
+    options: PlanOptions,
+) -> Plan:
+    """`idle_monthly`: what scaling each idle workload to zero saves a month; `guards`: HPA and PDBs per
+    workload (the store's `workload_guards`); `annotations`: each workload's annotations."""
+    builder = _Builder(guards, annotations, options)
+    changes: list[Change] = []
+    sleeping: set[Key] = set()
+    if options.only in (None, "idle"):
+        for item in idle:
+            if item.excluded is None and item.schedule is None:  # recurring windows are for sleep schedules
+                key = (item.namespace, item.workload_kind, item.workload)
+                sleeping.add(key)
+                change = builder.scale_to_zero(item, idle_monthly.get(key, 0.0))
+                changes.extend([change] if change else [])
+    if options.only in (None, "rightsize"):
+        per_workload: dict[Key, list[Row]] = defaultdict(list)
+        for row in report.rows:
+            u = row.usage
+            per_workload[(u.namespace, u.workload_kind, u.workload)].append(row)
+        for key, rows in sorted(per_workload.items()):
+            if key not in sleeping:
+                change = builder.rightsize(key, rows)
+                changes.extend([change] if change else [])
+    floor = SEVERITIES.index(options.min_severity)
+    kept = [
+        c
+        for c in changes
+        if (c.severity is None or SEVERITIES.index(c.severity) >= floor)
+        and (c.monthly_savings >= options.min_savings if options.min_savings > 0 else True)
+    ]
+    return Plan(
+        cluster=report.cluster,
+        start=report.start,
+        end=report.end,
+        strategy=report.strategy,
+        currency=report.currency,
+        changes=sorted(kept, key=lambda c: -c.monthly_savings),
+        skipped=builder.skipped,
+        below_threshold=len(changes) - len(kept),
+    )
