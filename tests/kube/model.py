@@ -70,6 +70,7 @@ class Workload:
     labels: dict[str, str]
     annotations: dict[str, str] = field(default_factory=dict)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)  # per container; from `shape` at first
+    idle: bool = False  # uses (almost) nothing: what idle detection must find
     rv: int = 0  # resourceVersion after the last write to it; 0: never written (then it follows the clock)
 
     def __post_init__(self) -> None:
@@ -184,6 +185,8 @@ class Cluster:
         req = pod.workload.shape["requests"]
         from upid.units import parse_quantity
 
+        if pod.workload.idle:
+            return 0.0, 0.3 * parse_quantity(req["memory"])
         return cpu_share * parse_quantity(req["cpu"]), mem_share * parse_quantity(req["memory"])
 
     def advance(self, seconds: int = STEP) -> None:
@@ -195,5 +198,6 @@ class Cluster:
                     key = (pod.name, c)
                     self.cpu_ns[key] = self.cpu_ns.get(key, 0.0) + cores * STEP * 1e9
                 rx, tx = self.net.get(pod.name, (0.0, 0.0))
-                self.net[pod.name] = (rx + 2048.0 * STEP * (pod.vm % 5), tx + 1024.0 * STEP * (pod.vm % 5))
+                busy = 0 if pod.workload.idle else pod.vm % 5
+                self.net[pod.name] = (rx + 2048.0 * STEP * busy, tx + 1024.0 * STEP * busy)
             self.now += STEP

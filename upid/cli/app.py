@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     args = [a for a in args if a != "--debug"]
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="upid", standalone_mode=False, obj={"argv": args, "debug": debug})
-        return ExitCode.OK
+        code = command.main(args=args, prog_name="upid", standalone_mode=False, obj={"argv": args, "debug": debug})
+        return int(code) if isinstance(code, int) else ExitCode.OK  # click returns typer.Exit's code here
     except typer.Exit as e:
         return int(e.exit_code)
     except click_errors.NoArgsIsHelpError as e:

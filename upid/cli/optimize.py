@@ -290,7 +290,7 @@ def _apply(
     _report(s, outcomes, output, {"plan": plan_document(plan)})
 
 
-@app.command("history")
+@app.command("history", epilog="Example:\n\n  upid optimize history -o wide --limit 20")
 def history_(
     ctx: typer.Context,
     cluster: ClusterOpt = None,
@@ -344,7 +344,10 @@ def history_(
     )
 
 
-@app.command("rollback")
+@app.command(
+    "rollback",
+    epilog="Examples:\n\n  upid optimize rollback --last\n\n  upid optimize rollback 42 --context prod --yes",
+)
 def rollback(
     ctx: typer.Context,
     change_id: Annotated[int | None, typer.Argument(metavar="[CHANGE_ID]", help="The change to undo.")] = None,
@@ -370,7 +373,9 @@ def rollback(
     _report(s, run(_changes_session(s, cluster, t, api), change_id, last), output)
 
 
-@app.command("wake")
+@app.command(
+    "wake", epilog="Examples:\n\n  upid optimize wake -n shop\n\n  upid optimize wake checkout --context prod --yes"
+)
 def wake(
     ctx: typer.Context,
     names: Annotated[list[str] | None, typer.Argument(metavar="[WORKLOAD]...", help="Only these workloads.")] = None,

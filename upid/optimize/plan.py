@@ -149,10 +149,12 @@ class _Builder:
         containers, kept = [], []
         for row in rows:
             name = row.usage.container
-            before, after = _values(row), _keep_only(_values(row), _after(row), blocked)
+            before, wanted = _values(row), _after(row)
+            after = _keep_only(before, wanted, blocked)
+            if after != wanted:
+                held = ", ".join(sorted(blocked))
+                self.refuse(key, name, "rightsize", "hpa", f"an HPA scales on {held}: {held} left as is")
             if after == before:
-                if blocked and _after(row) != before:
-                    self.refuse(key, name, "rightsize", "hpa", f"an HPA scales on {', '.join(sorted(blocked))}")
                 continue
             hours = (row.usage.last - row.usage.first) / 3600
             if self.refuse(key, name, "rightsize", "history", safety.history(hours, self.options.safety)):

@@ -72,7 +72,7 @@ class Session:
 
 def check_cluster(store: Store, api: Api, cluster: str) -> None:
     """Refuse to change a cluster other than the one analysed: compare kube-system UIDs."""
-    known = {str(c["cluster"]): str(c["uid"]) for c in store.cluster_identities()}
+    known = {str(c["cluster"]): str(c["uid"]) for c in store.cluster_identities() if c.get("uid")}
     if cluster not in known:
         raise WrongClusterError(
             f"cluster {cluster!r} was imported, not collected: upid cannot tell which API server it is",
