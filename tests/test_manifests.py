@@ -30,8 +30,8 @@ def test_manifests_validate() -> None:
         validate.validate(doc, "1.33.0", strict=True)
 
 
-def _granted() -> set[tuple[str, str, str]]:
-    role = next(d for d in _docs() if d["kind"] == "ClusterRole")
+def role_grants(name: str = "upid-collector") -> set[tuple[str, str, str]]:
+    role = next(d for d in _docs() if d["kind"] == "ClusterRole" and d["metadata"]["name"] == name)
     return {
         (g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]
     }
@@ -59,7 +59,7 @@ def test_the_role_grants_what_collect_uses_read_only(upid, kube) -> None:
     assert upid("storage", "collect", "--kubeconfig", kube.kubeconfig).code == 0
     kube.behaviour.denied.add("nodes/proxy")  # the metrics-server path too
     assert upid("storage", "collect", "--kubeconfig", kube.kubeconfig).code == 0
-    granted, used = _granted(), _used(kube.server.requests)
+    granted, used = role_grants(), _used(kube.server.requests)
     assert used <= granted, used - granted
     assert {v for _, _, v in granted} == {"get", "list"}
     unused = {(g, r) for g, r, _ in granted} - {(g, r) for g, r, _ in used}

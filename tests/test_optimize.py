@@ -350,3 +350,33 @@ def test_rule_changed_since_the_analysis_and_conflicts_are_skipped(upid, env) ->
     assert status["app-12"][0] == "skipped" and "409" in status["app-12"][1]
     assert w.resources["app"]["requests"]["cpu"] == "300m"
     assert [x for x in status.values() if x[0] == "applied"]
+
+
+def _used(requests: list[str]) -> set[tuple[str, str, str]]:
+    """(API group, resource, verb) of each request the test API server saw."""
+    import re
+
+    used = set()
+    for req in requests:
+        method, _, path = req.rpartition(" ")
+        path = path.split("?")[0]
+        if path == "/api/v1/namespaces/kube-system":
+            used.add(("", "namespaces", "get"))
+        elif m := re.fullmatch(r"/apis/(\w+)/v1(?:/namespaces/[^/]+)?/(\w+)(?:/([^/]+)(/scale)?)?", path):
+            verb = "patch" if method == "PATCH" else ("get" if m.group(3) else "list")
+            used.add((m.group(1), m.group(2) + (m.group(4) or ""), verb))
+        else:
+            raise AssertionError(f"unexpected request {req}")
+    return used
+
+
+def test_the_optimizer_role_grants_what_apply_rollback_and_wake_use(upid, env) -> None:
+    from test_manifests import role_grants
+
+    c, server = env
+    assert upid("optimize", "--allow-hpa", "--apply", "--yes").code == 0
+    assert upid("optimize", "wake", "--yes").code == 0
+    assert upid("optimize", "rollback", "--last", "--yes").code == 0
+    used, granted = _used(server.requests), role_grants("upid-optimizer")
+    assert {v for _, _, v in used} == {"get", "list", "patch"}
+    assert used <= granted, used - granted
