@@ -380,3 +380,22 @@ def test_the_optimizer_role_grants_what_apply_rollback_and_wake_use(upid, env) -
     used, granted = _used(server.requests), role_grants("upid-optimizer")
     assert {v for _, _, v in used} == {"get", "list", "patch"}
     assert used <= granted, used - granted
+
+
+def test_rule_only_deployments_and_statefulsets_scale_to_zero() -> None:
+    from upid.analysis.idle import IdleItem
+    from upid.analysis.rightsizing import RightsizingReport
+    from upid.optimize.plan import PlanOptions, build_plan
+
+    report = RightsizingReport("c", 0, 1, "upid", [], None, None)
+    items = [
+        IdleItem("team-0", kind, f"w-{kind}", 2, 0, 200.0, 0.9, {}, {"cpu_cores": 1.0, "memory_bytes": 1.0})
+        for kind in ("DaemonSet", "Deployment", "StatefulSet")
+    ]
+    plan = build_plan(report, items, {}, {}, {}, PlanOptions())
+    assert sorted(c.kind for c in plan.changes) == ["Deployment", "StatefulSet"]
+    assert [(s.kind, s.rule) for s in plan.skipped] == [("DaemonSet", "not-scalable")]
+    # a PDB with maxUnavailable 0 keeps pods available just as minAvailable does
+    guards = {("team-0", "Deployment", "w-Deployment"): {"pdbs": [{"name": "p", "max_unavailable": "0"}]}}
+    plan = build_plan(report, items[1:2], {}, guards, {}, PlanOptions())
+    assert not plan.changes and plan.skipped[0].rule == "pdb"
