@@ -23,6 +23,8 @@ class ExitCode(IntEnum):
     UNAUTHORIZED = 12  # the API server rejected the credentials (401)
     FORBIDDEN = 13  # RBAC denied a request the command needs (403)
     METRICS_UNAVAILABLE = 14  # no usage source: metrics.k8s.io not installed and the kubelet summary not allowed
+    SEVERITY_GATE = 15  # --fail-on: a recommendation at or above the given severity (CI gating)
+    SAVINGS_GATE = 16  # --fail-on-savings: the possible monthly savings reach the given amount (CI gating)
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -91,3 +93,11 @@ class ForbiddenError(ClusterError):
 
 class MetricsUnavailableError(ClusterError):
     exit_code = ExitCode.METRICS_UNAVAILABLE
+
+
+class SeverityGateError(UpidError):
+    exit_code = ExitCode.SEVERITY_GATE
+
+
+class SavingsGateError(UpidError):
+    exit_code = ExitCode.SAVINGS_GATE

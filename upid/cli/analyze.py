@@ -124,6 +124,14 @@ def _check_cpu_limit(policy: str) -> None:
         raise UsageError(str(e)) from None
 
 
+def _severity(value: str | None) -> str | None:
+    from upid.errors import UsageError
+
+    if value is not None and value not in ("warning", "critical"):
+        raise UsageError(f"unknown --fail-on level {value!r}; allowed: warning, critical")
+    return value
+
+
 def _strategy(value: str) -> str:
     from upid.errors import UsageError
 
@@ -160,7 +168,26 @@ def analyze(
             "(2x) [env UPID_CPU_LIMIT; config cpu_limit; default none, as KRR].",
         ),
     ] = None,
-    output: Annotated[str, output_option()] = "table",
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on",
+            metavar="LEVEL",
+            callback=_severity,
+            show_default=False,
+            help="Exit 15 when a container's severity is LEVEL or worse: warning or critical (CI gating).",
+        ),
+    ] = None,
+    fail_on_savings: Annotated[
+        float | None,
+        typer.Option(
+            "--fail-on-savings",
+            metavar="AMOUNT",
+            show_default=False,
+            help="Exit 16 when the possible savings reach AMOUNT a month (CI gating).",
+        ),
+    ] = None,
+    output: Annotated[str, output_option(("junit",))] = "table",
     no_headers: NoHeadersOpt = False,
     store: StoreOpt = None,
 ) -> None:
@@ -184,4 +211,28 @@ def analyze(
         book=pricebook(s.settings),
     )
     report, idle = run(s.store(), request, idle_policy(s.settings))
-    emit(analysis_view(report, idle), output, s, no_headers)
+    view = analysis_view(report, idle)
+    if output == "junit":
+        from upid.cli.printers.junit import junit
+
+        s.out.write(junit(report, fail_on or "warning"))
+    else:
+        emit(view, output, s, no_headers)
+    _gate(view.document["summary"], report, fail_on, fail_on_savings)
+
+
+def _gate(summary: dict[str, Any], report: Any, fail_on: str | None, fail_on_savings: float | None) -> None:
+    """CI gating, after the output is written: a distinct exit code per threshold crossed."""
+    from upid.analysis.rightsizing import SEVERITIES
+    from upid.errors import SavingsGateError, SeverityGateError
+
+    if fail_on:
+        hits = [r for r in report.rows if SEVERITIES.index(r.severity) >= SEVERITIES.index(fail_on)]
+        if hits:
+            raise SeverityGateError(f"{len(hits)} container(s) at severity {fail_on} or worse (--fail-on {fail_on})")
+    savings = summary["monthly_savings"]["total"]
+    if fail_on_savings is not None and savings >= fail_on_savings:
+        raise SavingsGateError(
+            f"possible savings {format_money(savings, summary['currency'])} a month reach "
+            f"{format_money(fail_on_savings, summary['currency'])} (--fail-on-savings)"
+        )
