@@ -135,3 +135,46 @@ def _price_table(key: str, raw: Any, where: str) -> dict[str, float]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table of instance type = hourly price for {key}, got {raw!r}")
     return {str(name): _convert(key, float, value, f"{where}.{name}") for name, value in raw.items()}
+
+
+def sources(environ: Mapping[str, str] | None = None) -> list[tuple[str, Any, str]]:
+    """(key, resolved value, where it came from: env VAR, config.toml or default) for every setting."""
+    env = os.environ if environ is None else environ
+    settings = load_settings(env)
+    in_file = _read_config(settings.home / CONFIG_FILE)
+    out = []
+    for key, (_, var) in _KEYS.items():
+        source = f"env {var}" if env.get(var) not in (None, "") else (CONFIG_FILE if key in in_file else "default")
+        out.append((key, getattr(settings, key), source))
+    return out
+
+
+def set_value(home: Path, key: str, raw: str) -> Any:
+    """Check a value and write it into config.toml (other keys are kept; comments are not)."""
+    if key not in _KEYS:
+        raise ConfigError(f"unknown setting {key!r}; known: {', '.join(_KEYS)}")
+    kind = _KEYS[key][0]
+    value = _convert(key, kind, raw, key)
+    path = home / CONFIG_FILE
+    data = _read_config(path)
+    data[key] = value
+    ensure_home(home)
+    try:
+        path.write_text(_toml(data), encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot write {path}: {e.strerror}") from e
+    return value
+
+
+def _toml(data: dict[str, Any]) -> str:
+    import json
+
+    def scalar(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return str(v) if isinstance(v, int | float) else json.dumps(str(v))
+
+    lines = [f"{k} = {scalar(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for k, table in ((k, v) for k, v in data.items() if isinstance(v, dict)):
+        lines += ["", f"[{k}]"] + [f"{json.dumps(name)} = {scalar(price)}" for name, price in table.items()]
+    return "\n".join(lines) + "\n"

@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover - older typer with the click package
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from upid import __version__
-from upid.cli import analyze, cluster, cost, demo, forecast, idle, optimize, storage
+from upid.cli import analyze, cluster, config, cost, demo, forecast, idle, optimize, storage
 from upid.errors import ExitCode, UpidError
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ app.add_typer(storage.app, name="storage")
 app.add_typer(cluster.app, name="cluster")
 app.add_typer(cost.app, name="cost")
 app.add_typer(optimize.app, name="optimize")
+app.add_typer(config.app, name="config")
 app.command("analyze", help=analyze.HELP, epilog=analyze.EXAMPLES)(analyze.analyze)
 app.command("demo", help=demo.HELP, epilog=demo.EXAMPLES)(demo.demo)
 app.command("idle", help=idle.HELP, epilog=idle.EXAMPLES)(idle.idle)
