@@ -117,3 +117,16 @@ def test_docs_cli_md_is_generated_from_the_real_help() -> None:
     from upid.cli.reference import render
 
     assert (REPO / "docs" / "cli.md").read_text() == render(), "run: python -m upid.cli.reference > docs/cli.md"
+
+
+def test_installed_as_a_kubectl_plugin() -> None:
+    """kubectl runs `kubectl-upid` from PATH for `kubectl upid ...`: the same CLI."""
+    import shutil
+    import subprocess
+
+    plugin = shutil.which("kubectl-upid")
+    assert plugin, "pip install puts kubectl-upid next to upid"
+    r = subprocess.run([plugin, "--version"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("upid ")
+    r = subprocess.run([plugin, "analyze", "-o", "xml"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.startswith("error: unknown output format")
