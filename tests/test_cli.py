@@ -123,8 +123,11 @@ def test_installed_as_a_kubectl_plugin() -> None:
     """kubectl runs `kubectl-upid` from PATH for `kubectl upid ...`: the same CLI."""
     import shutil
     import subprocess
+    import sysconfig
 
-    plugin = shutil.which("kubectl-upid")
+    folders = [sysconfig.get_path("scripts"), sysconfig.get_path("scripts", f"{os.name}_user")]
+    found = [shutil.which("kubectl-upid")] + [shutil.which("kubectl-upid", path=f) for f in folders]
+    plugin = next((f for f in found if f), None)
     assert plugin, "pip install puts kubectl-upid next to upid"
     r = subprocess.run([plugin, "--version"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.startswith("upid ")
