@@ -4,6 +4,7 @@ trail (`optimize history`), a rollback and `wake` for workloads scaled to zero."
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +26,7 @@ from upid.cli.options import (
 )
 from upid.cli.printers import Column, View, emit, output_option
 from upid.cli.session import Session, session
-from upid.errors import UsageError
+from upid.errors import NoDataError, UsageError
 from upid.units import format_money, iso
 
 HELP = "Turn findings into changes: a dry-run diff, GitOps patches, or applied with an audit trail and a rollback."
@@ -274,7 +275,7 @@ def _apply(
     s: Session, plan: Any, output: str, yes: bool, kubeconfig: str | None, context: str | None, timeout: str
 ) -> None:
     from upid.optimize.render import plan_document, plan_text, summary_lines
-    from upid.workflows.changes import apply_plan, check_cluster
+    from upid.workflows.changes import apply_plan
 
     if output == "diff":
         s.out.write(plan_text(plan))
@@ -283,10 +284,9 @@ def _apply(
     if not plan.changes:
         return
     t, api = _connect(s, kubeconfig, context, timeout)
-    check_cluster(s.store(), api, plan.cluster)
     where = f"context {t.context}" if t.context else "this cluster"
-    _confirm(s, f"Apply {len(plan.changes)} change(s) to {where} (cluster {plan.cluster})?", yes)
-    outcomes = apply_plan(_changes_session(s, plan.cluster, t, api), plan)
+    question = f"Apply {len(plan.changes)} change(s) to {where} (cluster {plan.cluster})?"
+    outcomes = apply_plan(_changes_session(s, plan.cluster, t, api), plan, partial(_confirm, s, question, yes))
     _report(s, outcomes, output, {"plan": plan_document(plan)})
 
 
@@ -393,7 +393,9 @@ def wake(
 
     s = session(ctx, store)
     t, api = _connect(s, kubeconfig, context, request_timeout)
-    names_known = {str(c.get("context")) for c in s.store().cluster_identities()}
-    cluster = cluster_of_context(s.store(), t.context) if t.context in names_known else (t.context or "in-cluster")
+    try:
+        cluster = cluster_of_context(s.store(), t.context or "")
+    except NoDataError:  # never collected: the audit trail names the context
+        cluster = t.context or "in-cluster"
     _confirm(s, f"Wake the workloads upid scaled to zero on context {t.context}?", yes)
     _report(s, run(_changes_session(s, cluster, t, api), namespace, names), output)

@@ -44,6 +44,11 @@ def _nest(path: list[str], leaf: Any) -> dict[str, Any]:
     return doc
 
 
+def containers_patch(kind: str, containers: list[dict[str, Any]]) -> dict[str, Any]:
+    """`containers` placed where the kind keeps its pod template (a CronJob: under its jobTemplate)."""
+    return _nest(_template_path(kind), {"containers": containers})
+
+
 def resources_patch(c: ContainerChange) -> dict[str, Any]:
     """{"requests": {...}, "limits": {...}} with the keys that change; null removes one."""
     out: dict[str, dict[str, Any]] = {}
@@ -61,7 +66,7 @@ def strategic_merge(change: Change, resource_version: str | None = None) -> dict
         doc: dict[str, Any] = {"metadata": {"annotations": {ORIGINAL_REPLICAS: str(change.replicas_before)}}}
     else:
         containers = [{"name": c.name, "resources": resources_patch(c)} for c in change.containers]
-        doc = _nest(_template_path(change.kind), {"containers": containers})
+        doc = containers_patch(change.kind, containers)
         doc["metadata"] = {}
     if resource_version:
         doc["metadata"]["resourceVersion"] = resource_version

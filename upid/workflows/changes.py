@@ -143,9 +143,11 @@ def _attempt(step: Callable[[], Live]) -> tuple[str, str | None, Live | None, Up
         return "failed", e.message, None, e
 
 
-def apply_plan(s: Session, plan: Plan) -> list[Outcome]:
-    """Check each change against the live workload and the server's dry run, then make the ones that pass."""
+def apply_plan(s: Session, plan: Plan, confirm: Callable[[], None]) -> list[Outcome]:
+    """Check the cluster's identity, ask (`confirm` raises to stop), check each change against the live
+    workload and the server's dry run, then make the ones that pass."""
     check_cluster(s.store, s.api, plan.cluster)
+    confirm()
     ready: list[tuple[Change, Live]] = []
     outcomes: list[Outcome] = []
     for change in plan.changes:
@@ -242,13 +244,8 @@ def _restore(api: Api, r: ChangeRecord, live: Live) -> Live:
             value = (values or {}).get(key)
             resources.setdefault(section, {})[resource] = None if value is None else patches.quantity(key, value)
         containers.append({"name": name, "resources": resources})
-    body: dict[str, Any] = {"metadata": {"resourceVersion": live.resource_version}}
-    if containers:
-        template = ["jobTemplate", "spec", "template", "spec"] if r.kind == "CronJob" else ["template", "spec"]
-        spec: dict[str, Any] = {"containers": containers}
-        for part in reversed(template):
-            spec = {part: spec}
-        body["spec"] = spec
+    body: dict[str, Any] = patches.containers_patch(r.kind, containers) if containers else {}
+    body["metadata"] = {"resourceVersion": live.resource_version}
     annotation = (r.before.get("annotations") or {}).get(ORIGINAL_REPLICAS)
     if (r.after.get("annotations") or {}).get(ORIGINAL_REPLICAS) != annotation:
         body["metadata"]["annotations"] = {ORIGINAL_REPLICAS: annotation}
