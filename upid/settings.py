@@ -66,6 +66,11 @@ _KEYS: dict[str, tuple[type, str]] = {
 }
 
 
+def listed(text: str) -> tuple[str, ...]:
+    """A comma-separated setting (namespaces, patterns) as its items."""
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
 def upid_home(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("UPID_HOME") or Path.home() / ".upid").expanduser()
 

@@ -16,6 +16,7 @@ from upid.cli.options import (
     SelectorOpt,
     StoreOpt,
     UntilOpt,
+    choice,
 )
 from upid.cli.printers import Column, View, emit, output_option
 from upid.cli.session import session
@@ -124,22 +125,6 @@ def _check_cpu_limit(policy: str) -> None:
         raise UsageError(str(e)) from None
 
 
-def _severity(value: str | None) -> str | None:
-    from upid.errors import UsageError
-
-    if value is not None and value not in ("warning", "critical"):
-        raise UsageError(f"unknown --fail-on level {value!r}; allowed: warning, critical")
-    return value
-
-
-def _strategy(value: str) -> str:
-    from upid.errors import UsageError
-
-    if value not in STRATEGY_NAMES:
-        raise UsageError(f"unknown strategy {value!r}; allowed: {', '.join(STRATEGY_NAMES)}")
-    return value
-
-
 def analyze(
     ctx: typer.Context,
     cluster: ClusterOpt = None,
@@ -154,7 +139,7 @@ def analyze(
         typer.Option(
             "--strategy",
             metavar="NAME",
-            callback=_strategy,
+            callback=choice(STRATEGY_NAMES, "strategy"),
             help=f"Right-sizing strategy: {', '.join(STRATEGY_NAMES)}.",
         ),
     ] = "upid",
@@ -173,7 +158,7 @@ def analyze(
         typer.Option(
             "--fail-on",
             metavar="LEVEL",
-            callback=_severity,
+            callback=choice(("warning", "critical"), "--fail-on level"),
             show_default=False,
             help="Exit 15 when a container's severity is LEVEL or worse: warning or critical (CI gating).",
         ),

@@ -166,9 +166,7 @@ def idle(
 def idle_policy(settings: Any, **given: Any) -> Any:
     """The idle policy: flags, then settings (extra excluded namespaces and name patterns, time zone)."""
     from upid.analysis.idle import CONTROLLER_PATTERNS, SYSTEM_NAMESPACES, IdlePolicy
-
-    def listed(text: str) -> tuple[str, ...]:
-        return tuple(x.strip() for x in text.split(",") if x.strip())
+    from upid.settings import listed
 
     return IdlePolicy(
         time_zone=settings.timezone,

@@ -23,10 +23,12 @@ from upid.cli.options import (
     SelectorOpt,
     StoreOpt,
     UntilOpt,
+    choice,
 )
 from upid.cli.printers import Column, View, emit, output_option
 from upid.cli.session import Session, session
 from upid.errors import NoDataError, UsageError
+from upid.settings import listed
 from upid.units import format_money, iso
 
 HELP = "Turn findings into changes: a dry-run diff, GitOps patches, or applied with an audit trail and a rollback."
@@ -41,24 +43,11 @@ EXAMPLES = """Examples:
   upid optimize history; upid optimize rollback --last
 """
 PLAN_FORMATS = ("diff", "patch", "json-patch", "kubectl")
-SEVERITY_NAMES = ("good", "ok", "warning", "critical")
+SEVERITY_NAMES = ("good", "ok", "warning", "critical")  # analysis.rightsizing.SEVERITIES, import-free for --help
 
 app = typer.Typer(help=HELP, epilog=EXAMPLES, invoke_without_command=True)
 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-
-
-def _choice(allowed: tuple[str, ...], flag: str) -> Any:
-    def check(value: str | None) -> str | None:
-        if value is not None and value not in allowed:
-            raise UsageError(f"unknown {flag} {value!r}; allowed: {', '.join(allowed)}")
-        return value
-
-    return check
-
-
-def _listed(text: str) -> tuple[str, ...]:
-    return tuple(x.strip() for x in text.split(",") if x.strip())
 
 
 def _confirm(s: Session, question: str, yes: bool) -> None:
@@ -134,7 +123,7 @@ def optimize(
     strategy: Annotated[
         str,
         typer.Option(
-            "--strategy", metavar="NAME", callback=_choice(STRATEGY_NAMES, "strategy"), help="Right-sizing strategy."
+            "--strategy", metavar="NAME", callback=choice(STRATEGY_NAMES, "strategy"), help="Right-sizing strategy."
         ),
     ] = "upid",
     only: Annotated[
@@ -142,7 +131,7 @@ def optimize(
         typer.Option(
             "--only",
             metavar="KIND",
-            callback=_choice(("rightsize", "idle"), "--only"),
+            callback=choice(("rightsize", "idle"), "--only"),
             help="Only right-sizing or only idle workloads (scaled to zero).",
             show_default=False,
         ),
@@ -155,7 +144,7 @@ def optimize(
         typer.Option(
             "--severity",
             metavar="LEVEL",
-            callback=_choice(SEVERITY_NAMES, "--severity"),
+            callback=choice(SEVERITY_NAMES, "--severity"),
             help="Leave out right-sizing below this severity: good, ok, warning, critical.",
         ),
     ] = "good",
@@ -194,7 +183,7 @@ def optimize(
         cpu_limit=st.cpu_limit, book=pricebook(st),
     )  # fmt: skip
     safety = SafetyPolicy(
-        protected_namespaces=_listed(st.protected_namespaces),
+        protected_namespaces=listed(st.protected_namespaces),
         allow_hpa=allow_hpa,
         max_cpu_shortfall=st.max_cpu_shortfall,
         max_oom_kills=st.max_oom_kills,

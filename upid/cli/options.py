@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -32,7 +33,22 @@ AllNamespacesOpt = Annotated[
 NoHeadersOpt = Annotated[bool, typer.Option("--no-headers", help="Tables and CSV without the header row.")]
 
 
-__all__ = ["StoreOpt", "ClusterOpt", "NamespaceOpt", "AllNamespacesOpt", "NoHeadersOpt"]
+__all__ = ["StoreOpt", "ClusterOpt", "NamespaceOpt", "AllNamespacesOpt", "NoHeadersOpt", "choice"]
+
+
+def choice(allowed: tuple[str, ...], what: str) -> Callable[[str | None], str | None]:
+    """An option callback: the value must be one of `allowed` (None passes); else a usage error naming them."""
+
+    def check(value: str | None) -> str | None:
+        from upid.errors import UsageError
+
+        if value is not None and value not in allowed:
+            raise UsageError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
+        return value
+
+    return check
+
+
 KubeconfigOpt = Annotated[
     str | None,
     typer.Option(

@@ -53,15 +53,19 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             }
             for s in plan.skipped
         ],
-        "summary": {
-            "changes": len(plan.changes),
-            "rightsize": sum(c.action == "rightsize" for c in plan.changes),
-            "scale_to_zero": sum(c.action == "scale-to-zero" for c in plan.changes),
-            "skipped": len(plan.skipped),
-            "below_threshold": plan.below_threshold,
-            "monthly_savings": plan.monthly_savings,
-            "currency": plan.currency,
-        },
+        "summary": plan_summary(plan),
+    }
+
+
+def plan_summary(plan: Plan) -> dict[str, Any]:
+    return {
+        "changes": len(plan.changes),
+        "rightsize": sum(c.action == "rightsize" for c in plan.changes),
+        "scale_to_zero": sum(c.action == "scale-to-zero" for c in plan.changes),
+        "skipped": len(plan.skipped),
+        "below_threshold": plan.below_threshold,
+        "monthly_savings": plan.monthly_savings,
+        "currency": plan.currency,
     }
 
 
@@ -109,7 +113,7 @@ def plan_text(plan: Plan) -> str:
 
 
 def summary_lines(plan: Plan) -> list[str]:
-    doc = plan_document(plan)["summary"]
+    doc = plan_summary(plan)
     out = [
         f"{doc['changes']} change(s): {doc['rightsize']} right-sizing, {doc['scale_to_zero']} scale to zero; "
         f"savings {format_money(plan.monthly_savings, plan.currency)} a month",

@@ -154,7 +154,7 @@ def apply_plan(s: Session, plan: Plan, confirm: Callable[[], None]) -> list[Outc
         live = read(s.api, *change.key)
         reason = "the workload no longer exists" if live is None else _matches(change, live)
         if reason or live is None:
-            outcomes.append(_skip(s, change, live, f"changed since the analysis: {reason}"))
+            outcomes.append(_end(s, change, live, "skipped", f"changed since the analysis: {reason}", None))
             continue
         status, message, _, error = _attempt(partial(_make, s.api, change, live.resource_version, True))
         if status != "applied":
@@ -172,10 +172,6 @@ def apply_plan(s: Session, plan: Plan, confirm: Callable[[], None]) -> list[Outc
         s.store.end_change(change_id, status, message, after)
         outcomes.append(Outcome(*change.key, change.action, status, message, change_id, error))
     return outcomes
-
-
-def _skip(s: Session, change: Change, live: Live | None, message: str) -> Outcome:
-    return _end(s, change, live, "skipped", message, None)
 
 
 def _end(s: Session, change: Change, live: Live | None, status: str, message: str, error: UpidError | None) -> Outcome:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from upid.analysis.rightsizing import SEVERITIES
 from upid.units import format_bytes, format_cpu, format_money
-
-SEVERITIES = ("good", "ok", "warning", "critical")
 
 
 def junit(report: Any, fail_on: str) -> str:
