@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     METRICS_UNAVAILABLE = 14  # no usage source: metrics.k8s.io not installed and the kubelet summary not allowed
     SEVERITY_GATE = 15  # --fail-on: a recommendation at or above the given severity (CI gating)
     SAVINGS_GATE = 16  # --fail-on-savings: the possible monthly savings reach the given amount (CI gating)
+    OUTPUT = 17  # an output file or folder cannot be written (report --html, optimize --out)
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -101,3 +102,7 @@ class SeverityGateError(UpidError):
 
 class SavingsGateError(UpidError):
     exit_code = ExitCode.SAVINGS_GATE
+
+
+class OutputError(UpidError):
+    exit_code = ExitCode.OUTPUT

@@ -44,11 +44,11 @@ class Schedule:
         schedule's days and the morning on the days after them."""
         zone, start, end = self.time_zone, f"{self.sleep_at:02d}:00", f"{self.wake_up_at:02d}:00"
         if self.sleep_at < self.wake_up_at:
-            return ",".join(f"{r} {start}-{end} {zone}" for r in _day_ranges(self.days))
-        ranges = [f"{r} {start}-23:59 {zone}" for r in _day_ranges(self.days)]
+            return ",".join(f"{r} {start}-{end} {zone}" for r in day_ranges(self.days))
+        ranges = [f"{r} {start}-23:59 {zone}" for r in day_ranges(self.days)]
         if self.wake_up_at:
             mornings = tuple((d + 1) % 7 for d in self.days)
-            ranges += [f"{r} 00:00-{end} {zone}" for r in _day_ranges(mornings)]
+            ranges += [f"{r} 00:00-{end} {zone}" for r in day_ranges(mornings)]
         return ",".join(ranges)
 
     def to_dict(self) -> dict[str, object]:
@@ -62,7 +62,7 @@ class Schedule:
         }
 
 
-def _day_ranges(days: tuple[int, ...]) -> list[str]:
+def day_ranges(days: tuple[int, ...]) -> list[str]:
     """Contiguous runs of days as kube-downscaler writes them ("Mon-Fri", "Sun-Sun"); it knows no lists."""
     ordered, runs = sorted(days), []
     start = prev = ordered[0]

@@ -115,7 +115,7 @@ def analysis_view(report: Any, idle: list[Any] | None = None, prices: Any = None
     return View(document=doc, records=records, columns=COLUMNS, footer=footer)
 
 
-def _check_cpu_limit(policy: str) -> None:
+def check_cpu_limit(policy: str) -> None:
     from upid.analysis.limits import check_policy
     from upid.errors import UsageError
 
@@ -181,7 +181,7 @@ def analyze(
     from upid.workflows.analyze import analyze as run
 
     s = session(ctx, store, cpu_limit=cpu_limit)
-    _check_cpu_limit(s.settings.cpu_limit)
+    check_cpu_limit(s.settings.cpu_limit)
     request = analysis_request(
         s,
         cluster,

@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover - older typer with the click package
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from upid import __version__
-from upid.cli import analyze, cluster, config, cost, demo, forecast, idle, optimize, storage
+from upid.cli import analyze, cluster, config, cost, demo, forecast, idle, optimize, report, storage
 from upid.errors import ExitCode, UpidError
 
 app = typer.Typer(
@@ -36,6 +36,7 @@ app.command("analyze", help=analyze.HELP, epilog=analyze.EXAMPLES)(analyze.analy
 app.command("demo", help=demo.HELP, epilog=demo.EXAMPLES)(demo.demo)
 app.command("idle", help=idle.HELP, epilog=idle.EXAMPLES)(idle.idle)
 app.command("forecast", help=forecast.HELP, epilog=forecast.EXAMPLES)(forecast.forecast)
+app.command("report", help=report.HELP, epilog=report.EXAMPLES)(report.report)
 
 
 def _version(value: bool) -> None:

@@ -32,6 +32,7 @@ def demo(ctx: typer.Context, output: Annotated[str, output_option()] = "table") 
         "\nnext:\n"
         f"  upid analyze --store {result.store} -o wide     # more columns\n"
         f"  upid optimize --store {result.store}           # the findings as a dry-run diff of changes\n"
+        f"  upid report --store {result.store} --html upid-demo.html   # charts, cost by namespace, idle list\n"
         f"  upid storage status --store {result.store}\n"
         f'  upid storage query --store {result.store} "SELECT namespace, count(*) FROM usage GROUP BY 1"\n'
         "  upid storage import FILE                     # your own data (docs/import-format.md)"

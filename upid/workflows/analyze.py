@@ -81,15 +81,28 @@ def load(store: Store, request: AnalysisRequest) -> UsageFrame:
     return frame
 
 
-def analyze(
-    store: Store, request: AnalysisRequest, policy: IdlePolicy | None = None
-) -> tuple[RightsizingReport, list[IdleItem]]:
+@dataclass(frozen=True)
+class Analysis:
+    frame: UsageFrame
+    containers: list[ContainerHistory]
+    report: RightsizingReport
+    idle: list[IdleItem]
+
+
+def run(store: Store, request: AnalysisRequest, policy: IdlePolicy | None = None) -> Analysis:
     """Right-sizing of every workload container, and the idle workloads, over the same window."""
     frame = load(store, request)
     containers = histories(frame)
     rates = pricing(store, frame, containers, request.book)
     report = rightsize(frame, request.strategy, request.cpu_limit, rates, containers)
-    return report, detect(containers, frame.end, policy)
+    return Analysis(frame, containers, report, detect(containers, frame.end, policy))
+
+
+def analyze(
+    store: Store, request: AnalysisRequest, policy: IdlePolicy | None = None
+) -> tuple[RightsizingReport, list[IdleItem]]:
+    result = run(store, request, policy)
+    return result.report, result.idle
 
 
 def idle(store: Store, request: AnalysisRequest, policy: IdlePolicy) -> tuple[UsageFrame, list[IdleItem], Pricing]:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from upid.errors import InputError
+from upid.errors import OutputError
 
 if TYPE_CHECKING:
     from upid.cli.session import Session
@@ -54,5 +54,5 @@ def write(s: Session, plan: Any, order: dict[Any, list[str]], fmt: str, out: Pat
             + yaml.safe_dump(kustomization, sort_keys=False)
         )
     except OSError as e:
-        raise InputError(f"cannot write patches to {out}: {e.strerror}") from e
+        raise OutputError(f"cannot write patches to {out}: {e.strerror}") from e
     s.notice(f"wrote {len(documents)} patch(es) and kustomization.yaml to {out}")
