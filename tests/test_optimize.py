@@ -14,6 +14,7 @@ import yaml
 from kube.history import write_history
 from kube.model import Cluster
 from kube.server import KubeServer, write_kubeconfig
+from schemas import check
 
 HPA = {"app-1", "app-19"}  # app-1 busy (right-sizing), app-19 idle
 PDB = {"app-3", "app-13"}  # app-3 a StatefulSet with one replica (no disruption allowed), app-13 idle
@@ -181,6 +182,7 @@ def test_apply_dry_runs_on_the_server_then_patches_audits_and_rolls_back(upid, e
     plan = _plan(upid, "-n", "team-0")
     r = upid("optimize", "-n", "team-0", "--apply", "--yes", "-o", "json")
     assert r.code == 0, r.err
+    check(r.json(), "optimize-results")
     results = r.json()["results"]
     assert {x["status"] for x in results} == {"applied"} and len(results) == len(plan["changes"])
     patches = [q for q in server.requests if q.startswith("PATCH")]
@@ -196,6 +198,7 @@ def test_apply_dry_runs_on_the_server_then_patches_audits_and_rolls_back(upid, e
     sleeper = next(w for w in c.workloads if w.name == "app-18")
     assert sleeper.replicas == 0 and sleeper.annotations["upid.io/original-replicas"] == "1"
     # the audit trail: who, where, before and after
+    check(upid("optimize", "history", "-o", "json").json(), "optimize-history")
     history = upid("optimize", "history", "-o", "json").json()["changes"]
     entry = next(h for h in history if h["workload"] == "app-6")
     assert entry["status"] == "applied" and entry["context"] == "test" and entry["kube_user"] == "upid"
@@ -204,6 +207,7 @@ def test_apply_dry_runs_on_the_server_then_patches_audits_and_rolls_back(upid, e
     # rollback --last restores exactly the previous values
     r = upid("optimize", "rollback", "--last", "--yes", "-o", "json")
     assert r.code == 0, r.err
+    check(r.json(), "optimize-results")
     assert {x["status"] for x in r.json()["results"]} == {"applied"}
     assert _resources(c, "app-6") == before
     assert sleeper.replicas == 1 and "upid.io/original-replicas" not in sleeper.annotations
@@ -240,6 +244,7 @@ def test_wake_restores_the_original_replicas(upid, env) -> None:
     assert sleeper.replicas == 0
     r = upid("optimize", "wake", "-n", "team-0", "--yes", "-o", "json")
     assert r.code == 0, r.err
+    check(r.json(), "optimize-results")
     woken = {x["workload"]: x["status"] for x in r.json()["results"]}
     assert woken["app-18"] == "applied" and set(woken.values()) == {"applied"}
     assert sleeper.replicas == 1 and "upid.io/original-replicas" not in sleeper.annotations
