@@ -14,11 +14,12 @@ from upid.cli.options import (
     NamespaceOpt,
     NoHeadersOpt,
     SelectorOpt,
+    SortByOpt,
     StoreOpt,
     UntilOpt,
     choice,
 )
-from upid.cli.printers import Column, View, emit, output_option
+from upid.cli.printers import Column, View, emit, output_option, with_money
 from upid.cli.session import session
 from upid.units import format_bytes, format_count, format_cpu, format_money, iso
 
@@ -55,11 +56,11 @@ COLUMNS = [
     Column("container", "CONTAINER"),
     Column("pods", "PODS", wide=True, numeric=True),
     Column("cpu_p95", "CPU P95", format_cpu, wide=True, numeric=True),
-    Column("cpu", "CPU REQUEST"),
+    Column("cpu", "CPU REQUEST", sort_key="cpu_request"),
     Column("memory_max", "MEM MAX", format_bytes, wide=True, numeric=True),
-    Column("memory", "MEMORY REQ/LIMIT"),
-    Column("severity", "SEVERITY"),
-    Column("risk", "BACKTEST RISK"),
+    Column("memory", "MEMORY REQ/LIMIT", sort_key="memory_request"),
+    Column("severity", "SEVERITY", sort_key="severity_rank"),
+    Column("risk", "BACKTEST RISK", sort_key="cpu_shortfall"),
     Column("monthly_savings", "SAVINGS/MO", numeric=True),
     Column("confidence", "CONF", lambda v: "-" if v is None else f"{v:.2f}", wide=True, numeric=True),
     Column("reason", "REASON", wide=True),
@@ -67,6 +68,8 @@ COLUMNS = [
 
 
 def _record(row: Any) -> dict[str, Any]:
+    from upid.analysis.rightsizing import SEVERITIES
+
     u, r = row.usage, row.recommendation
     return {
         "namespace": u.namespace,
@@ -86,7 +89,9 @@ def _record(row: Any) -> dict[str, Any]:
         "cpu": _change(format_cpu(u.cpu_request), format_cpu(r.cpu_request)),
         "memory": _change(format_bytes(u.memory_request), format_bytes(r.memory_request)),
         "severity": row.severity,
+        "severity_rank": SEVERITIES.index(row.severity),
         "risk": _risk(row.risk),
+        "cpu_shortfall": (row.risk or {}).get("cpu_shortfall"),
         "confidence": r.confidence,
         "reason": r.reason,
     }
@@ -111,8 +116,15 @@ def analysis_view(report: Any, idle: list[Any] | None = None, prices: Any = None
         f"{format_money(money['total'], s['currency'])} ({format_money(money['rightsizing'], s['currency'])} "
         f"right-sizing, {format_money(money['idle'], s['currency'])} idle workloads)",
     ]
-    records = [{**_record(r), "monthly_savings": format_money(r.monthly_savings, report.currency)} for r in report.rows]
-    return View(document=doc, records=records, columns=COLUMNS, footer=footer)
+    records = [{**_record(r), "monthly_savings": r.monthly_savings} for r in report.rows]
+    totals = {
+        "pods": sum(r["pods"] for r in records),
+        "cpu": _change(format_cpu(cpu["current"]), format_cpu(cpu["recommended"])),
+        "memory": _change(format_bytes(mem["current"]), format_bytes(mem["recommended"])),
+        "monthly_savings": round(sum(r.monthly_savings for r in report.rows), 2),
+    }
+    columns = with_money(COLUMNS, report.currency, "monthly_savings")
+    return View(document=doc, records=records, columns=columns, footer=footer, totals=totals)
 
 
 def check_cpu_limit(policy: str) -> None:
@@ -174,6 +186,7 @@ def analyze(
     ] = None,
     output: Annotated[str, output_option(("junit",))] = "table",
     no_headers: NoHeadersOpt = False,
+    sort_by: SortByOpt = None,
     store: StoreOpt = None,
 ) -> None:
     from upid.cli.idle import idle_policy
@@ -202,7 +215,7 @@ def analyze(
 
         s.out.write(junit(report, fail_on or "warning"))
     else:
-        emit(view, output, s, no_headers)
+        emit(view, output, s, no_headers, sort_by)
     _gate(view.document["summary"], report, fail_on, fail_on_savings)
 
 

@@ -13,6 +13,7 @@ from upid.cli.options import (
     NamespaceOpt,
     NoHeadersOpt,
     SelectorOpt,
+    SortByOpt,
     StoreOpt,
     UntilOpt,
 )
@@ -59,6 +60,7 @@ def cost(
     until: UntilOpt = None,
     output: Annotated[str, output_option()] = "table",
     no_headers: NoHeadersOpt = False,
+    sort_by: SortByOpt = None,
     store: StoreOpt = None,
 ) -> None:
     """Cost over a window: max(request, usage) x unit price per workload; nodes at their capacity; idle = the rest."""
@@ -76,7 +78,7 @@ def cost(
     labels = target.workload_labels(frame.cluster) if by.startswith("label=") else None
     book = pricebook(s.settings)
     report = cost_report(histories(frame), target.nodes(frame.cluster), frame.start, frame.end, book, by, labels)
-    emit(_view(report, frame, book.unit.currency), output, s, no_headers)
+    emit(_view(report, frame, book.unit.currency), output, s, no_headers, sort_by)
 
 
 def _view(report: Any, frame: Any, currency: str) -> View:
@@ -128,7 +130,8 @@ def _view(report: Any, frame: Any, currency: str) -> View:
         Column("cost", "TOTAL", money, numeric=True),
         Column("efficiency", "EFFICIENCY", lambda v: "-" if v is None else f"{v * 100:.0f}%", numeric=True),
     ]
-    return View(document=doc, records=records, columns=columns, footer=footer)
+    totals = {k: round(sum(r[k] for r in records), 2) for k in ("cpu_cost", "memory_cost", "cost")}
+    return View(document=doc, records=records, columns=columns, footer=footer, totals=totals)
 
 
 @app.command("prices", epilog="Example:\n\n  upid cost prices --cluster prod -o json")

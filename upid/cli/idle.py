@@ -14,10 +14,11 @@ from upid.cli.options import (
     NamespaceOpt,
     NoHeadersOpt,
     SelectorOpt,
+    SortByOpt,
     StoreOpt,
     UntilOpt,
 )
-from upid.cli.printers import Column, View, emit, output_option
+from upid.cli.printers import Column, View, emit, output_option, with_money
 from upid.cli.session import session
 from upid.units import format_bytes, format_cpu, format_money, iso, parse_duration
 
@@ -68,7 +69,7 @@ def _records(items: list[Any], wide: bool, money: Any) -> list[dict[str, Any]]:
             "cpu_cores": i.savings["cpu_cores"],
             "memory_bytes": i.savings["memory_bytes"],
             "excluded": i.excluded or "-",
-            "monthly_savings": "-" if i.excluded else format_money(idle_monthly(i, money), money.currency),
+            "monthly_savings": None if i.excluded else idle_monthly(i, money),
         }
         for i in items
         if wide or not i.excluded
@@ -109,6 +110,7 @@ def idle(
     ] = None,
     output: Annotated[str, output_option(("kube-green", "downscaler"))] = "table",
     no_headers: NoHeadersOpt = False,
+    sort_by: SortByOpt = None,
     store: StoreOpt = None,
 ) -> None:
     from upid.analysis.document import idle_monthly, idle_record
@@ -148,9 +150,15 @@ def idle(
     view = View(
         document=doc,
         records=_records(items, output == "wide", money),
-        columns=COLUMNS,
+        columns=with_money(COLUMNS, money.currency, "monthly_savings"),
         footer=footer,
         empty="No idle workloads found.",
+        totals={
+            "replicas": sum(i.replicas or 0 for i in flagged),
+            "cpu_cores": cores,
+            "memory_bytes": memory,
+            "monthly_savings": monthly,
+        },
     )
     if output in ("kube-green", "downscaler"):
         from upid.cli.printers import sleep
@@ -160,7 +168,7 @@ def idle(
             s.notice("No workload is idle on a recurring window.")
         s.out.write(text)
         return
-    emit(view, output, s, no_headers)
+    emit(view, output, s, no_headers, sort_by)
 
 
 def idle_policy(settings: Any, **given: Any) -> Any:

@@ -21,15 +21,16 @@ from upid.cli.options import (
     NoHeadersOpt,
     RequestTimeoutOpt,
     SelectorOpt,
+    SortByOpt,
     StoreOpt,
     UntilOpt,
     choice,
 )
-from upid.cli.printers import Column, View, emit, output_option
+from upid.cli.printers import Column, View, emit, output_option, with_money
 from upid.cli.session import Session, session
 from upid.errors import NoDataError, UsageError
 from upid.settings import listed
-from upid.units import format_money, iso
+from upid.units import iso
 
 HELP = "Turn findings into changes: a dry-run diff, GitOps patches, or applied with an audit trail and a rollback."
 EXAMPLES = """Examples:
@@ -161,6 +162,7 @@ def optimize(
     kubeconfig: KubeconfigOpt = None,
     request_timeout: RequestTimeoutOpt = "30s",
     no_headers: NoHeadersOpt = False,
+    sort_by: SortByOpt = None,
     store: StoreOpt = None,
 ) -> None:
     """Plan the changes the analysis finds (a dry run unless --apply)."""
@@ -193,12 +195,14 @@ def optimize(
     result = make_plan(s.store(), request, options, idle_policy(st))
     plan = result.plan
     if not apply:
-        _show_plan(s, result, output, out, no_headers, context)
+        _show_plan(s, result, output, out, no_headers, context, sort_by)
         return
     _apply(s, plan, output, yes, kubeconfig, context, request_timeout)
 
 
-def _show_plan(s: Session, result: Any, output: str, out: Path | None, no_headers: bool, context: str | None) -> None:
+def _show_plan(
+    s: Session, result: Any, output: str, out: Path | None, no_headers: bool, context: str | None, sort_by: str | None
+) -> None:
     from upid.cli.printers import gitops
     from upid.optimize.render import plan_document, plan_text, summary_lines
 
@@ -211,10 +215,16 @@ def _show_plan(s: Session, result: Any, output: str, out: Path | None, no_header
     if output in PLAN_FORMATS:
         gitops.write(s, plan, result.container_order, output, out, context)
         return
-    records = [_plan_row(c, plan.currency) for c in plan.changes]
-    view = View(document=plan_document(plan), records=records, columns=PLAN_COLUMNS, empty="No changes to make.")
+    records = [_plan_row(c) for c in plan.changes]
+    view = View(
+        document=plan_document(plan),
+        records=records,
+        columns=with_money(PLAN_COLUMNS, plan.currency, "savings"),
+        empty="No changes to make.",
+        totals={"savings": round(sum(c.monthly_savings for c in plan.changes), 2)},
+    )
     view.footer = summary_lines(plan)
-    emit(view, output, s, no_headers)
+    emit(view, output, s, no_headers, sort_by)
 
 
 PLAN_COLUMNS = [
@@ -224,12 +234,12 @@ PLAN_COLUMNS = [
     Column("action", "ACTION"),
     Column("change", "CHANGE"),
     Column("savings", "SAVINGS/MO", numeric=True),
-    Column("risk", "BACKTEST RISK"),
+    Column("risk", "BACKTEST RISK", sort_key="cpu_shortfall"),
     Column("confidence", "CONF", lambda v: "-" if v is None else f"{v:.2f}", wide=True, numeric=True),
 ]
 
 
-def _plan_row(c: Any, currency: str) -> dict[str, Any]:
+def _plan_row(c: Any) -> dict[str, Any]:
     from upid.optimize.patches import quantity
 
     if c.action == "scale-to-zero":
@@ -252,7 +262,8 @@ def _plan_row(c: Any, currency: str) -> dict[str, Any]:
         "workload": c.name,
         "action": c.action,
         "change": what,
-        "savings": format_money(c.monthly_savings, currency),
+        "savings": c.monthly_savings,
+        "cpu_shortfall": shortfall,
         "risk": "-"
         if not risk
         else f"cpu {'-' if shortfall is None else f'{shortfall:.1%}'} / oom {risk.get('oom_count')}",

@@ -30,6 +30,16 @@ NamespaceOpt = Annotated[
 AllNamespacesOpt = Annotated[
     bool, typer.Option("--all-namespaces", "-A", help="All namespaces (the default when -n is not given).")
 ]
+SortByOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sort-by",
+        metavar="COLUMN",
+        show_default=False,
+        help="Sort the rows of table, wide and csv output by a column (its -o csv name); "
+        "a leading '-' sorts descending: --sort-by=-monthly_savings.",
+    ),
+]
 NoHeadersOpt = Annotated[bool, typer.Option("--no-headers", help="Tables and CSV without the header row.")]
 
 

@@ -29,6 +29,19 @@ class Column:
     fmt: Callable[[Any], str] = plain
     wide: bool = False  # shown by -o wide only
     numeric: bool = False  # right-aligned
+    sort_key: str | None = None  # the record key --sort-by orders this column by (a raw value), when not `key`
+
+
+def with_money(columns: list[Column], currency: str, *keys: str) -> list[Column]:
+    """The columns, those named showing their raw amounts as money in `currency` ('$12.40')."""
+    from dataclasses import replace
+
+    from upid.units import format_money
+
+    def money(v: Any) -> str:
+        return "-" if v is None or v == "-" else format_money(v, currency)
+
+    return [replace(c, fmt=money) if c.key in keys else c for c in columns]
 
 
 @dataclass
@@ -38,6 +51,7 @@ class View:
     columns: list[Column]
     empty: str = "No resources found."
     footer: list[str] = field(default_factory=list)  # summary lines under a table
+    totals: dict[str, Any] | None = None  # a TOTAL row under a table, in the records' keys and raw values
 
 
 Printer = Callable[[View, "Session", bool], None]
@@ -75,7 +89,33 @@ def output_option(extra: tuple[str, ...] = ()) -> Any:
     )
 
 
-def emit(view: View, fmt: str, session: Session, no_headers: bool = False) -> None:
+def sort_records(view: View, sort_by: str) -> None:
+    """kubectl's --sort-by, on a column: its key (as in -o csv's header) or its header; '-' first: descending.
+    Rows without a value go last either way."""
+    descending = sort_by.startswith("-")
+    wanted = sort_by.lstrip("-").lstrip(".").lower()
+    column = next(
+        (c for c in view.columns if wanted in (c.key.lower(), c.header.lower(), c.header.lower().replace(" ", "-"))),
+        None,
+    )
+    if column is None:
+        raise UsageError(f"unknown --sort-by column {sort_by!r}; allowed: {', '.join(c.key for c in view.columns)}")
+    key = column.sort_key or column.key
+
+    def value(record: dict[str, Any]) -> Any:
+        v = record.get(key)
+        return None if v in (None, "-", "") else v
+
+    present = [r for r in view.records if value(r) is not None]
+    missing = [r for r in view.records if value(r) is None]
+    numbers = all(isinstance(value(r), int | float) for r in present)
+    present.sort(key=lambda r: value(r) if numbers else str(value(r)), reverse=descending)
+    view.records = present + missing
+
+
+def emit(view: View, fmt: str, session: Session, no_headers: bool = False, sort_by: str | None = None) -> None:
+    if sort_by:
+        sort_records(view, sort_by)
     if not view.records and fmt in ("table", "wide", "csv"):
         session.notice(view.empty)
         return

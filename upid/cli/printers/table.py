@@ -1,4 +1,5 @@
-"""table and wide: kubectl-style tables (no borders, upper-case headers) rendered with Rich."""
+"""table and wide: kubectl-style tables (no borders, upper-case headers) rendered with Rich, with a TOTAL row
+under a rule when the view has totals (not with --no-headers, which is for scripts)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,19 @@ def _render(view: View, session: Session, no_headers: bool, wide: bool) -> None:
     from rich.table import Table
 
     columns = [c for c in view.columns if wide or not c.wide]
+    totals = view.totals if view.totals is not None and len(view.records) > 1 and not no_headers else None
     table = Table(
-        box=box.SIMPLE_HEAD if not no_headers else None,
+        box=None if no_headers else box.SIMPLE if totals else box.SIMPLE_HEAD,
         show_header=not no_headers,
+        show_footer=totals is not None,
         header_style="bold",
+        footer_style="bold",
         pad_edge=False,
         show_edge=False,
     )
-    for c in columns:
-        table.add_column(c.header, justify="right" if c.numeric else "left", no_wrap=True)
+    for n, c in enumerate(columns):
+        footer = "" if totals is None else "TOTAL" if n == 0 else c.fmt(totals[c.key]) if c.key in totals else ""
+        table.add_column(c.header, footer=footer, justify="right" if c.numeric else "left", no_wrap=True)
     for record in view.records:
         table.add_row(*(c.fmt(record.get(c.key)) for c in columns))
     console = session.console()
