@@ -133,3 +133,89 @@ def test_installed_as_a_kubectl_plugin() -> None:
     assert r.returncode == 0 and r.stdout.startswith("upid ")
     r = subprocess.run([plugin, "analyze", "-o", "xml"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and r.stderr.startswith("error: unknown output format")
+
+
+def _stderr_on_a_terminal(home: Path, *args: str) -> tuple[int, str, str]:
+    """Run upid with stdout piped and stderr on a pseudo-terminal, as a person at a shell with `| jq`."""
+    import pty
+    import subprocess
+    import sys
+
+    from conftest import process_env
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "upid", *args], stdout=subprocess.PIPE, stderr=slave, env=process_env(home)
+    )
+    os.close(slave)
+    out = proc.stdout.read() if proc.stdout else b""
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    return proc.wait(timeout=60), out.decode(), seen.decode(errors="replace")
+
+
+def test_progress_shows_on_a_terminal_stderr_only(home: Path) -> None:
+    import json
+
+    from conftest import run_process
+
+    from upid.workflows.demo import sample_path
+
+    assert run_process(home, "storage", "import", sample_path(), "--cluster", "demo").code == 0
+    code, out, terminal = _stderr_on_a_terminal(home, "analyze", "-o", "json")
+    assert code == 0 and json.loads(out)["cluster"] == "demo"  # stdout stays pure data
+    assert "analysing..." in terminal  # a spinner for people
+    piped = run_process(home, "analyze", "-o", "json")
+    assert piped.code == 0 and piped.err == ""  # cron, CI logs and pipes get no progress at all
+
+
+def _bash_completes(tmp_path: Path, home: Path, words: list[str]) -> list[str]:
+    """What bash offers after `words` (the last one being typed), through `source <(upid completion bash)`."""
+    import shlex
+    import subprocess
+    import sys
+
+    from conftest import process_env
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    shim = bin_dir / "upid"
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m upid "$@"\n')
+    shim.chmod(0o755)
+    env = process_env(home, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    script = (
+        "source <(upid completion bash)\n"
+        f"COMP_WORDS=({' '.join(shlex.quote(w) for w in words)}); COMP_CWORD={len(words) - 1}\n"
+        "_upid_completion upid\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def test_shell_completion_in_a_real_bash(tmp_path: Path, home: Path) -> None:
+    import shutil
+
+    if not shutil.which("bash"):
+        pytest.skip("no bash here")
+    assert _bash_completes(tmp_path, home, ["upid", "opt"]) == ["optimize"]
+    assert set(_bash_completes(tmp_path, home, ["upid", "storage", "c"])) == {"cleanup", "collect"}
+    assert "--sort-by" in _bash_completes(tmp_path, home, ["upid", "analyze", "--so"])
+    assert _bash_completes(tmp_path, home, ["upid", "analyze", "-o", "j"]) == ["json", "junit"]
+
+
+def test_completion_scripts_for_zsh_and_fish_and_a_wrong_shell(upid) -> None:
+    for shell, marker in (("bash", "complete -o default -F"), ("zsh", "compdef"), ("fish", "complete --command upid")):
+        r = upid("completion", shell)
+        assert r.code == 0 and marker in r.out and "_UPID_COMPLETE" in r.out
+    r = upid("completion", "tcsh")
+    assert r.code == ExitCode.USAGE and "allowed: bash, zsh, fish" in r.err

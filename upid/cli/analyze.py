@@ -208,7 +208,8 @@ def analyze(
         cpu_limit=s.settings.cpu_limit,
         book=pricebook(s.settings),
     )
-    report, idle = run(s.store(), request, idle_policy(s.settings))
+    with s.progress("analysing"):
+        report, idle = run(s.store(), request, idle_policy(s.settings))
     view = analysis_view(report, idle)
     if output == "junit":
         from upid.cli.printers.junit import junit

@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover - older typer with the click package
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from upid import __version__
-from upid.cli import analyze, cluster, config, cost, demo, forecast, idle, optimize, report, storage
+from upid.cli import analyze, cluster, completion, config, cost, demo, forecast, idle, optimize, report, storage
 from upid.errors import ExitCode, UpidError
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ app.command("demo", help=demo.HELP, epilog=demo.EXAMPLES)(demo.demo)
 app.command("idle", help=idle.HELP, epilog=idle.EXAMPLES)(idle.idle)
 app.command("forecast", help=forecast.HELP, epilog=forecast.EXAMPLES)(forecast.forecast)
 app.command("report", help=report.HELP, epilog=report.EXAMPLES)(report.report)
+app.command("completion", help=completion.HELP, epilog=completion.EXAMPLES)(completion.completion)
 
 
 def _version(value: bool) -> None:
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args or os.environ.get("UPID_DEBUG", "").lower() in ("1", "true", "yes")
     args = [a for a in args if a != "--debug"]
     command = typer.main.get_command(app)
+    if completion.COMPLETE_VAR in os.environ:  # the shell asks what fits where the cursor is
+        completion.enable()
     try:
         code = command.main(args=args, prog_name="upid", standalone_mode=False, obj={"argv": args, "debug": debug})
         return int(code) if isinstance(code, int) else ExitCode.OK  # click returns typer.Exit's code here

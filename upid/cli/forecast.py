@@ -57,7 +57,8 @@ def forecast(
         raise UsageError(f"--horizon must be from 1h to 7d, got {horizon}")
     s = session(ctx, store)
     request = analysis_request(s, cluster, context, namespace, all_namespaces, selector, history, until)
-    report = run(s.store(), request, seconds // 3600)
+    with s.progress("training the forecast model"):
+        report = run(s.store(), request, seconds // 3600)
     emit(_view(report), output, s, no_headers)
 
 

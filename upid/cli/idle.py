@@ -123,7 +123,8 @@ def idle(
         s, cluster, context, namespace, all_namespaces, selector, history, until, book=pricebook(s.settings)
     )
     policy = idle_policy(s.settings, min_idle=parse_duration(min_idle), min_confidence=min_confidence)
-    frame, items, money = run(s.store(), request, policy)
+    with s.progress("looking for idle workloads"):
+        frame, items, money = run(s.store(), request, policy)
     flagged = [i for i in items if not i.excluded]
     cores = round(sum(i.savings["cpu_cores"] for i in flagged), 3)
     memory = int(sum(i.savings["memory_bytes"] for i in flagged))

@@ -192,7 +192,8 @@ def optimize(
         min_history_hours=st.min_history_hours,
     )
     options = PlanOptions(only=only, min_savings=min_savings, min_severity=severity, safety=safety)
-    result = make_plan(s.store(), request, options, idle_policy(st))
+    with s.progress("planning"):
+        result = make_plan(s.store(), request, options, idle_policy(st))
     plan = result.plan
     if not apply:
         _show_plan(s, result, output, out, no_headers, context, sort_by)

@@ -103,7 +103,8 @@ def report(
         cpu_limit=s.settings.cpu_limit,
         book=pricebook(s.settings),
     )
-    page = html_report(s.store(), request, idle_policy(s.settings), charts)
+    with s.progress("building the report"):
+        page = html_report(s.store(), request, idle_policy(s.settings), charts)
     if html == "-":
         s.out.write(page)
         return

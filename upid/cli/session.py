@@ -6,6 +6,8 @@ import getpass
 import os
 import shutil
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -48,6 +50,19 @@ class Session:
 
     def warn(self, message: str) -> None:
         print(f"warning: {message}", file=self.err)
+
+    @contextmanager
+    def progress(self, label: str) -> Iterator[Callable[[str], None]]:
+        """A Rich spinner with the current step on stderr while long work runs, cleared when it ends; only when
+        stderr is a terminal (cron, CI logs and pipes get silence). Yields a function that names the step."""
+        if not self.err.isatty():
+            yield lambda step: None
+            return
+        from rich.console import Console
+
+        console = Console(file=self.err, no_color="NO_COLOR" in os.environ, highlight=False)
+        with console.status(f"{label}...") as status:
+            yield lambda step: status.update(f"{label}: {step}...")
 
     def console(self) -> Console:
         """A Rich console on stdout: colour only on a terminal (and never with NO_COLOR), no wrapping when piped."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,7 +43,8 @@ def import_(
     from upid.workflows.importing import import_file
 
     s = session(ctx, store)
-    outcome = import_file(s.store(), path, cluster or s.settings.cluster or "default", s.audit("storage import"))
+    with s.progress(f"importing {path.name}"):
+        outcome = import_file(s.store(), path, cluster or s.settings.cluster or "default", s.audit("storage import"))
     _report_import(s, outcome)
     if output != "none":
         summary = outcome.summary()
@@ -238,17 +238,6 @@ def export(
     s.notice(f"exported {format_count(result['samples'])} samples to {directory} ({result['files']} files)")
 
 
-def _progress(s: Session) -> Callable[[str], None] | None:
-    """Progress on stderr, and only when stderr is a terminal (cron gets silence)."""
-    if not s.err.isatty():
-        return None
-
-    def show(step: str) -> None:
-        s.err.write(f"\rcollecting {step}...\033[K")
-
-    return show
-
-
 @app.command(
     "collect",
     epilog="Examples:\n\n  upid storage collect                      # the current context, all namespaces\n\n"
@@ -285,32 +274,30 @@ def collect(
     path = kubeconfig_path(kubeconfig)
     namespaces = None if all_namespaces or not namespace else namespace
     target_store = s.store()
-    progress = _progress(s)
     outcomes, failures = [], []
     names = contexts_to_collect(path, context, all_contexts)
     for name in names:
         try:
-            outcomes.append(
-                collect_context(
-                    target_store,
-                    s.settings.home,
-                    path,
-                    name,
-                    cluster,
-                    namespaces,
-                    selector,
-                    parse_duration(request_timeout),
-                    s.audit("storage collect"),
-                    progress,
+            with s.progress(f"collecting {name or 'in-cluster'}") as step:
+                outcomes.append(
+                    collect_context(
+                        target_store,
+                        s.settings.home,
+                        path,
+                        name,
+                        cluster,
+                        namespaces,
+                        selector,
+                        parse_duration(request_timeout),
+                        s.audit("storage collect"),
+                        step,
+                    )
                 )
-            )
         except ClusterError as e:
             if len(names) == 1:
                 raise
             failures.append(e)
             s.notice(f"error: context {name}: {e.message}")
-    if progress:
-        s.err.write("\r\033[K")
     for o in outcomes:
         for line in o.notices:
             s.notice(f"notice: {o.context or 'in-cluster'}: {line}")

@@ -86,6 +86,7 @@ def output_option(extra: tuple[str, ...] = ()) -> Any:
         help=f"Output format: {', '.join(allowed)}.",
         metavar="FORMAT",
         callback=lambda v: validate(v, allowed),
+        autocompletion=lambda incomplete: [f for f in allowed if f.startswith(incomplete)],
     )
 
 
