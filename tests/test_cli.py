@@ -135,8 +135,8 @@ def test_installed_as_a_kubectl_plugin() -> None:
     assert r.returncode == 2 and r.stderr.startswith("error: unknown output format")
 
 
-def _stderr_on_a_terminal(home: Path, *args: str) -> tuple[int, str, str]:
-    """Run upid with stdout piped and stderr on a pseudo-terminal, as a person at a shell with `| jq`."""
+def _on_a_terminal(home: Path, *args: str, stream: str = "stderr", **env: str) -> tuple[int, str, str]:
+    """Run upid with one stream on a pseudo-terminal and the other piped: (exit code, piped text, terminal text)."""
     import pty
     import subprocess
     import sys
@@ -144,11 +144,14 @@ def _stderr_on_a_terminal(home: Path, *args: str) -> tuple[int, str, str]:
     from conftest import process_env
 
     master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "upid", *args], stdout=subprocess.PIPE, stderr=slave, env=process_env(home)
+    pipes = (
+        {"stdout": subprocess.PIPE, "stderr": slave}
+        if stream == "stderr"
+        else {"stdout": slave, "stderr": subprocess.PIPE}
     )
+    proc = subprocess.Popen([sys.executable, "-m", "upid", *args], env=process_env(home, **env), **pipes)  # type: ignore[call-overload]
     os.close(slave)
-    out = proc.stdout.read() if proc.stdout else b""
+    piped = (proc.stdout or proc.stderr).read()  # type: ignore[union-attr]
     seen = b""
     while True:
         try:
@@ -159,7 +162,7 @@ def _stderr_on_a_terminal(home: Path, *args: str) -> tuple[int, str, str]:
             break
         seen += chunk
     os.close(master)
-    return proc.wait(timeout=60), out.decode(), seen.decode(errors="replace")
+    return proc.wait(timeout=60), piped.decode(), seen.decode(errors="replace")
 
 
 def test_progress_shows_on_a_terminal_stderr_only(home: Path) -> None:
@@ -170,7 +173,7 @@ def test_progress_shows_on_a_terminal_stderr_only(home: Path) -> None:
     from upid.workflows.demo import sample_path
 
     assert run_process(home, "storage", "import", sample_path(), "--cluster", "demo").code == 0
-    code, out, terminal = _stderr_on_a_terminal(home, "analyze", "-o", "json")
+    code, out, terminal = _on_a_terminal(home, "analyze", "-o", "json")
     assert code == 0 and json.loads(out)["cluster"] == "demo"  # stdout stays pure data
     assert "analysing..." in terminal  # a spinner for people
     piped = run_process(home, "analyze", "-o", "json")
@@ -219,3 +222,17 @@ def test_completion_scripts_for_zsh_and_fish_and_a_wrong_shell(upid) -> None:
         assert r.code == 0 and marker in r.out and "_UPID_COMPLETE" in r.out
     r = upid("completion", "tcsh")
     assert r.code == ExitCode.USAGE and "allowed: bash, zsh, fish" in r.err
+
+
+def test_severity_colours_on_a_terminal_only_and_never_with_no_color(home: Path) -> None:
+    from conftest import run_process
+
+    from upid.workflows.demo import sample_path
+
+    assert run_process(home, "storage", "import", sample_path(), "--cluster", "demo").code == 0
+    code, _, terminal = _on_a_terminal(home, "analyze", stream="stdout", NO_COLOR="")  # empty: not set (no-color.org)
+    assert code == 0 and "\x1b[1;31mcritical" in terminal  # bold red
+    code, _, terminal = _on_a_terminal(home, "analyze", stream="stdout", NO_COLOR="1")
+    assert code == 0 and "critical" in terminal and "\x1b[1;31m" not in terminal
+    piped = run_process(home, "analyze", NO_COLOR="")
+    assert "critical" in piped.out and "\x1b[" not in piped.out  # no escape codes into a pipe or a file

@@ -64,3 +64,8 @@ def test_csv_has_raw_amounts_not_money_strings(upid, data) -> None:
         key = "savings" if args[0] == "optimize" else "monthly_savings"
         assert rows and all(float(r[key]) == float(r[key].strip()) for r in rows if r[key])
         assert not any(r[key].startswith("$") for r in rows)
+
+
+def test_values_with_brackets_print_as_they_are(upid, data) -> None:
+    r = upid("storage", "query", "SELECT '[bold]x[/bold]' AS v, '[red]' AS w")
+    assert r.code == 0 and "[bold]x[/bold]" in r.out and "[red]" in r.out  # not taken for Rich markup

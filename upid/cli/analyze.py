@@ -19,7 +19,7 @@ from upid.cli.options import (
     UntilOpt,
     choice,
 )
-from upid.cli.printers import Column, View, emit, output_option, with_money
+from upid.cli.printers import Column, View, emit, output_option, severity_style, with_money
 from upid.cli.session import session
 from upid.units import format_bytes, format_count, format_cpu, format_money, iso
 
@@ -59,7 +59,7 @@ COLUMNS = [
     Column("cpu", "CPU REQUEST", sort_key="cpu_request"),
     Column("memory_max", "MEM MAX", format_bytes, wide=True, numeric=True),
     Column("memory", "MEMORY REQ/LIMIT", sort_key="memory_request"),
-    Column("severity", "SEVERITY", sort_key="severity_rank"),
+    Column("severity", "SEVERITY", sort_key="severity_rank", style=severity_style),
     Column("risk", "BACKTEST RISK", sort_key="cpu_shortfall"),
     Column("monthly_savings", "SAVINGS/MO", numeric=True),
     Column("confidence", "CONF", lambda v: "-" if v is None else f"{v:.2f}", wide=True, numeric=True),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,23 +59,23 @@ class Session:
             return
         from rich.console import Console
 
-        console = Console(file=self.err, no_color="NO_COLOR" in os.environ, highlight=False)
+        console = Console(file=self.err, no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
         with console.status(f"{label}...") as status:
             yield lambda step: status.update(f"{label}: {step}...")
 
     def console(self) -> Console:
-        """A Rich console on stdout: colour only on a terminal (and never with NO_COLOR), no wrapping when piped."""
+        """A Rich console on stdout: colour only on a terminal (and never with NO_COLOR). Lines are never cut or
+        wrapped by upid, as kubectl's: a table wider than the terminal wraps there, names stay whole."""
         from rich.console import Console
 
         tty = self.out.isatty()
-        width = shutil.get_terminal_size().columns if tty else 10_000
         return Console(
             file=self.out,
-            width=width,
+            width=10_000,
             highlight=False,
-            no_color=not tty or "NO_COLOR" in os.environ,
+            no_color=not tty or bool(os.environ.get("NO_COLOR")),  # set and not empty (no-color.org)
             force_terminal=tty,
-            soft_wrap=not tty,
+            soft_wrap=True,
         )
 
 

@@ -30,6 +30,14 @@ class Column:
     wide: bool = False  # shown by -o wide only
     numeric: bool = False  # right-aligned
     sort_key: str | None = None  # the record key --sort-by orders this column by (a raw value), when not `key`
+    style: Callable[[Any], str | None] | None = None  # a Rich style per value (terminals only; NO_COLOR wins)
+
+
+SEVERITY_STYLES = {"critical": "bold red", "warning": "yellow", "ok": "cyan", "good": "green"}
+
+
+def severity_style(value: Any) -> str | None:
+    return SEVERITY_STYLES.get(str(value))
 
 
 def with_money(columns: list[Column], currency: str, *keys: str) -> list[Column]:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 def _render(view: View, session: Session, no_headers: bool, wide: bool) -> None:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     columns = [c for c in view.columns if wide or not c.wide]
     totals = view.totals if view.totals is not None and len(view.records) > 1 and not no_headers else None
@@ -28,8 +29,10 @@ def _render(view: View, session: Session, no_headers: bool, wide: bool) -> None:
     for n, c in enumerate(columns):
         footer = "" if totals is None else "TOTAL" if n == 0 else c.fmt(totals[c.key]) if c.key in totals else ""
         table.add_column(c.header, footer=footer, justify="right" if c.numeric else "left", no_wrap=True)
-    for record in view.records:
-        table.add_row(*(c.fmt(record.get(c.key)) for c in columns))
+    for record in view.records:  # Text, not markup: a value with [brackets] is printed as it is
+        table.add_row(
+            *(Text(c.fmt(v := record.get(c.key)), style=(c.style(v) if c.style else None) or "") for c in columns)
+        )
     console = session.console()
     console.print(table)
     for line in view.footer:
