@@ -53,3 +53,12 @@ def test_the_strategy_names_in_help_are_the_registry() -> None:
     from upid.cli.analyze import STRATEGY_NAMES
 
     assert set(STRATEGY_NAMES) == set(STRATEGIES)
+
+
+def test_collect_imports_no_scikit_learn_scipy_or_pyarrow(kube, home) -> None:
+    """`storage collect` runs every few minutes from cron: it must not pay for the analysis packages."""
+    args = ["storage", "collect", "--kubeconfig", str(kube.kubeconfig)]
+    code = f"from upid.cli.app import main\nassert main({args!r}) == 0"
+    loaded = _loaded_after(code)
+    assert "duckdb" in loaded and "kubernetes" in loaded  # it did collect and store
+    assert not loaded & {"sklearn", "scipy", "pyarrow"}

@@ -14,7 +14,7 @@ try:  # typer >= 0.20 vendors click
 except ImportError:  # pragma: no cover - older typer with the click package
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
-from upid import __version__
+from upid import __version__, build_commit
 from upid.cli import analyze, cluster, completion, config, cost, demo, forecast, idle, optimize, report, storage
 from upid.errors import ExitCode, UpidError
 
@@ -42,7 +42,8 @@ app.command("completion", help=completion.HELP, epilog=completion.EXAMPLES)(comp
 
 def _version(value: bool) -> None:
     if value:
-        print(f"upid {__version__}")
+        commit = build_commit()
+        print(f"upid {__version__}" + (f" (commit {commit})" if commit else ""))
         raise typer.Exit()
 
 
