@@ -26,6 +26,7 @@ class ExitCode(IntEnum):
     SEVERITY_GATE = 15  # --fail-on: a recommendation at or above the given severity (CI gating)
     SAVINGS_GATE = 16  # --fail-on-savings: the possible monthly savings reach the given amount (CI gating)
     OUTPUT = 17  # an output file or folder cannot be written (report --html, optimize --out)
+    PROMETHEUS = 18  # Prometheus did not answer, or answered with an error (import-prometheus)
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -106,3 +107,18 @@ class SavingsGateError(UpidError):
 
 class OutputError(UpidError):
     exit_code = ExitCode.OUTPUT
+
+
+class PrometheusError(UpidError):
+    """Prometheus unreachable, timing out, or answering with an error; the message names the URL and status.
+    A 401 or 403 keeps the exit codes of rejected credentials (12) and refused access (13)."""
+
+    exit_code = ExitCode.PROMETHEUS
+
+    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+        if status == 401:
+            self.exit_code = ExitCode.UNAUTHORIZED
+        elif status == 403:
+            self.exit_code = ExitCode.FORBIDDEN

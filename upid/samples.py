@@ -39,6 +39,7 @@ class SampleBatch:
     net_tx: np.ndarray
     resources: dict[str, np.ndarray] = field(default_factory=dict)
     source_codes: np.ndarray | None = None  # per sample, when sources differ within the batch (SOURCES values)
+    oom_kills: dict[str, np.ndarray] = field(default_factory=dict)  # series_idx, ts: OOMKilled terminations seen
 
     def __post_init__(self) -> None:
         n = len(self.ts)
@@ -59,6 +60,7 @@ class SampleBatch:
         """Every array by a flat name, for serialising (the spool) and back with `from_columns`."""
         out = {f"series.{k}": v for k, v in self.series.items()}
         out.update({f"resources.{k}": v for k, v in self.resources.items()})
+        out.update({f"oom_kills.{k}": v for k, v in self.oom_kills.items()})
         for name in ("series_idx", "ts", "cpu_m", "mem_kib", "net_rx", "net_tx"):
             out[name] = getattr(self, name)
         if self.source_codes is not None:
@@ -75,6 +77,7 @@ class SampleBatch:
             source=source,
             series=group("series."),
             resources=group("resources."),
+            oom_kills=group("oom_kills."),
             source_codes=cols.get("source_codes"),
             **{n: cols[n] for n in ("series_idx", "ts", "cpu_m", "mem_kib", "net_rx", "net_tx")},
         )

@@ -25,6 +25,15 @@ from upid.units import format_bytes, format_count, iso, parse_duration
 app = typer.Typer(help="Import, inspect, query, export and clean up the history store.", no_args_is_help=True)
 
 
+def _register_prometheus() -> None:
+    from upid.cli import prometheus
+
+    app.command("import-prometheus", help=prometheus.HELP, epilog=prometheus.EXAMPLES)(prometheus.import_prometheus)
+
+
+_register_prometheus()
+
+
 @app.command("import", epilog="Example:\n\n  upid storage import usage.csv.gz --cluster prod")
 def import_(
     ctx: typer.Context,

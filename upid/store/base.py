@@ -108,6 +108,8 @@ class Store(Protocol):
 
     def newest_sample(self, cluster: str) -> int | None: ...
 
+    def sample_times(self, cluster: str, start: int, end: int, namespaces: list[str] | None = None) -> set[int]: ...
+
     def load_usage(
         self,
         cluster: str,

@@ -56,6 +56,23 @@ def newest_sample(con: duckdb.DuckDBPyConnection, store: Path, cluster: str) -> 
     return int(row[0]) if row and row[0] is not None else None
 
 
+def sample_times(
+    con: duckdb.DuckDBPyConnection, store: Path, cluster: str, start: int, end: int, namespaces: list[str] | None
+) -> set[int]:
+    """The distinct sample times in [start, end] of the cluster (of these namespaces, when given)."""
+    if cluster not in {r[0] for r in con.execute("SELECT name FROM clusters").fetchall()}:
+        return set()
+    cid = _cluster_id(con, cluster)
+    where = "" if not namespaces else f" AND namespace IN ({', '.join(sql_literal(n) for n in namespaces)})"
+    rows = con.execute(
+        f"SELECT DISTINCT epoch(ts)::BIGINT FROM ({all_samples(con, store, cid)}) x "
+        f"WHERE ts BETWEEN make_timestamp(?::BIGINT * 1000000) AND make_timestamp(?::BIGINT * 1000000) "
+        f"AND series_id IN (SELECT series_id FROM series WHERE cluster_id = ?{where})",
+        [start, end, cid],
+    ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
 def cluster_status(con: duckdb.DuckDBPyConnection, store: Path) -> list[ClusterStatus]:
     rows = con.execute(f"""
         SELECT c.name, count(DISTINCT s.series_id), count(x.ts), epoch(min(x.ts))::BIGINT, epoch(max(x.ts))::BIGINT
@@ -217,7 +234,8 @@ def _context(con: duckdb.DuckDBPyConnection, cid: int, hi: str) -> dict[str, Any
     restarts = {
         tuple(r[:4]): int(r[4])
         for r in con.execute(f"""
-        SELECT w.namespace, w.workload_kind, w.workload, w.container, max(c.restarts) - min(c.restarts)
+        SELECT w.namespace, w.workload_kind, w.workload, w.container,
+               coalesce(max(c.restarts) - min(c.restarts), 0)  -- NULL: an imported OOM kill, no counter
         FROM container_status c JOIN w_series w USING (series_id) WHERE c.ts <= {hi} GROUP BY ALL""").fetchall()
     }
     workloads = {

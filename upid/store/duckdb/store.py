@@ -142,6 +142,12 @@ class DuckDBStore:
         with self._reader() as con:
             return queries.newest_sample(con, self.path, cluster)
 
+    def sample_times(self, cluster: str, start: int, end: int, namespaces: list[str] | None = None) -> set[int]:
+        if not self.path.exists():
+            return set()
+        with self._reader() as con:
+            return queries.sample_times(con, self.path, cluster, start, end, namespaces)
+
     def status(self) -> StoreStatus:
         with self._reader() as con:
             clusters = queries.cluster_status(con, self.path)

@@ -137,6 +137,21 @@ def _store_resources(con: duckdb.DuckDBPyConnection, batch: SampleBatch) -> None
     )
 
 
+def _store_oom_kills(con: duckdb.DuckDBPyConnection, batch: SampleBatch) -> None:
+    """OOMKilled terminations as container_status rows, as a collect records them; each kill is stored once."""
+    if not batch.oom_kills or not len(batch.oom_kills.get("ts", ())):
+        return
+    con.register("b_oom", batch.oom_kills)
+    con.execute("""INSERT INTO container_status
+        SELECT DISTINCT k.series_id, k.ts, NULL, NULL, NULL, 'OOMKilled', k.at
+        FROM (SELECT m.series_id, make_timestamp(o.ts * 1000000) AS ts,
+                     strftime(make_timestamp(o.ts * 1000000), '%Y-%m-%dT%H:%M:%SZ') AS at
+              FROM b_oom o JOIN b_map m ON m.idx = o.series_idx) k
+        WHERE NOT EXISTS (SELECT 1 FROM container_status c WHERE c.series_id = k.series_id
+                          AND c.last_termination_reason = 'OOMKilled' AND c.last_termination_at = k.at)""")
+    con.unregister("b_oom")
+
+
 def add_audit(
     con: duckdb.DuckDBPyConnection,
     audit: AuditRecord,
@@ -163,6 +178,7 @@ def write_samples(
         con.execute(f"INSERT INTO samples SELECT {blocks.SAMPLE_COLUMNS} FROM b_new ORDER BY series_id, ts")
         blocks.compact_head(con, store, cluster_id, thresholds.head_compact_samples)
     _store_resources(con, batch)
+    _store_oom_kills(con, batch)
     con.execute(
         "INSERT INTO runs SELECT coalesce(max(run_id), 0) + 1, ?, ?, now()::TIMESTAMP, ?, ? FROM runs",
         [cluster_id, batch.source, len(batch), new],
