@@ -50,7 +50,7 @@ def test_help_does_not_import_numpy() -> None:
 
 def test_the_strategy_names_in_help_are_the_registry() -> None:
     from upid.analysis.strategies import STRATEGIES
-    from upid.cli.analyze import STRATEGY_NAMES
+    from upid.cli.options import STRATEGY_NAMES
 
     assert set(STRATEGY_NAMES) == set(STRATEGIES)
 

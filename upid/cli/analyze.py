@@ -16,6 +16,7 @@ from upid.cli.options import (
     SelectorOpt,
     SortByOpt,
     StoreOpt,
+    StrategyOpt,
     UntilOpt,
     choice,
 )
@@ -30,7 +31,6 @@ EXAMPLES = """Examples:
 
   upid analyze --cluster prod -n shop --history 7d --strategy krr-simple -o json
 """
-STRATEGY_NAMES = ("upid", "krr-simple", "vpa")  # upid.analysis.strategies.STRATEGIES, kept import-free for --help
 
 
 def _percent(value: float | None) -> str:
@@ -146,15 +146,7 @@ def analyze(
     selector: SelectorOpt = None,
     history: HistoryOpt = "14d",
     until: UntilOpt = None,
-    strategy: Annotated[
-        str,
-        typer.Option(
-            "--strategy",
-            metavar="NAME",
-            callback=choice(STRATEGY_NAMES, "strategy"),
-            help=f"Right-sizing strategy: {', '.join(STRATEGY_NAMES)}.",
-        ),
-    ] = "upid",
+    strategy: StrategyOpt = "upid",
     cpu_limit: Annotated[
         str | None,
         typer.Option(

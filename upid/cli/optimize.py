@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import typer
 
-from upid.cli.analyze import STRATEGY_NAMES
 from upid.cli.options import (
     AllNamespacesOpt,
     ClusterOpt,
@@ -23,6 +22,7 @@ from upid.cli.options import (
     SelectorOpt,
     SortByOpt,
     StoreOpt,
+    StrategyOpt,
     UntilOpt,
     choice,
 )
@@ -121,12 +121,7 @@ def optimize(
     selector: SelectorOpt = None,
     history: HistoryOpt = "14d",
     until: UntilOpt = None,
-    strategy: Annotated[
-        str,
-        typer.Option(
-            "--strategy", metavar="NAME", callback=choice(STRATEGY_NAMES, "strategy"), help="Right-sizing strategy."
-        ),
-    ] = "upid",
+    strategy: StrategyOpt = "upid",
     only: Annotated[
         str | None,
         typer.Option(

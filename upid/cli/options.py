@@ -109,3 +109,15 @@ UntilOpt = Annotated[
         help="End of the window (ISO-8601 or UNIX seconds); default: the cluster's newest sample.",
     ),
 ]
+
+
+STRATEGY_NAMES = ("upid", "krr-simple", "vpa")  # upid.analysis.strategies.STRATEGIES, kept import-free for --help
+StrategyOpt = Annotated[
+    str,
+    typer.Option(
+        "--strategy",
+        metavar="NAME",
+        callback=choice(STRATEGY_NAMES, "strategy"),
+        help=f"Right-sizing strategy: {', '.join(STRATEGY_NAMES)}.",
+    ),
+]

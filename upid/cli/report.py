@@ -17,8 +17,8 @@ from upid.cli.options import (
     NamespaceOpt,
     SelectorOpt,
     StoreOpt,
+    StrategyOpt,
     UntilOpt,
-    choice,
 )
 from upid.cli.session import session
 
@@ -32,7 +32,6 @@ EXAMPLES = """Examples:
 
   upid report --html - -n shop --history 7d > shop.html
 """
-STRATEGY_NAMES = ("upid", "krr-simple", "vpa")  # the same as `upid analyze --strategy`
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -68,15 +67,7 @@ def report(
     selector: SelectorOpt = None,
     history: HistoryOpt = "14d",
     until: UntilOpt = None,
-    strategy: Annotated[
-        str,
-        typer.Option(
-            "--strategy",
-            metavar="NAME",
-            callback=choice(STRATEGY_NAMES, "strategy"),
-            help=f"Right-sizing strategy: {', '.join(STRATEGY_NAMES)}.",
-        ),
-    ] = "upid",
+    strategy: StrategyOpt = "upid",
     charts: Annotated[
         int,
         typer.Option("--charts", metavar="N", min=0, help="Chart the N containers with the worst severity."),
