@@ -1,8 +1,8 @@
 """Import speed from Prometheus: 1,000 containers x 14 days at a 5-minute step, against a local Prometheus
 (Debian's package) whose TSDB promtool backfilled from the real Bitbrains trace.
 
-Data: the first 14 days of July and of August 2013 (500 VMs each; ../shared/data), both moved to start on
-2013-08-01, as 1,000 single-container Deployment pods in 20 namespaces. Scraped every 300 s: cAdvisor's CPU,
+Data: the first 14 days of each VM's July and August 2013 traces (500 VMs each; ../shared/data), all moved to
+start on 2013-08-01, as 1,000 single-container Deployment pods in 20 namespaces. Scraped every 300 s: cAdvisor's CPU,
 working-set memory and network counters, kube-state-metrics' requests, limits, restart counters, owners and
 pod info. The OpenMetrics file is written by DuckDB and the TSDB is cached in $UPID_BENCH_CACHE (one-time
 set-up of several minutes). The import runs as a whole `upid` process into an empty store; Prometheus' peak RSS
@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -33,6 +33,7 @@ from prom import server  # noqa: E402  (the tests' Prometheus runner)
 BASE = 1375315200  # 2013-08-01T00:00:00Z
 DAYS = 14
 SCRAPE = 300
+BLOCK = 7200  # Prometheus' block length: BASE is a multiple of it
 
 
 def month(m: int) -> Path:
@@ -52,7 +53,7 @@ def openmetrics(out: Path) -> int:
         t AS (SELECT m, pod, epoch(timestamp)::BIGINT AS ts, cpu_cores, memory_bytes, cpu_request_cores,
                      cpu_limit_cores, memory_request_bytes, memory_limit_bytes,
                      coalesce(network_rx_bytes_per_s, 0) AS rx, coalesce(network_tx_bytes_per_s, 0) AS tx,
-                     min(epoch(timestamp)::BIGINT) OVER (PARTITION BY m) AS first FROM src),
+                     min(epoch(timestamp)::BIGINT) OVER (PARTITION BY m, pod) AS first FROM src),
         slot AS (SELECT *, {BASE} + round((ts - first) / {SCRAPE})::BIGINT * {SCRAPE} AS sts FROM t)
         SELECT m || (hash(pod) % 10)::VARCHAR AS ns, pod || '-7d9f8-' || m AS rs, pod || '-7d9f8-' || m || '-x' AS p,
                pod || '-' || m AS deploy, sts,
@@ -87,35 +88,42 @@ def openmetrics(out: Path) -> int:
     parts = []
     for n, (name, body, every) in enumerate(families):
         where = "" if every == "c" else "WHERE sts % 3600 = 0"
-        parts.append(f"SELECT {n} AS f, '' AS k, 0 AS sts, '# TYPE {name} gauge' AS line")
+        parts.append(f"SELECT {n} AS f, '' AS k, -1 AS sts, '# TYPE {name} gauge' AS line")
         parts.append(f"SELECT {n}, p, sts, '{name}' || {body} || ' ' || sts FROM c {where}")
-    parts.append(f"SELECT {len(families)}, '', 0, '# EOF'")
-    union = " UNION ALL ".join(parts)
-    raw = out.with_suffix(".raw")
-    con.execute(
-        f"COPY (SELECT line FROM ({union}) ORDER BY f, k, sts) TO '{raw}' "
-        f"(FORMAT csv, HEADER false, DELIMITER '{chr(1)}', QUOTE '{chr(2)}', ESCAPE '{chr(2)}')"  # no quoting
-    )
-    with raw.open("rb") as src, out.open("wb") as dst:  # the writer still quotes lines starting with '#'
-        subprocess.run(["tr", "-d", "\\002"], stdin=src, stdout=dst, check=True)
-    raw.unlink()
+    con.execute(f"CREATE VIEW lines AS {' UNION ALL '.join(parts)}")
+    out.mkdir(parents=True, exist_ok=True)
+    for window in range(BASE, BASE + DAYS * 86400, BLOCK):  # one file per TSDB block (see tsdb())
+        raw, text = out / f"{window}.raw", out / f"{window}.om"
+        con.execute(
+            f"COPY (SELECT line FROM (SELECT * FROM lines WHERE sts = -1 OR sts BETWEEN {window} AND "
+            f"{window + BLOCK - 1} UNION ALL SELECT {len(families)}, '', 0, '# EOF') ORDER BY f, k, sts) TO '{raw}' "
+            f"(FORMAT csv, HEADER false, DELIMITER '{chr(1)}', QUOTE '{chr(2)}', ESCAPE '{chr(2)}')"  # no quoting
+        )
+        with raw.open("rb") as src, text.open("wb") as dst:  # the writer still quotes lines starting with '#'
+            subprocess.run(["tr", "-d", "\\002"], stdin=src, stdout=dst, check=True)
+        raw.unlink()
     return int(con.execute("SELECT count(DISTINCT p) FROM c").fetchone()[0])  # type: ignore[index]
 
 
 def tsdb() -> tuple[Path, int]:
+    """promtool reads its whole input once per 2-hour block it writes (Prometheus 2.42 has no
+    --max-block-duration for OpenMetrics), so the input is one file per block, backfilled two at a time."""
     folder = CACHE / f"prometheus-1000x{DAYS}d"
     done = folder / "containers"
     if not done.exists():
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        text = folder / "trace.om"
         began = time.monotonic()
-        containers = openmetrics(text)
-        print(f"set-up: OpenMetrics {text.stat().st_size / 1e9:.2f} GB in {time.monotonic() - began:.0f} s", flush=True)
+        containers = openmetrics(folder / "om")
+        files = sorted((folder / "om").glob("*.om"))
+        size = sum(f.stat().st_size for f in files)
+        print(f"set-up: OpenMetrics {size / 1e9:.2f} GB in {len(files)} files, {time.monotonic() - began:.0f} s",
+              flush=True)  # fmt: skip
         began = time.monotonic()
-        server.backfill(text, folder / "tsdb")
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda f: server.backfill(f, folder / "tsdb"), files))
         print(f"set-up: promtool backfill in {time.monotonic() - began:.0f} s", flush=True)
-        text.unlink()
+        shutil.rmtree(folder / "om")
         done.write_text(str(containers))
     return folder / "tsdb", int(done.read_text())
 
@@ -142,24 +150,27 @@ def main() -> None:
         for run in range(args.runs):
             home = work / f"home-{run}"
             env = {**os.environ, "UPID_HOME": str(home)}
-            cmd = [sys.executable, "-m", "upid", "storage", "import-prometheus", "--url", url, "--cluster", "bench",
-                   "--until", str(BASE + DAYS * 86400 - SCRAPE), "--history", f"{DAYS}d", "--step", "5m",
+            cmd = ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "upid", "storage", "import-prometheus",
+                   "--url", url, "--cluster", "bench", "--until", str(BASE + DAYS * 86400 - SCRAPE), "--history", f"{DAYS}d", "--step", "5m",
                    "--rate-window", "10m", "-o", "json"]  # fmt: skip
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             began = time.monotonic()
             r = subprocess.run(cmd, capture_output=True, text=True, env=env)
             wall = time.monotonic() - began
             if r.returncode != 0:
                 raise SystemExit(r.stderr)
-            rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            rss_kb = int(r.stderr.strip().splitlines()[-1])  # /usr/bin/time's %M: the import's own peak RSS
             doc = json.loads(r.stdout)
-            print(f"import: {wall:.1f} s wall (budget 60 s), {doc['samples']:,} samples, {doc['written']:,} written, "
-                  f"{doc['queries']} queries in {doc['query_groups']} groups x {doc['chunks']} chunks, "
-                  f"upid peak RSS {max(rss, before) / 1e3:.0f} MB, Prometheus peak RSS {vm_hwm(pid) / 1e6:.0f} MB")
+            print(
+                f"import: {wall:.1f} s wall (budget 60 s), {doc['samples']:,} samples, {doc['written']:,} written, "
+                f"{doc['queries']} queries in {doc['query_groups']} groups x {doc['chunks']} chunks, "
+                f"upid peak RSS {rss_kb / 1e3:.0f} MB, Prometheus peak RSS {vm_hwm(pid) / 1e6:.0f} MB"
+            )
             began = time.monotonic()
             again = json.loads(subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout)
-            print(f"rerun:  {time.monotonic() - began:.1f} s wall, {again['queries']} queries, "
-                  f"{again['written']} written (chunks skipped {again['chunks_skipped']}/{again['chunks']})")
+            print(
+                f"rerun:  {time.monotonic() - began:.1f} s wall, {again['queries']} queries, "
+                f"{again['written']} written (chunks skipped {again['chunks_skipped']}/{again['chunks']})"
+            )
     shutil.rmtree(work, ignore_errors=True)
 
 

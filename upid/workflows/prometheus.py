@@ -101,6 +101,13 @@ def chunks_of(start: int, end: int, step: int, length: int) -> list[tuple[int, i
     return out
 
 
+RESOURCE_STEP = 3600  # requests and limits: a change is seen within the hour, at a twelfth of the points
+
+
+def _step(query: str, step: int) -> int:
+    return max(step, RESOURCE_STEP) if query in queries.RESOURCES else step
+
+
 def import_prometheus(
     store: Store,
     prom: Prometheus,
@@ -141,7 +148,7 @@ def import_prometheus(
     per_group = [queries.usage(m, f"{window}s", extra, f"{window + req.step}s") for m in groups]
 
     def ask(pool: ThreadPoolExecutor, chunk: tuple[int, int]) -> list[tuple[str, Future[list[dict[str, Any]]]]]:
-        return [(name, pool.submit(prom.query_range, q, chunk[0], chunk[1], req.step))
+        return [(name, pool.submit(prom.query_range, q, chunk[0], chunk[1], _step(name, req.step)))
                 for qs in per_group for name, q in qs.items()]  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=max(1, req.concurrency)) as pool:

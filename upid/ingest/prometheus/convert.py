@@ -79,6 +79,15 @@ def _half_up(v: np.ndarray) -> np.ndarray:
     return np.floor(np.abs(v) + 0.5).astype(np.int64) * np.sign(v).astype(np.int64)
 
 
+def _in_force(p: Points | None, ts: np.ndarray, scale: float) -> np.ndarray:
+    """The value of a coarsely sampled `p` in force at each of `ts` (its first value before it starts), UNSET
+    where it has none: requests and limits, asked at a coarser step than usage."""
+    if p is None or not len(p[0]):
+        return np.full(len(ts), float(UNSET))
+    idx = np.clip(np.searchsorted(p[0], ts, side="right") - 1, 0, len(p[0]) - 1)
+    return p[1][idx] * scale
+
+
 def kills(p: Points, step: int) -> np.ndarray:
     """The start of each run of points: one OOM kill per run of a restart that increased the counter."""
     ts = p[0]
@@ -107,7 +116,7 @@ def to_batch(cluster: str, answers: dict[str, list[dict[str, Any]]], owners: Own
         cols["rx"].append(_at(rx.get((ns, pod)), ts))
         cols["tx"].append(_at(tx.get((ns, pod)), ts))
         values = [
-            _at(res[kind].get((*key, resource)), ts, scale, UNSET)
+            _in_force(res[kind].get((*key, resource)), ts, scale)
             for kind, resource, scale in (("requests", "cpu", 1000), ("limits", "cpu", 1000),
                                           ("requests", "memory", 1), ("limits", "memory", 1))
         ]  # fmt: skip

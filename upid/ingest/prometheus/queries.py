@@ -19,6 +19,9 @@ def namespaces_matcher(namespaces: list[str]) -> str:
 BY_CONTAINER = "by (namespace, pod, container)"
 
 
+RESOURCES = ("requests", "limits")  # asked at a coarser step: they change rarely
+
+
 def usage(ns: str, window: str, extra: str = "", kills_window: str | None = None) -> dict[str, str]:
     """Range queries by (namespace, pod, container); network by (namespace, pod). `extra`: more label matchers.
 
