@@ -151,8 +151,8 @@ def main() -> None:
             home = work / f"home-{run}"
             env = {**os.environ, "UPID_HOME": str(home)}
             cmd = ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "upid", "storage", "import-prometheus",
-                   "--url", url, "--cluster", "bench", "--until", str(BASE + DAYS * 86400 - SCRAPE), "--history", f"{DAYS}d", "--step", "5m",
-                   "--rate-window", "10m", "-o", "json"]  # fmt: skip
+                   "--url", url, "--cluster", "bench", "--until", str(BASE + DAYS * 86400 - SCRAPE),
+                   "--history", f"{DAYS}d", "--step", "5m", "--rate-window", "10m", "-o", "json"]  # fmt: skip
             began = time.monotonic()
             r = subprocess.run(cmd, capture_output=True, text=True, env=env)
             wall = time.monotonic() - began
