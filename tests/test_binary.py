@@ -55,5 +55,7 @@ def test_collect_from_a_cluster(binary: Path, home: Path, kube) -> None:
     assert json.loads(r.stdout)["collections"][0]["pods"] == len(kube.cluster.pods)
     status = json.loads(_run(binary, home, "storage", "status", "-o", "json").stdout)
     assert status["samples"] > 0
+    r = _run(binary, home, "storage", "query", "SELECT TIMESTAMPTZ '2020-01-01 00:00:00+00' AS t", "-o", "json")
+    assert r.returncode == 0 and json.loads(r.stdout)["rows"] == [["2020-01-01 00:00:00+00:00"]], r.stderr
     r = _run(binary, home, "storage", "collect", "--kubeconfig", home / "missing")
     assert r.returncode == 11 and r.stderr.startswith("error: ")  # a broken kubeconfig, one line, its own code

@@ -69,3 +69,9 @@ def test_csv_has_raw_amounts_not_money_strings(upid, data) -> None:
 def test_values_with_brackets_print_as_they_are(upid, data) -> None:
     r = upid("storage", "query", "SELECT '[bold]x[/bold]' AS v, '[red]' AS w")
     assert r.code == 0 and "[bold]x[/bold]" in r.out and "[red]" in r.out  # not taken for Rich markup
+
+
+def test_query_with_time_zone_values(upid, data) -> None:
+    r = upid("storage", "query", "SELECT TIMESTAMPTZ '2020-01-01 00:00:00+00' AS t, now() > t AS later", "-o", "json")
+    assert r.code == 0, r.err
+    assert r.json()["rows"] == [["2020-01-01 00:00:00+00:00", True]]
