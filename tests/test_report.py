@@ -195,3 +195,10 @@ def test_usage_buckets_keep_the_peak_per_pod_and_gaps() -> None:
     assert s["cpu_mean"] == pytest.approx([0.2, 0.2, None, 0.75])  # NaN is not measured, not zero
     assert s["memory_max"] == [300.0, 400.0, None, 150.0]
     assert [nice_step(x) for x in (10, 7.3, 0.9, 2000)] == [5, 2, 0.5, 500]
+
+
+def test_a_bad_cpu_limit_setting_is_a_usage_error_for_every_rightsizing_command(upid, demo, monkeypatch) -> None:
+    monkeypatch.setenv("UPID_CPU_LIMIT", "bogus")
+    for args in (("analyze",), ("optimize",), ("report", "--html", "-")):
+        r = upid(*args)
+        assert r.code == ExitCode.USAGE and r.err.startswith("error: invalid CPU limit policy 'bogus'"), args

@@ -127,16 +127,6 @@ def analysis_view(report: Any, idle: list[Any] | None = None, prices: Any = None
     return View(document=doc, records=records, columns=columns, footer=footer, totals=totals)
 
 
-def check_cpu_limit(policy: str) -> None:
-    from upid.analysis.limits import check_policy
-    from upid.errors import UsageError
-
-    try:
-        check_policy(policy)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-
-
 def analyze(
     ctx: typer.Context,
     cluster: ClusterOpt = None,
@@ -182,24 +172,11 @@ def analyze(
     store: StoreOpt = None,
 ) -> None:
     from upid.cli.idle import idle_policy
-    from upid.cli.window import analysis_request, pricebook
+    from upid.cli.window import rightsizing_request
     from upid.workflows.analyze import analyze as run
 
     s = session(ctx, store, cpu_limit=cpu_limit)
-    check_cpu_limit(s.settings.cpu_limit)
-    request = analysis_request(
-        s,
-        cluster,
-        context,
-        namespace,
-        all_namespaces,
-        selector,
-        history,
-        until,
-        strategy=strategy,
-        cpu_limit=s.settings.cpu_limit,
-        book=pricebook(s.settings),
-    )
+    request = rightsizing_request(s, cluster, context, namespace, all_namespaces, selector, history, until, strategy)
     with s.progress("analysing"):
         report, idle = run(s.store(), request, idle_policy(s.settings))
     view = analysis_view(report, idle)

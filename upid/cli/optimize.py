@@ -164,7 +164,7 @@ def optimize(
     if ctx.invoked_subcommand:
         return
     from upid.cli.idle import idle_policy
-    from upid.cli.window import analysis_request, pricebook
+    from upid.cli.window import rightsizing_request
     from upid.optimize.plan import PlanOptions
     from upid.optimize.safety import SafetyPolicy
     from upid.workflows.optimize import make_plan
@@ -175,10 +175,7 @@ def optimize(
         raise UsageError(f"-o {output} is for GitOps and scripts; --apply makes the changes itself")
     s = session(ctx, store)
     st = s.settings
-    request = analysis_request(
-        s, cluster, context, namespace, all_namespaces, selector, history, until, strategy=strategy,
-        cpu_limit=st.cpu_limit, book=pricebook(st),
-    )  # fmt: skip
+    request = rightsizing_request(s, cluster, context, namespace, all_namespaces, selector, history, until, strategy)
     safety = SafetyPolicy(
         protected_namespaces=listed(st.protected_namespaces),
         allow_hpa=allow_hpa,

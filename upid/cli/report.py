@@ -74,26 +74,12 @@ def report(
     ] = 100,
     store: StoreOpt = None,
 ) -> None:
-    from upid.cli.analyze import check_cpu_limit
     from upid.cli.idle import idle_policy
-    from upid.cli.window import analysis_request, pricebook
+    from upid.cli.window import rightsizing_request
     from upid.workflows.report import html_report
 
     s = session(ctx, store)
-    check_cpu_limit(s.settings.cpu_limit)
-    request = analysis_request(
-        s,
-        cluster,
-        context,
-        namespace,
-        all_namespaces,
-        selector,
-        history,
-        until,
-        strategy=strategy,
-        cpu_limit=s.settings.cpu_limit,
-        book=pricebook(s.settings),
-    )
+    request = rightsizing_request(s, cluster, context, namespace, all_namespaces, selector, history, until, strategy)
     with s.progress("building the report"):
         page = html_report(s.store(), request, idle_policy(s.settings), charts)
     if html == "-":

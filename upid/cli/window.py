@@ -38,6 +38,31 @@ def analysis_request(
     )
 
 
+def rightsizing_request(
+    s: Session,
+    cluster: str | None,
+    context: str | None,
+    namespace: list[str] | None,
+    all_namespaces: bool,
+    selector: str | None,
+    history: str,
+    until: str | None,
+    strategy: str,
+) -> Any:
+    """The request of a command that right-sizes (analyze, report, optimize): the window, the strategy, the
+    CPU limit policy from the settings (checked: a bad one is a usage error) and the price book."""
+    from upid.analysis.limits import check_policy
+
+    try:
+        check_policy(s.settings.cpu_limit)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return analysis_request(
+        s, cluster, context, namespace, all_namespaces, selector, history, until,
+        strategy=strategy, cpu_limit=s.settings.cpu_limit, book=pricebook(s.settings),
+    )  # fmt: skip
+
+
 def prices(settings: Any) -> Any:
     """Unit prices from the settings (flag > env > config > OpenCost's defaults)."""
     from upid.analysis.cost import Prices
