@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from upid.cli import prometheus
 from upid.cli.options import (
     AllContextsOpt,
     ClusterOpt,
@@ -25,13 +26,7 @@ from upid.units import format_bytes, format_count, iso, parse_duration
 app = typer.Typer(help="Import, inspect, query, export and clean up the history store.", no_args_is_help=True)
 
 
-def _register_prometheus() -> None:
-    from upid.cli import prometheus
-
-    app.command("import-prometheus", help=prometheus.HELP, epilog=prometheus.EXAMPLES)(prometheus.import_prometheus)
-
-
-_register_prometheus()
+app.command("import-prometheus", help=prometheus.HELP, epilog=prometheus.EXAMPLES)(prometheus.import_prometheus)
 
 
 @app.command("import", epilog="Example:\n\n  upid storage import usage.csv.gz --cluster prod")

@@ -62,16 +62,16 @@ class Owners:
         return kind, name
 
 
-def _at(p: Points | None, ts: np.ndarray, scale: float = 1.0, fill: float = np.nan) -> np.ndarray:
-    """The values of `p` at times `ts` (exact matches), `fill` where it has none."""
-    out = np.full(len(ts), fill, dtype=np.float64)
+def _at(p: Points | None, ts: np.ndarray) -> np.ndarray:
+    """The values of `p` at times `ts` (exact matches), NaN (not measured) where it has none."""
+    out = np.full(len(ts), np.nan, dtype=np.float64)
     if p is None or not len(p[0]):
         return out
     idx = np.searchsorted(p[0], ts)
     idx_ok = idx < len(p[0])
     hit = np.zeros(len(ts), dtype=bool)
     hit[idx_ok] = p[0][idx[idx_ok]] == ts[idx_ok]
-    out[hit] = p[1][idx[hit]] * scale
+    out[hit] = p[1][idx[hit]]
     return out
 
 
