@@ -216,3 +216,19 @@ def test_more_exclusions_from_the_settings(upid, tmp_path: Path, home: Path) -> 
         "cache-proxy": "name matches '^cache-': operators and controllers stay up",
     }
     assert [i["workload"] for i in upid("analyze", "-o", "json").json()["idle"]] == ["web"]
+
+
+def test_one_network_direction_is_a_network_measurement(upid, tmp_path: Path) -> None:
+    """An import with rx and no tx column: the network rule still applies (rx + nothing is rx, not unknown)."""
+    header = "timestamp,namespace,workload,pod,container,cpu_cores,memory_bytes,cpu_request_cores"
+    rows = [header + ",network_rx_bytes_per_s"]
+    for i in range(10 * 288):
+        ts = 1_767_225_600 + i * 300
+        rows.append(f"{ts},shop,quiet,quiet-1,app,0.001,100000000,0.5,100")
+        rows.append(f"{ts},shop,proxy,proxy-1,app,0.001,100000000,0.5,{200_000 + i % 5}")  # busy on the wire only
+    path = tmp_path / "rx.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert upid("storage", "import", path).code == 0
+    doc = upid("idle", "-o", "json").json()
+    assert [i["workload"] for i in doc["idle"]] == ["quiet"]
+    assert doc["idle"][0]["signals"]["network_p99"] == pytest.approx(100, abs=1)

@@ -127,7 +127,9 @@ def load_usage(
         SELECT CAST(w.cidx AS INTEGER) AS cidx, CAST(w.pidx AS INTEGER) AS pidx,
                CAST(epoch(x.ts) - {int(start)} AS INTEGER) AS ts, x.cpu_m AS cpu_m,
                CAST(x.mem_kib AS INTEGER) AS mem_kib,
-               CAST(x.net_rx + x.net_tx AS FLOAT) AS net
+               -- one direction measured is still a measurement: NULL only when neither is
+               CAST(CASE WHEN x.net_rx IS NULL AND x.net_tx IS NULL THEN NULL
+                         ELSE coalesce(x.net_rx, 0) + coalesce(x.net_tx, 0) END AS FLOAT) AS net
         FROM ({blocks.samples_sql(files)}) x JOIN w_series w USING (series_id)
         WHERE x.ts > {lo} AND x.ts <= {hi}
         ORDER BY cidx, ts, pidx""").fetchnumpy()  # 4-byte columns: a 20 M-sample window stays under 1.5 GB
