@@ -1,132 +1,127 @@
-"""Right-sizing evaluation on the real Bitbrains trace: does `upid` beat `krr-simple` and `vpa`?
+"""Right-sizing on the real Bitbrains trace: `upid` against `krr-simple` and `vpa`, chosen on one month and
+reported on the other.
 
-For each month and split: the first SPLIT days are the history, imported with `upid storage import`;
-`upid analyze -o json --strategy S` recommends; the rest of the month is the future it is scored on.
-Each VM is a one-container workload whose provisioned cores and memory are its current request/limit;
-a container left without a recommendation keeps them.
+The protocol is bench/holdout.py's: each month is cut after 14 and 21 days; the strategies (upid's own
+classes, as `upid analyze` runs them) see the history before the cut and are scored on the week after it.
+Each VM is a one-container workload whose provisioned cores and memory are its current request and limit.
+A container left without a recommendation keeps them. Per cut, over the VMs:
 
-    cpu_save  = 1 - sum(recommended CPU request) / sum(provisioned cores)
-    cpu_short = sum(max(0, usage - recommended request)) / sum(usage)          (future samples)
-    mem_save  = 1 - sum(recommended memory limit) / sum(provisioned memory)
-    mem_oom   = containers whose future peak memory exceeds the recommended limit
+    cpu_save           1 - sum(recommended CPU request) / sum(provisioned cores)
+    cpu_short          sum(max(0, usage - recommended request)) / sum(usage), over the future samples
+    mem_save           1 - sum(recommended memory limit) / sum(provisioned memory)
+    over_limit         containers whose future peak memory exceeds the recommended memory limit (each of them
+                       would be OOM-killed at least once: a count of containers, not of OOM kills)
 
-    python bench/rightsizing.py [--months 7,8] [--splits 21,14]
+The memory rule of `upid` (peak + max(a x peak, min(B, c x peak)), kept at the current limit when within
+`min_change` of it) is chosen on one month: among the candidates whose mem_save is at least KRR's on every cut
+of that month, the one whose worst over_limit / KRR's over_limit is lowest; it is reported on the other month.
+
+    python bench/rightsizing.py
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import subprocess
-import sys
-import tempfile
+import itertools
 import time
-from pathlib import Path
 
-import duckdb
 import numpy as np
-from datasets import CACHE, write_bitbrains
+from holdout import MONTHS, Cut, Direction, cross_month, cuts
 
-STRATEGIES = ("krr-simple", "vpa", "upid")
+from upid.analysis.strategies import STRATEGIES
 
-
-def month_file(month: int) -> Path:
-    path = CACHE / f"bitbrains-2013-{month}.parquet"
-    if not path.exists():
-        write_bitbrains(month, path)
-    return path
-
-
-def upid(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "upid", *args], env=env, check=True, capture_output=True, text=True
-    ).stdout
+MIB = 1024**2
+GIB = 1024 * MIB
+MEMORY_GRID = {
+    "headroom": (0.0, 0.05, 0.1),
+    "absolute_headroom": (512 * MIB, 1 * GIB, 1.5 * GIB, 2 * GIB),
+    "headroom_cap": (0.5, 1.0, 2.0),
+    "min_change": (0.0, 0.1, 0.2),
+}
+KEYS = ("cpu_save", "cpu_short", "mem_save", "over_limit")
 
 
-def import_history(con: duckdb.DuckDBPyConnection, path: Path, split_ts: int, home: str) -> dict[str, str]:
-    """Import the trace before `split_ts` into a store under `home` with `upid storage import`; its environment."""
-    history = Path(home) / "history.parquet"
-    con.execute(f"COPY (SELECT * FROM '{path}' WHERE epoch(timestamp) < {split_ts}) TO '{history}' (FORMAT parquet)")
-    env = {**os.environ, "UPID_HOME": home}
-    upid(env, "storage", "import", str(history), "--cluster", "bitbrains")
-    return env
-
-
-def future_of(path: Path, split_ts: int) -> dict[str, tuple[np.ndarray, np.ndarray, float, float]]:
-    con = duckdb.connect()
-    rows = con.execute(f"""SELECT workload, list(coalesce(cpu_cores, 0)), list(memory_bytes),
-                                  any_value(cpu_request_cores), any_value(memory_limit_bytes)
-                           FROM '{path}' WHERE epoch(timestamp) >= {split_ts} GROUP BY workload""").fetchall()
-    return {r[0]: (np.asarray(r[1], float), np.asarray(r[2], float), float(r[3]), float(r[4])) for r in rows}
-
-
-def score(doc: dict, future: dict) -> dict[str, float]:
-    recs = {r["workload"]: r["recommended"] for r in doc["recommendations"]}
+def score(c: Cut, strategy: object) -> dict[str, float]:
     rec_cpu = prov_cpu = short = used = rec_mem = prov_mem = 0.0
-    ooms = 0
-    for vm, (cpu, mem, cores, memory) in future.items():
-        rec = recs.get(vm) or {}
-        r_cpu = rec.get("cpu_request") or cores
-        r_mem = rec.get("memory_limit") or memory
-        rec_cpu, prov_cpu = rec_cpu + r_cpu, prov_cpu + cores
-        short += np.maximum(cpu - r_cpu, 0).sum()
-        used += cpu.sum()
-        rec_mem, prov_mem = rec_mem + r_mem, prov_mem + memory
-        ooms += int(mem.max() > r_mem)
-    return {
-        "cpu_save": 1 - rec_cpu / prov_cpu,
-        "cpu_short": short / used,
-        "mem_save": 1 - rec_mem / prov_mem,
-        "mem_oom": ooms,
-        "containers": len(future),
-    }
+    over = 0
+    for h in c.histories:
+        f = c.future.get(h.key[2])
+        if f is None:
+            continue
+        rec = strategy.recommend(h)  # type: ignore[attr-defined]
+        r_cpu = rec.cpu_request or f.cores
+        r_mem = rec.memory_limit or f.memory_limit
+        rec_cpu, prov_cpu = rec_cpu + r_cpu, prov_cpu + f.cores
+        short += float(np.maximum(f.cpu - r_cpu, 0).sum())
+        used += float(f.cpu.sum())
+        rec_mem, prov_mem = rec_mem + r_mem, prov_mem + f.memory_limit
+        over += int(f.memory.max() > r_mem)
+    return {"cpu_save": 1 - rec_cpu / prov_cpu, "cpu_short": short / used, "mem_save": 1 - rec_mem / prov_mem,
+            "over_limit": over}  # fmt: skip
 
 
-def run(month: int, split_days: int) -> dict[str, dict[str, float]]:
-    path = month_file(month)
-    con = duckdb.connect()
-    start = con.execute(f"SELECT epoch(min(timestamp))::BIGINT FROM '{path}'").fetchone()[0]
-    split_ts = start + split_days * 86400
-    results = {}
-    with tempfile.TemporaryDirectory(prefix="upid-eval-") as home:
-        env = import_history(con, path, split_ts, home)
-        future = future_of(path, split_ts)
-        for strategy in STRATEGIES:
-            started = time.perf_counter()
-            doc = json.loads(upid(env, "analyze", "--history", f"{split_days}d", "--strategy", strategy, "-o", "json"))
-            results[strategy] = {**score(doc, future), "seconds": time.perf_counter() - started}
-    return results
+def _by_cut(month_cuts: list[Cut], strategy: object) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for c in month_cuts:
+        out |= {f"{k}_{c.split_days}d": v for k, v in score(c, strategy).items()}
+    return out
+
+
+def _choose(krr: dict[int, dict[str, float]]) -> object:
+    def choose(scored: list[tuple[object, dict[str, float]]], month: int) -> object:
+        base = krr[month]
+        splits = [k.rsplit("_", 1)[1] for k in base if k.startswith("over_limit_")]
+
+        def worst_ratio(s: dict[str, float]) -> float:
+            return max(s[f"over_limit_{d}"] / max(1.0, base[f"over_limit_{d}"]) for d in splits)
+
+        feasible = [(c, s) for c, s in scored if all(s[f"mem_save_{d}"] >= base[f"mem_save_{d}"] for d in splits)]
+        return min(feasible or scored, key=lambda cs: (worst_ratio(cs[1]), -cs[1][f"mem_save_{splits[0]}"]))[0]
+
+    return choose
+
+
+def _print_direction(d: Direction, krr: dict[int, dict[str, float]]) -> None:
+    chosen = ", ".join(f"{k}={v / MIB:g}Mi" if k == "absolute_headroom" else f"{k}={v:g}" for k, v in d.chosen)
+    print(f"  chosen on 2013-{d.tuned_on:02d} -> reported on 2013-{d.reported_on:02d} [{chosen}]")
+    base, base_in = krr[d.reported_on], krr[d.tuned_on]
+    for split in sorted({int(k.rsplit("_", 1)[1][:-1]) for k in d.in_sample}):
+        s, i = f"_{split}d", d.in_sample
+        o = d.out_of_sample
+        print(
+            f"    {split}d cut: out of sample mem_save {o['mem_save' + s]:.4f} (krr {base['mem_save' + s]:.4f}) "
+            f"over_limit {int(o['over_limit' + s])} (krr {int(base['over_limit' + s])}, ratio "
+            f"{o['over_limit' + s] / base['over_limit' + s]:.2f});  in-sample mem_save {i['mem_save' + s]:.4f} "
+            f"(krr {base_in['mem_save' + s]:.4f}) over_limit {int(i['over_limit' + s])} "
+            f"(krr {int(base_in['over_limit' + s])})"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--months", default="7,8")
-    parser.add_argument("--splits", default="21,14")
-    args = parser.parse_args()
-    print(
-        f"{'month':>5s} {'history':>7s} {'strategy':>10s} {'cpu_save':>9s} {'cpu_short':>9s} {'mem_save':>9s} "
-        f"{'mem_oom':>7s} {'analyze s':>9s}  vs krr-simple"
-    )
-    for month in (int(m) for m in args.months.split(",")):
-        for split in (int(s) for s in args.splits.split(",")):
-            results = run(month, split)
-            krr = results["krr-simple"]
-            for strategy, r in results.items():
+    started = time.perf_counter()
+    data = cuts()
+    print(f"{'month':>7s} {'cut':>4s} {'strategy':>10s} " + " ".join(f"{k:>10s}" for k in KEYS) + "  vs krr-simple")
+    krr: dict[int, dict[str, float]] = {}
+    for month in MONTHS:
+        krr[month] = _by_cut(data[month], STRATEGIES["krr-simple"]())
+        for c in data[month]:
+            base = score(c, STRATEGIES["krr-simple"]())
+            for name in ("krr-simple", "vpa", "upid"):
+                r = base if name == "krr-simple" else score(c, STRATEGIES[name]())
                 better = "".join(
-                    "+" if w else ("=" if t else "-")
-                    for w, t in (
-                        (r["cpu_save"] > krr["cpu_save"], r["cpu_save"] == krr["cpu_save"]),
-                        (r["cpu_short"] < krr["cpu_short"], r["cpu_short"] == krr["cpu_short"]),
-                        (r["mem_save"] > krr["mem_save"], r["mem_save"] == krr["mem_save"]),
-                        (r["mem_oom"] < krr["mem_oom"], r["mem_oom"] == krr["mem_oom"]),
-                    )
+                    "=" if r[k] == base[k] else "+" if (r[k] > base[k]) == k.endswith("save") else "-" for k in KEYS
                 )
-                print(
-                    f"{month:>5d} {split:>6d}d {strategy:>10s} {r['cpu_save']:>9.4f} {r['cpu_short']:>9.4f} "
-                    f"{r['mem_save']:>9.4f} {r['mem_oom']:>7d} {r['seconds']:>9.2f}  {better}",
-                    flush=True,
-                )
+                cells = " ".join(f"{r[k]:>10.4f}" if k != "over_limit" else f"{int(r[k]):>10d}" for k in KEYS)
+                print(f"2013-{month:02d} {c.split_days:>3d}d {name:>10s} {cells}  {better}", flush=True)
+    candidates = [tuple(zip(MEMORY_GRID, v, strict=True)) for v in itertools.product(*MEMORY_GRID.values())]
+    print(
+        "upid's memory rule: mem_save >= KRR's on every cut of the tuning month, then the lowest worst over_limit ratio"
+    )
+    directions = cross_month(
+        candidates, lambda cand, m: _by_cut(data[m], STRATEGIES["upid"](**dict(cand))), _choose(krr)
+    )
+    for d in directions:
+        _print_direction(d, krr)
+    print(f"({time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ def test_a_week_of_near_zero_is_idle_since_its_start() -> None:
     "change, why",
     [
         (lambda c: c.__setitem__(slice(-5, None), 0.3), "busy in the last minutes"),
-        (lambda c: c.__setitem__(-500, 0.15), "a burst above 10 % of the request inside the run"),
+        (lambda c: c.__setitem__(-500, 0.25), "a burst above 20 % of the request inside the run"),
+        (lambda c: c.__setitem__(slice(-700, -600), 0.03), "a busy day (p99 above 2 %) inside a quiet run"),
     ],
 )
 def test_not_idle(change, why: str) -> None:

@@ -404,3 +404,34 @@ def test_rule_only_deployments_and_statefulsets_scale_to_zero() -> None:
     guards = {("team-0", "Deployment", "w-Deployment"): {"pdbs": [{"name": "p", "max_unavailable": "0"}]}}
     plan = build_plan(report, items[1:2], {}, guards, {}, PlanOptions())
     assert not plan.changes and plan.skipped[0].rule == "pdb"
+
+
+def test_rule_scale_to_zero_needs_the_idle_confidence_measured_out_of_sample() -> None:
+    """A finding flagged with a lowered --min-confidence (or built by hand) is never scaled to zero below the
+    level idle detection was measured at; schedules are never scaled to zero at all."""
+    from upid.analysis.idle import MIN_CONFIDENCE, IdleItem
+    from upid.analysis.rightsizing import RightsizingReport
+    from upid.analysis.schedule import Schedule
+    from upid.optimize.plan import PlanOptions, build_plan
+
+    report = RightsizingReport("c", 0, 1, "upid", [], None, None)
+    savings = {"cpu_cores": 1.0, "memory_bytes": 1.0}
+    sure = IdleItem("team-0", "Deployment", "sure", 2, 0, 200.0, MIN_CONFIDENCE, {}, savings)
+    unsure = IdleItem("team-0", "Deployment", "unsure", 2, 0, 200.0, MIN_CONFIDENCE - 0.01, {}, savings)
+    nightly = IdleItem(
+        "team-0", "Deployment", "nightly", 2, None, None, 1.0, {}, savings,
+        schedule=Schedule((0, 1, 2, 3, 4), 20, 8, "UTC", 60, 3),
+    )  # fmt: skip
+    plan = build_plan(report, [sure, unsure, nightly], {}, {}, {}, PlanOptions())
+    assert [c.name for c in plan.changes] == ["sure"]
+    assert [(s.name, s.rule) for s in plan.skipped] == [("unsure", "confidence")]
+
+
+def test_the_idle_command_defaults_to_the_confidence_optimize_acts_on() -> None:
+    import inspect
+
+    from upid.analysis.idle import MIN_CONFIDENCE, IdlePolicy
+    from upid.cli.idle import idle
+
+    assert inspect.signature(idle).parameters["min_confidence"].default == MIN_CONFIDENCE
+    assert IdlePolicy().min_confidence == MIN_CONFIDENCE

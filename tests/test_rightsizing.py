@@ -89,13 +89,29 @@ def test_vpa_pod_floor_is_split_across_containers() -> None:
 @pytest.mark.parametrize(
     "peak, expected",
     [
-        (200 * MIB, 300 * MIB),  # small: +50 % of the peak
-        (2048 * MIB, 2560 * MIB),  # middle: +512 MiB
-        (16384 * MIB, math.ceil(16384 * 1.05) * MIB),  # large: +5 %
+        (200 * MIB, 400 * MIB),  # small: +100 % of the peak
+        (2048 * MIB, 3072 * MIB),  # +1 GiB
+        (16384 * MIB, 17408 * MIB),  # large: +1 GiB, a sixteenth
     ],
 )
 def test_upid_memory_headroom(peak: float, expected: float) -> None:
-    rec = Upid().recommend(history(np.full(400, 0.1), np.full(400, peak)))
+    roomy = {"cpu_request": 1.0, "cpu_limit": None, "memory_request": 64.0 * 1024**3, "memory_limit": 64.0 * 1024**3}
+    rec = Upid().recommend(history(np.full(400, 0.1), np.full(400, peak), current=roomy))
+    assert rec.memory_limit == expected
+
+
+@pytest.mark.parametrize(
+    "peak, limit, min_change, expected",
+    [
+        (1900 * MIB, 2048 * MIB, 0.0, 2048 * MIB),  # peak + headroom is above the limit never hit: keep it
+        (600 * MIB, 2048 * MIB, 0.0, 1200 * MIB),  # +100 %, under the limit
+        (900 * MIB, 2048 * MIB, 0.2, 2048 * MIB),  # a cut of less than 20 % of the limit is not worth its risk
+        (600 * MIB, None, 0.2, 1200 * MIB),  # no limit: nothing to keep
+    ],
+)
+def test_upid_never_raises_a_memory_limit_that_was_enough(peak, limit, min_change, expected) -> None:
+    current = {"cpu_request": 1.0, "cpu_limit": None, "memory_request": limit, "memory_limit": limit}
+    rec = Upid(min_change=min_change).recommend(history(np.full(400, 0.1), np.full(400, peak), current=current))
     assert rec.memory_limit == expected
 
 
@@ -108,9 +124,10 @@ def test_upid_projects_a_clear_memory_growth() -> None:
     days = 10
     n = days * 288
     memory = 1024 * MIB + np.arange(n) * (100 * MIB / 288)  # +100 MiB a day
-    rec = Upid().recommend(history(np.full(n, 0.1), memory))
+    roomy = {"cpu_request": 1.0, "cpu_limit": None, "memory_request": 64.0 * 1024**3, "memory_limit": 64.0 * 1024**3}
+    rec = Upid().recommend(history(np.full(n, 0.1), memory, current=roomy))
     peak = memory.max()
-    assert rec.memory_limit > peak + 512 * MIB + 5 * 100 * MIB  # a week of growth on top of the headroom
+    assert rec.memory_limit > peak + 1024 * MIB + 5 * 100 * MIB  # a week of growth on top of the headroom
 
 
 def test_backtest_counts_what_the_replay_would_have_hit() -> None:

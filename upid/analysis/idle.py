@@ -1,9 +1,10 @@
 """Idle ("zero-pod") detection from measured usage: which workloads do nothing, since when, how sure.
 
 A workload is idle when, over a trailing run of at least `min_idle`, every container of every pod stays
-near zero: CPU p99 under 1.5 % of its request (5m without one) and no burst above 10 % of it, and, where
-network was measured, under 2 KiB/s at p99. Calibrated on the Bitbrains trace (docs/idle.md): precision
-first, since a false flag scales a live service to zero. What must not go to zero is never flagged:
+near zero: CPU p99 under 2 % of its request (5m without one), over the run and on each of its days, after
+the last sample above 20 % of it; and, where network was measured, under 10 KB/s at p99, likewise. Chosen
+out of sample on the Bitbrains trace (docs/idle.md): precision first, since a false flag scales a live
+service to zero. What must not go to zero is never flagged:
 system namespaces, workloads annotated `upid.io/exclude: "true"`, operators and controllers by name, and
 Jobs/CronJobs (idle between runs by design).
 """
@@ -34,6 +35,7 @@ SYSTEM_NAMESPACES = (
 )
 CONTROLLER_PATTERNS = (r"operator", r"controller", r"webhook", r"admission")
 EXCLUDE_ANNOTATION = "upid.io/exclude"
+MIN_CONFIDENCE = 0.5  # the idle confidence upid acts on; `optimize` refuses to scale to zero below it
 HPA_NOTE = (
     "behind an HPA, already at its minimum: scaling to zero needs the HPA paused (or KEDA), "
     "since minReplicas cannot be 0 without the HPAScaleToZero feature gate"
@@ -42,13 +44,18 @@ HPA_NOTE = (
 
 @dataclass(frozen=True)
 class IdlePolicy:
+    # The thresholds below were chosen on one month of the Bitbrains trace and reported on the other
+    # (bench/idle.py, docs/idle.md); change them only with that bench.
     min_idle: int = 24 * HOUR
-    min_confidence: float = 0.8  # below it a workload is not flagged (precision first: docs/idle.md)
-    cpu_share: float = 0.015  # p99 of CPU over the idle run, as a share of the request
-    burst_share: float = 0.10  # the largest sample, as a share of the request
+    min_confidence: float = MIN_CONFIDENCE  # below it a workload is not flagged (precision first)
+    cpu_share: float = 0.02  # p99 of CPU over the idle run and over each of its days, as a share of the request
+    burst_share: float = 0.20  # the largest sample, as a share of the request: the idle run starts after it
     cpu_floor: float = 0.005  # cores, for containers without a CPU request
-    network: float = 2048.0  # bytes/s at p99
+    network: float = 10240.0  # bytes/s at p99, over the run and over each of its days
     memory_growth: float = 0.01  # daily peaks growing faster than this share a day: memory is active
+    schedule_busy_share: float = 0.05  # a sample above this share of the CPU request wakes a sleep window
+    schedule_network: float = 10240.0  # bytes/s: a sample above it wakes a sleep window too
+    schedule_min_days: int = 8  # days the window must have been seen idle on before it is proposed
     time_zone: str = "UTC"  # of recurring windows
     system_namespaces: tuple[str, ...] = SYSTEM_NAMESPACES
     controller_patterns: tuple[str, ...] = CONTROLLER_PATTERNS
@@ -61,7 +68,7 @@ class IdleItem:
     workload: str
     replicas: int
     idle_since: int | None
-    idle_hours: float
+    idle_hours: float | None  # length of the idle run up to now; None for a schedule (see its hours_per_week)
     confidence: float
     signals: dict[str, Any]
     savings: dict[str, float]  # cores and bytes requested by the workload's pods
@@ -69,6 +76,11 @@ class IdleItem:
     containers: list[str] = field(default_factory=list)
     schedule: Schedule | None = None  # idle on a recurring window only (nights, weekends)
     note: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """idle (through the window: scale to zero), schedule (a recurring window: sleep on it), or excluded."""
+        return "excluded" if self.excluded else "schedule" if self.schedule else "idle"
 
 
 def _exclusion(key: tuple[str, str, str], h: ContainerHistory, policy: IdlePolicy) -> str | None:
@@ -98,6 +110,19 @@ def _idle_since(h: ContainerHistory, end: int, burst: float) -> int | None:
     return int(run.min()) if len(run) else None
 
 
+def _worst_day(run: ContainerHistory, end: int) -> tuple[float, float | None]:
+    """The highest daily p99 of CPU and of network over the run, days counted back from `end`: a run whose p99
+    is low overall can still hold a busy day, and such a workload wakes again (measured: docs/idle.md)."""
+    day = (end - run.ts) // 86400
+    bounds = np.flatnonzero(np.r_[True, day[1:] != day[:-1], True])  # ts sorted: each day is one slice
+    cpu = max(float(np.percentile(run.cpu[a:b], 99)) for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+    if run.network is None or not np.isfinite(run.network).any():
+        return cpu, None
+    nets = [run.network[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    net = max(float(np.nanpercentile(n, 99)) for n in nets if np.isfinite(n).any())
+    return cpu, net
+
+
 def _container(h: ContainerHistory, end: int, policy: IdlePolicy) -> dict[str, Any] | None:
     request = h.current.get("cpu_request")
     share = policy.cpu_share * request if request else policy.cpu_floor
@@ -112,12 +137,16 @@ def _container(h: ContainerHistory, end: int, policy: IdlePolicy) -> dict[str, A
         net = float(np.nanpercentile(run.network, 99))
     if cpu_p99 >= share or (net is not None and net >= policy.network):
         return None
+    worst_cpu, worst_net = _worst_day(run, end)
+    if worst_cpu >= share or (worst_net is not None and worst_net >= policy.network):
+        return None  # quiet over the run as a whole is not enough: every day of it must be
     days = (run.ts - run.ts[0]) // 86400
     peaks = np.array([run.memory[days == d].max() for d in np.unique(days)])
     growth = float(np.polyfit(np.arange(len(peaks)), peaks, 1)[0] / max(peaks.mean(), 1)) if len(peaks) > 2 else 0.0
     return {
         "since": since,
         "cpu_p99": round(cpu_p99, 6),
+        "cpu_p99_worst_day": round(worst_cpu, 6),
         "cpu_max": round(float(run.cpu.max()), 6),
         "cpu_request": request,
         "network_p99": None if net is None else round(net, 1),
@@ -168,7 +197,13 @@ def _recurring(
     policy: IdlePolicy,
 ) -> IdleItem | None:
     """A workload busy at times but idle on a recurring window: sleep it on that schedule."""
-    schedule = recurring(members, policy.time_zone)
+    schedule = recurring(
+        members,
+        policy.time_zone,
+        burst_share=policy.schedule_busy_share,
+        network=policy.schedule_network,
+        min_days=policy.schedule_min_days,
+    )
     if schedule is None or schedule.hours_per_week >= 7 * 24:
         return None
     share = schedule.hours_per_week / (7 * 24)
@@ -180,7 +215,7 @@ def _recurring(
         *key,
         replicas,
         None,
-        float(schedule.hours_per_week),
+        None,
         confidence,
         {"recurring": True, "sleep_share": round(share, 3)},
         scaled,
@@ -211,7 +246,7 @@ def detect(histories: list[ContainerHistory], end: int, policy: IdlePolicy | Non
         names = [h.key[3] for h in members]
         reason = _exclusion(key, members[0], policy)
         if reason:
-            items.append(IdleItem(*key, replicas, None, 0.0, 0.0, {}, savings, reason, names))
+            items.append(IdleItem(*key, replicas, None, None, 0.0, {}, savings, reason, names))
             continue
         item = _always_idle(key, members, end, replicas, savings, names, policy)
         item = item or _recurring(key, members, replicas, savings, names, policy)

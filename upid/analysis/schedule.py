@@ -1,9 +1,11 @@
 """Recurring idle windows (nights, weekends) and the sleep schedule that fits them.
 
 An hour of a weekday is sleepable when the workload was idle (every sample under 5 % of its CPU request,
-network under 2 KiB/s) in that hour on at least 90 % of the weeks observed, with at least two weeks seen.
+network under a threshold) in that hour on at least 90 % of the weeks observed, with at least two weeks seen.
 The schedule is the longest run of sleepable hours (at least 4) shared by a set of days, in the
-configured time zone: what kube-green's SleepInfo and kube-downscaler's `downtime` express.
+configured time zone, proposed only when the window was seen on enough days (weekends alone give few):
+what kube-green's SleepInfo and kube-downscaler's `downtime` express. The thresholds are the ones chosen
+out of sample in docs/idle.md.
 """
 
 from __future__ import annotations
@@ -113,13 +115,23 @@ def _longest_run(hours: set[int]) -> tuple[int, int] | None:
     return best
 
 
+def _evidence(seen: np.ndarray, days: tuple[int, ...], run: tuple[int, int]) -> int:
+    """Days on which the whole window was observed: per weekday, the fewest weeks any of its hours was seen.
+    Two weekends are four days of evidence; two weeks of every night, fourteen."""
+    start, length = run
+    return sum(min(int(seen[d * 24 + (start + i) % 24]) for i in range(length)) for d in days)
+
+
 def recurring(
     members: list[ContainerHistory],
     time_zone: str = "UTC",
     burst_share: float = 0.05,
     network: float = 2048.0,
     share: float = 0.9,
+    min_days: int = 0,
 ) -> Schedule | None:
+    """The sleep schedule of a workload idle on a recurring window, or None. `min_days`: how many days the
+    window must have been seen (summed over its weekdays) for the schedule to be proposed."""
     zone = ZoneInfo(time_zone)
     ts = np.concatenate([h.ts for h in members])
     busy = np.concatenate([_busy(h, burst_share, network) for h in members])
@@ -140,7 +152,9 @@ def recurring(
     for days in ((0, 1, 2, 3, 4, 5, 6), (0, 1, 2, 3, 4), (5, 6)):
         common = {h for h in range(24) if all(sleepable[d * 24 + h] for d in days)}
         run = _longest_run(common)
-        if run and run[1] >= MIN_HOURS and (best is None or run[1] * len(days) > best[1][1] * len(best[0])):
+        if not run or run[1] < MIN_HOURS or _evidence(seen, days, run) < min_days:
+            continue
+        if best is None or run[1] * len(days) > best[1][1] * len(best[0]):
             best = (days, run)
     if best is None:
         return None

@@ -50,6 +50,7 @@ def forecast(
     store: StoreOpt = None,
 ) -> None:
     from upid.cli.window import analysis_request
+    from upid.cpus import usable_cpus
     from upid.workflows.forecast import run
 
     seconds = parse_duration(horizon)
@@ -58,7 +59,7 @@ def forecast(
     s = session(ctx, store)
     request = analysis_request(s, cluster, context, namespace, all_namespaces, selector, history, until)
     with s.progress("training the forecast model"):
-        report = run(s.store(), request, seconds // 3600)
+        report = run(s.store(), request, seconds // 3600, usable_cpus(s.settings.threads))
     emit(_view(report), output, s, no_headers)
 
 

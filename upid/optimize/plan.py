@@ -192,7 +192,8 @@ class _Builder:
             ("not-scalable", safety.scalable(item.workload_kind)),
             ("hpa", safety.hpa_scale_down(guard, self.options.safety)),
             ("pdb", safety.pdb_scale_down(guard)),
-            ("history", safety.history(item.idle_hours, self.options.safety)),
+            ("history", safety.history(item.idle_hours or 0.0, self.options.safety)),
+            ("confidence", safety.idle_confidence(item.confidence, self.options.safety)),
         ):
             if self.refuse(key, None, "scale-to-zero", rule, reason):
                 return None

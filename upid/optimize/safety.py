@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from upid.analysis.idle import MIN_CONFIDENCE
+
 EXCLUDE_ANNOTATION = "upid.io/exclude"
 ORIGINAL_REPLICAS = "upid.io/original-replicas"  # the kube-downscaler convention, in upid's own prefix
 ALWAYS_PROTECTED = ("kube-system",)
@@ -23,6 +25,7 @@ class SafetyPolicy:
     max_cpu_shortfall: float = 0.10  # of the backtest's CPU demand above the recommended request
     max_oom_kills: int = 0  # in the backtest's replay
     min_history_hours: float = 24.0
+    min_idle_confidence: float = MIN_CONFIDENCE  # the level idle detection was measured at (docs/idle.md)
 
 
 def protected_namespace(namespace: str, policy: SafetyPolicy) -> str | None:
@@ -90,3 +93,10 @@ def history(hours: float, policy: SafetyPolicy) -> str | None:
 
 def scalable(kind: str) -> str | None:
     return None if kind in SCALABLE else f"a {kind} has no replicas to scale"
+
+
+def idle_confidence(confidence: float, policy: SafetyPolicy) -> str | None:
+    """Scale to zero only on a finding as sure as the level measured out of sample, whatever `idle` was told."""
+    if confidence < policy.min_idle_confidence:
+        return f"idle confidence {confidence:.2f} is below {policy.min_idle_confidence:.2f}"
+    return None

@@ -8,6 +8,7 @@ from upid.analysis.capacity import Trend, capacity
 from upid.analysis.forecast import Forecast, forecast, hourly
 from upid.analysis.frame import UsageFrame
 from upid.analysis.history import histories
+from upid.cpus import thread_pools
 from upid.store.base import Store
 from upid.workflows.analyze import AnalysisRequest, load
 
@@ -20,9 +21,12 @@ class ForecastReport:
     capacity: list[Trend]
 
 
-def run(store: Store, request: AnalysisRequest, horizon_hours: int) -> ForecastReport:
+def run(store: Store, request: AnalysisRequest, horizon_hours: int, threads: int = 1) -> ForecastReport:
+    """`threads`: the size of the OpenMP and BLAS pools the models train with (upid.cpus.usable_cpus)."""
     frame = load(store, request)
     containers = histories(frame)
     series = [hourly(h, resource, frame.end) for h in containers for resource in ("cpu", "memory")]
     trends = capacity(containers, store.nodes(frame.cluster), frame.start, frame.end)
-    return ForecastReport(frame, horizon_hours, forecast(series, horizon_hours), trends)
+    with thread_pools(threads):
+        forecasts = forecast(series, horizon_hours)
+    return ForecastReport(frame, horizon_hours, forecasts, trends)
