@@ -53,20 +53,23 @@ def test_cgroup_v1_quota(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "cpu_max, threads, omp, expected",
+    "cpu_max, threads, omp, load, expected",
     [
-        ("50000 100000", 0, None, 1),  # a pod with a 500m limit: one thread
-        ("max 100000", 0, None, AFFINITY),  # no quota: the affinity mask
-        ("1000000 100000", 0, None, AFFINITY),  # a quota above the CPUs the process may run on
-        ("50000 100000", 3, None, 3),  # the `threads` setting wins
-        ("50000 100000", 0, "2", 2),  # then OMP_NUM_THREADS
-        ("50000 100000", 0, "abc", 1),  # a malformed OMP_NUM_THREADS is ignored
+        ("50000 100000", 0, None, 0.0, 1),  # a pod with a 500m limit: one thread
+        ("max 100000", 0, None, 0.0, AFFINITY),  # no quota: the affinity mask
+        ("1000000 100000", 0, None, 0.0, AFFINITY),  # a quota above the CPUs the process may run on
+        ("400000 100000", 0, None, 0.0, min(4, AFFINITY)),
+        ("max 100000", 0, None, 1.7, max(1, AFFINITY - 2)),  # two CPUs' worth of other work running now
+        ("max 100000", 0, None, 50.0, 1),  # a saturated machine: still one
+        ("50000 100000", 3, None, 50.0, 3),  # the `threads` setting wins, whatever the load
+        ("50000 100000", 0, "2", 50.0, 2),  # then OMP_NUM_THREADS
+        ("50000 100000", 0, "abc", 0.0, 1),  # a malformed OMP_NUM_THREADS is ignored
     ],
 )
-def test_usable_cpus(tmp_path: Path, cpu_max: str, threads: int, omp: str | None, expected: int) -> None:
+def test_usable_cpus(tmp_path: Path, cpu_max: str, threads: int, omp: str | None, load: float, expected: int) -> None:
     _v2(tmp_path, "/", cpu_max)
     env = {} if omp is None else {"OMP_NUM_THREADS": omp}
-    assert usable_cpus(threads, env, tmp_path, "0::/\n") == expected
+    assert usable_cpus(threads, env, tmp_path, "0::/\n", load=load) == expected
 
 
 def test_forecast_trains_with_pools_capped_at_the_usable_cpus(tmp_path: Path) -> None:

@@ -42,9 +42,21 @@ def test_where_seasonal_naive_wins_the_backtest_it_is_used_and_said() -> None:
     assert f.model == "seasonal-naive-day"
     assert f.p50.tolist() == exact[-24:].tolist()
     assert f.mase == 1.0 and f.model_mase is not None and f.model_mase >= 1.0
-    assert "did not beat seasonal naive" in (f.note or "")
+    assert "repeats itself exactly" in (f.note or "")
     [kept] = forecast(series, 24, fallback=False)
     assert kept.model == "gbm-quantile"
+
+
+def test_a_model_that_lost_its_backtest_by_more_than_the_setting_falls_back() -> None:
+    from upid.analysis.forecast import ModelSettings
+
+    rng = np.random.default_rng(3)
+    shape = np.tile(np.r_[np.zeros(12), np.full(12, 2.0)], 21)
+    series = [Series(("ns", "Deployment", "cron", "c"), "cpu", H0, shape + rng.normal(0, 0.01, len(shape)))]
+    [model] = forecast(series, 24)  # default: no fallback on a lost backtest
+    assert model.model == "gbm-quantile" and model.model_mase is not None and model.model_mase > 1.0
+    [naive] = forecast(series, 24, settings=ModelSettings(fallback_above=1.0))
+    assert naive.model == "seasonal-naive-day" and "did not beat seasonal naive" in (naive.note or "")
 
 
 def test_short_history_is_seasonal_naive_and_not_backtested() -> None:
