@@ -40,7 +40,12 @@ from upid.cpus import thread_pools, usable_cpus
 from upid.units import iso
 
 HOURS = 168
-GRID = {"max_leaf_nodes": (7, 31), "min_samples_leaf": (100, 400), "fallback_above": (1.0, float("inf"))}
+GRID = {
+    "max_leaf_nodes": (7, 31),
+    "min_samples_leaf": (100, 400),
+    "fallback_above": (1.0, float("inf")),
+    "refit": (True, False),
+}
 COVERAGE = (0.80, 0.97)
 REPO = Path(__file__).resolve().parents[1]
 

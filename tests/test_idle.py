@@ -96,6 +96,7 @@ def test_upid_idle_and_the_analysis_idle_section(upid, tmp_path: Path) -> None:
     assert upid("storage", "import", path).code == 0
     doc = upid("idle", "-o", "json").json()
     assert [i["workload"] for i in doc["idle"]] == ["sleepy"]
+    assert (doc["idle"][0]["kind"], doc["idle"][0]["sleep_hours_per_week"]) == ("idle", None)
     assert doc["idle"][0]["savings"] == {"cpu_cores": 0.5, "memory_bytes": 268435456}
     assert [(e["workload"], e["excluded"]) for e in doc["excluded"]] == [("dns", "system namespace kube-system")]
     table = upid("idle")
@@ -164,6 +165,7 @@ def test_sleep_schedules_as_kube_green_and_downscaler(upid, tmp_path: Path) -> N
     doc = upid("idle", "--history", "30d", "-o", "json").json()
     [item] = doc["idle"]
     assert item["workload"] == "office" and item["idle_since"] is None
+    assert (item["kind"], item["idle_hours"], item["sleep_hours_per_week"]) == ("schedule", None, 84)
     assert item["schedule"] == {
         "days": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
         "sleep_at": "20:00",
@@ -173,6 +175,16 @@ def test_sleep_schedules_as_kube_green_and_downscaler(upid, tmp_path: Path) -> N
         "weeks_observed": item["schedule"]["weeks_observed"],
     }
     assert item["savings"]["cpu_cores"] == 0.5  # asleep half of the week
+    table = upid("idle", "--history", "30d").out
+    assert "schedule" in table and "Mon-Sun 20:00-08:00 UTC" in table
+    import csv
+    import io
+
+    [row] = list(csv.DictReader(io.StringIO(upid("idle", "--history", "30d", "-o", "csv").out)))
+    assert (row["kind"], row["idle_hours"], row["sleep_hours_per_week"]) == ("schedule", "", "84")
+    assert (row["schedule_days"], row["sleep_at"], row["wake_up_at"], row["time_zone"]) == (
+        "Mon,Tue,Wed,Thu,Fri,Sat,Sun", "20:00", "08:00", "UTC",
+    )  # fmt: skip
     [sleep] = list(yaml.safe_load_all(upid("idle", "--history", "30d", "-o", "kube-green").out))
     assert sleep["kind"] == "SleepInfo" and sleep["metadata"]["namespace"] == "shop"
     assert sleep["spec"] == {

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from upid.analysis.history import ContainerHistory
+from upid.analysis.history import ContainerHistory, unique_sorted
 
 DAY = 86400
 MIN_DAYS = 3  # fewer daily points than this make no trend
@@ -36,7 +36,7 @@ def _daily(histories: list[ContainerHistory], resource: str, start: int, days: i
         values = h.cpu if resource == "cpu" else h.memory
         request = h.current.get("cpu_request" if resource == "cpu" else "memory_request") or 0.0
         day = np.clip((h.ts - start) // DAY, 0, days - 1)
-        instants = np.bincount(np.clip((np.unique(h.ts) - start) // DAY, 0, days - 1), minlength=days)
+        instants = np.bincount(np.clip((unique_sorted(h.ts)[0] - start) // DAY, 0, days - 1), minlength=days)
         per = np.maximum(instants, 1)
         usage += np.bincount(day, weights=values, minlength=days) / per  # summed over pods, mean per instant
         requests += np.bincount(day, minlength=days) / per * request  # pods at once x request

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from upid.analysis.history import ContainerHistory
+from upid.analysis.history import ContainerHistory, unique_sorted
 
 HOUR, DAY, WEEK = 3600, 24, 168
 QUANTILES = (0.5, 0.9)
@@ -39,6 +39,7 @@ class ModelSettings:
     min_samples_leaf: int = 400
     max_iter: int = 150
     fallback_above: float = float("inf")  # backtest MASE above which a series is forecast by seasonal naive
+    refit: bool = True  # fit again on the whole history for the forecast (False: the backtest's models serve)
 
 
 @dataclass(frozen=True)
@@ -63,16 +64,10 @@ class Forecast:
     note: str | None = None
 
 
-def _sorted_unique(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """np.unique(ts, return_inverse=True) for sorted ts, by a diff (numpy 2's hashing unique is ~100x slower)."""
-    starts = np.r_[True, ts[1:] != ts[:-1]] if len(ts) else np.zeros(0, bool)
-    return ts[starts], np.cumsum(starts) - 1
-
-
 def hourly(h: ContainerHistory, resource: str, end: int) -> Series:
     """The container's total over its pods, averaged per hour, up to the hour holding `end`."""
     values = h.cpu if resource == "cpu" else h.memory
-    ts, inverse = _sorted_unique(h.ts)
+    ts, inverse = unique_sorted(h.ts)
     total = np.bincount(inverse, weights=values)
     hours = ts // HOUR
     first, last = int(hours.min()), int(end // HOUR)
@@ -116,7 +111,7 @@ def _origin_stats(y: np.ndarray, origins: np.ndarray) -> dict[str, np.ndarray]:
 def _features(y: np.ndarray, first_hour: int, origins: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows for the targets origins[i] + steps[i], each from the history up to its origin (inclusive); and the
     scale of each row (its origin's last-week mean), which the features and targets are divided by."""
-    unique, which = _sorted_unique(origins)
+    unique, which = unique_sorted(origins)
     stats = {k: v[which] for k, v in _origin_stats(y, unique).items()}
     scale = stats["scale"]
     target = origins + steps
@@ -273,16 +268,16 @@ class _Backtest:
 
 def _backtest(
     series: list[Series], horizon: int, rng: np.random.Generator, settings: ModelSettings
-) -> tuple[dict[int, _Backtest], float]:
+) -> tuple[dict[int, _Backtest], float, list | None]:
     """Fit without each series' last `horizon` hours (or as many as its history allows beyond the week the
     features look back and two days of training targets, at least a day) and score on them. Also returns the
-    factor that widens the p90 band to cover 90 % of the held-out hours."""
+    factor that widens the p90 band to cover 90 % of the held-out hours, and the models fitted."""
     holds = {id(s): min(horizon, len(s.values) - WEEK - 2 * DAY) for s in series}
     usable = [s for s in series if holds[id(s)] >= DAY]
     cut = [s.values[: -holds[id(s)]] for s in usable]
     x, y = _training(cut, [s.first_hour for s in usable], horizon, rng) if usable else (None, None)
     if x is None:
-        return {}, 1.0
+        return {}, 1.0, None
     models = _fit(x, y, settings)
     predicted = _predict_many(models, [(past, s.first_hour, holds[id(s)]) for s, past in zip(usable, cut, strict=True)])
     held = [
@@ -302,15 +297,16 @@ def _backtest(
             float(np.mean(truth <= naive + _naive_band(past, period))),
             naive_mae == 0 and model_mae > 0,
         )
-    return results, widen
+    return results, widen, models
 
 
 def _forecast_resource(series: list[Series], horizon: int, fallback: bool, settings: ModelSettings) -> list[Forecast]:
     rng = np.random.default_rng(SEED)
-    backtests, widen = _backtest(series, horizon, rng, settings)
-    full = [s for s in series if len(s.values) >= WEEK + DAY]  # the forecast itself: fitted on all the history
-    x, y = _training([s.values for s in full], [s.first_hour for s in full], horizon, rng) if full else (None, None)
-    models = _fit(x, y, settings) if x is not None else None
+    backtests, widen, models = _backtest(series, horizon, rng, settings)
+    if settings.refit or models is None:  # the forecast itself: fitted again on all the history
+        full = [s for s in series if len(s.values) >= WEEK + DAY]
+        x, y = _training([s.values for s in full], [s.first_hour for s in full], horizon, rng) if full else (None, None)
+        models = _fit(x, y, settings) if x is not None else None
 
     def modelled(s: Series) -> bool:
         bt = backtests.get(id(s))

@@ -53,6 +53,13 @@ class ContainerHistory:
         return self._keep(self.ts > start, tuple(t for t in self.oom_kills if t > start))
 
 
+def unique_sorted(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(ts, return_inverse=True) for sorted ts (a history's are), by a diff: numpy 2 takes a hashing
+    path for np.unique that is ~100x slower on these arrays."""
+    starts = np.r_[True, ts[1:] != ts[:-1]] if len(ts) else np.zeros(0, bool)
+    return ts[starts], np.cumsum(starts) - 1
+
+
 def _value(v: object) -> float | None:
     return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)  # type: ignore[arg-type]
 
