@@ -148,7 +148,13 @@ def test_unreachable_and_bad_urls(upid, data) -> None:
     assert _import(upid, "prometheus:9090", data).code == ExitCode.USAGE
 
 
-def test_basic_auth(upid, data) -> None:
+def _no_secret_stored(home: Path, secret: bytes) -> None:
+    """Not one byte of any store file holds the secret (the audit log records the command line redacted)."""
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert files and not [p for p in files if secret in p.read_bytes()]
+
+
+def test_basic_auth(upid, data, home: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import crypt  # bcrypt, as Prometheus' web config wants it (deprecated, still in 3.11 and 3.12)
@@ -162,6 +168,9 @@ def test_basic_auth(upid, data) -> None:
         r = _import(upid, url, data, "--history", "1d", "--username", "upid", "--password", "s3cret", "-o", "json")
         assert r.code == 0, r.err
         assert r.json()["written"] > 0
+    log = upid("storage", "audit-log", "-o", "json").out
+    assert '"--password",\n          "***"' in log
+    _no_secret_stored(home, b"s3cret")
 
 
 def test_tls_with_a_ca_file_or_without_verification(upid, data, tmp_path: Path) -> None:
@@ -225,11 +234,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = _forward
 
 
-def test_bearer_token_from_a_file_and_retries(upid, prom, data, tmp_path: Path) -> None:
+def test_bearer_token_from_a_file_and_retries(upid, prom, data, tmp_path: Path, home: Path) -> None:
     proxy = _Proxy(prom, token="t0ken", fail=0)
     try:
         (tmp_path / "token").write_text("t0ken\n")
         assert _import(upid, proxy.url, data, "--history", "1d", "--token-file", tmp_path / "token").code == 0
+        assert _import(upid, proxy.url, data, "--history", "2d", "--token=t0ken").code == 0
+        _no_secret_stored(home, b"t0ken")
         r = _import(upid, proxy.url, data, "--history", "1d", "--token", "wrong")
         assert r.code == ExitCode.UNAUTHORIZED and "bad token" in r.err
     finally:

@@ -64,7 +64,10 @@ def root(
 
 
 def _error(message: str, hint: str | None = None) -> None:
-    print(f"error: {message}" + (f" ({hint})" if hint else ""), file=sys.stderr)
+    """The one line every failure ends in; URL passwords and tokens in it are masked (upid/redact.py)."""
+    from upid import redact
+
+    print(redact.url(f"error: {message}" + (f" ({hint})" if hint else "")), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

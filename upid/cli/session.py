@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
 
+from upid import redact
 from upid.settings import Settings, ensure_home, load_settings
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class Session:
             user = getpass.getuser()
         except (KeyError, OSError):
             user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-        return AuditRecord(command=command, args=list(self.argv), user=user)
+        return AuditRecord(command=command, args=redact.argv(self.argv), user=user)  # no secret is ever stored
 
     def notice(self, message: str) -> None:
         """A line for people, on stderr: never mixed into data on stdout."""

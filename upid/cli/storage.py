@@ -21,6 +21,7 @@ from upid.cli.options import (
 )
 from upid.cli.printers import Column, View, emit, output_option, plain
 from upid.cli.session import Session, session
+from upid.errors import UsageError
 from upid.units import format_bytes, format_count, iso, parse_duration
 
 app = typer.Typer(help="Import, inspect, query, export and clean up the history store.", no_args_is_help=True)
@@ -205,11 +206,17 @@ def query(
     ],
     output: Annotated[str, output_option()] = "table",
     no_headers: NoHeadersOpt = False,
+    timeout: Annotated[
+        str, typer.Option("--timeout", metavar="DURATION", help="Interrupt the query after this long.")
+    ] = "5m",
     store: StoreOpt = None,
 ) -> None:
-    """Run a read-only SQL query on the store; anything that could write is refused."""
+    """Run a read-only SQL query on the store's data; nothing else (files, network, settings) is reachable."""
+    seconds = parse_duration(timeout)
+    if seconds <= 0:
+        raise UsageError(f"--timeout must be positive, got {timeout}")
     s = session(ctx, store)
-    result = s.store().query(sql)
+    result = s.store().query(sql, timeout=seconds)
     records = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
     columns = [Column(c, c.upper(), plain) for c in result.columns]
     emit(
@@ -269,7 +276,7 @@ def collect(
 ) -> None:
     """Record one snapshot of pods, workloads, nodes and usage from the cluster API (for cron or a CronJob)."""
     from upid.cluster.connect import kubeconfig_path
-    from upid.errors import ClusterError, UsageError
+    from upid.errors import ClusterError
     from upid.workflows.collect import collect_context, contexts_to_collect
 
     s = session(ctx, store)

@@ -12,12 +12,11 @@ import numpy as np
 
 from upid.analysis.frame import UsageFrame
 from upid.errors import NoDataError, UsageError
-from upid.store.base import AuditEntry, AuditRecord, ClusterStatus, QueryResult
+from upid.store.base import AuditEntry, AuditRecord, ClusterStatus
 from upid.store.duckdb import blocks
 from upid.store.duckdb.connection import one, sql_literal
 from upid.store.duckdb.writer import add_audit, transaction
 
-READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
 READ_MEMORY_LIMIT = "400MB"
 
 
@@ -297,26 +296,6 @@ def audit_log(con: duckdb.DuckDBPyConnection, limit: int) -> list[AuditEntry]:
         )
         for r in rows
     ]
-
-
-def read_only_query(con: duckdb.DuckDBPyConnection, store: Path, sql: str) -> QueryResult:
-    """Run a user's SELECT on a read-only connection; anything else is refused before it runs."""
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as e:
-        raise UsageError(f"invalid SQL: {str(e).splitlines()[0]}") from e
-    if len(statements) != 1:
-        raise UsageError("give exactly one SQL statement")
-    kind = statements[0].type.name
-    if kind not in READ_ONLY_STATEMENTS:
-        raise UsageError(f"only read-only queries are allowed (SELECT, EXPLAIN); got {kind}")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW usage AS {usage_view(con, store)}")
-    try:
-        cursor = con.execute(sql)
-    except duckdb.Error as e:
-        raise UsageError(f"query failed: {str(e).splitlines()[0]}") from e
-    columns = [d[0] for d in cursor.description or []]
-    return QueryResult(columns=columns, rows=cursor.fetchall())
 
 
 def export(con: duckdb.DuckDBPyConnection, store: Path, directory: Path, overwrite: bool) -> dict[str, int]:

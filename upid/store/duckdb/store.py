@@ -19,7 +19,7 @@ from upid.errors import StoreLockedError
 from upid.inventory import Collection
 from upid.samples import SampleBatch
 from upid.store.base import AuditEntry, AuditRecord, ChangeRecord, QueryResult, StoreStatus, WriteResult
-from upid.store.duckdb import blocks, changes, migrations, queries, spool
+from upid.store.duckdb import blocks, changes, migrations, queries, sandbox, spool
 from upid.store.duckdb.connection import connect, wrapped
 from upid.store.duckdb.inventory import cluster_identities, previous_counters, write_collection
 from upid.store.duckdb.writer import write_batch
@@ -206,9 +206,10 @@ class DuckDBStore:
         with self._writer(timeout=self.lock_timeout) as con:
             changes.end(con, change_id, status, message, after)
 
-    def query(self, sql: str) -> QueryResult:
+    def query(self, sql: str, timeout: float = 300.0) -> QueryResult:
+        sandbox.check(sql)  # refused before the store is even opened
         with self._reader() as con:
-            return queries.read_only_query(con, self.path, sql)
+            return sandbox.run(con, self.path, queries.usage_view(con, self.path), sql, timeout)
 
     def export(self, directory: Path, overwrite: bool) -> dict[str, int]:
         with self._reader() as con:
