@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,6 +17,8 @@ except ImportError:  # pragma: no cover - older typer with the click package
 from upid import __version__, build_commit
 from upid.cli import analyze, cluster, completion, config, cost, demo, forecast, idle, optimize, report, storage
 from upid.errors import ExitCode, UpidError
+
+PRIVATE_UMASK = 0o077  # files 0600, folders 0700: the store holds a cluster's inventory and usage
 
 app = typer.Typer(
     name="upid",
@@ -78,6 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     if completion.COMPLETE_VAR in os.environ:  # the shell asks what fits where the cursor is
         completion.enable()
+    umask = os.umask(PRIVATE_UMASK)  # the store, its blocks, config, reports: owner-only, whatever the umask
+    try:
+        return _run(command, args, debug)
+    finally:
+        os.umask(umask)
+
+
+def _run(command: Any, args: list[str], debug: bool) -> int:
     try:
         code = command.main(args=args, prog_name="upid", standalone_mode=False, obj={"argv": args, "debug": debug})
         return int(code) if isinstance(code, int) else ExitCode.OK  # click returns typer.Exit's code here
