@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -236,3 +238,53 @@ def test_severity_colours_on_a_terminal_only_and_never_with_no_color(home: Path)
     assert code == 0 and "critical" in terminal and "\x1b[1;31m" not in terminal
     piped = run_process(home, "analyze", NO_COLOR="")
     assert "critical" in piped.out and "\x1b[" not in piped.out  # no escape codes into a pipe or a file
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("analyze", "--until", "inf"),
+        ("analyze", "--until", "nan"),
+        ("analyze", "--until", "-1e30"),
+        ("analyze", "--until", "9999-12-31T00:00:00Z"),
+        ("analyze", "--until", "1999-12-31T00:00:00Z"),
+        ("analyze", "--history", "999999999w"),
+        ("analyze", "--history", "0.5s"),
+        ("idle", "--min-idle", "1e400d"),
+        ("storage", "collect", "--request-timeout", "0.5s"),
+        ("storage", "query", "SELECT 1", "--timeout", "0s"),
+    ],
+)
+def test_out_of_range_flag_values_are_usage_errors(upid, args: tuple[str, ...]) -> None:
+    """Each was an internal error (exit 1) before: now one line and exit 2."""
+    r = upid(*args)
+    assert r.code == ExitCode.USAGE, (args, r.code, r.err)
+    assert r.err.startswith("error: ") and r.err.count("\n") == 1, r.err
+
+
+def test_a_relative_upid_home_is_taken_from_the_working_directory(tmp_path: Path) -> None:
+    from conftest import process_env
+
+    rows = "timestamp,namespace,workload,pod,container,cpu_cores,memory_bytes\n1767225600,a,w,w-1,c,0.1,1000000\n"
+    (tmp_path / "u.csv").write_text(rows)
+    env = {**process_env(tmp_path), "UPID_HOME": "stores/x"}
+    run = [sys.executable, "-m", "upid"]
+    assert (
+        subprocess.run([*run, "storage", "import", "u.csv"], cwd=tmp_path, env=env, capture_output=True).returncode == 0
+    )
+    assert (tmp_path / "stores" / "x" / "upid.duckdb").exists()
+    assert not (tmp_path / "stores" / "x" / "stores").exists()
+
+
+def test_control_characters_in_names_are_escaped_in_tables(upid, tmp_path: Path) -> None:
+    """A workload named with ESC sequences (from an import file) cannot drive the terminal."""
+    name = "evil\x1b]0;pwned\x07\x1b[2J"
+    rows = ["timestamp,namespace,workload,pod,container,cpu_cores,memory_bytes,cpu_request_cores"]
+    rows += [f"{1767225600 + i * 300},ns,{name},p-1,c,0.2,100000000,1" for i in range(400)]
+    (tmp_path / "u.csv").write_text("\n".join(rows) + "\n")
+    assert upid("storage", "import", tmp_path / "u.csv").code == 0
+    for args in (("analyze",), ("storage", "query", "SELECT DISTINCT workload FROM usage")):
+        r = upid(*args)
+        assert r.code == 0 and "\x1b" not in r.out and "\x07" not in r.out, args
+        assert "evil\\x1b]0;pwned\\x07\\x1b[2J" in r.out
+    assert name in upid("storage", "query", "SELECT DISTINCT workload FROM usage", "-o", "json").json()["rows"][0]

@@ -74,7 +74,8 @@ def listed(text: str) -> tuple[str, ...]:
 
 
 def upid_home(environ: Mapping[str, str]) -> Path:
-    return Path(environ.get("UPID_HOME") or Path.home() / ".upid").expanduser()
+    """UPID_HOME, absolute: a relative one is taken from the working directory, once (not again inside itself)."""
+    return Path(environ.get("UPID_HOME") or Path.home() / ".upid").expanduser().absolute()
 
 
 def ensure_home(home: Path) -> None:

@@ -10,6 +10,8 @@ from upid.errors import UsageError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_DURATION = 100 * 365 * 86400
+EARLIEST, LATEST = 946_684_800, 95_617_584_000  # 2000-01-01 and 5000-01-01 (the store's documented range)
 
 
 def parse_duration(text: str) -> int:
@@ -20,6 +22,10 @@ def parse_duration(text: str) -> int:
     seconds = float(match.group(1)) * _SECONDS[match.group(2)]
     if seconds <= 0:
         raise UsageError(f"invalid duration {text!r}: must be positive")
+    if seconds < 1:
+        raise UsageError(f"invalid duration {text!r}: at least 1s")
+    if seconds > MAX_DURATION:
+        raise UsageError(f"invalid duration {text!r}: at most 100 years")
     return int(seconds)
 
 
@@ -27,16 +33,20 @@ def parse_timestamp(text: str) -> int:
     """ISO-8601 (UTC unless an offset is given) or UNIX seconds -> UNIX seconds."""
     raw = text.strip()
     try:
-        return int(float(raw))
+        seconds = float(raw)
     except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"invalid timestamp {text!r}: use ISO-8601 (2026-01-31T12:00:00Z) or UNIX seconds") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp())
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(
+                f"invalid timestamp {text!r}: use ISO-8601 (2026-01-31T12:00:00Z) or UNIX seconds"
+            ) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        seconds = parsed.timestamp()
+    if not (math.isfinite(seconds) and EARLIEST <= seconds < LATEST):
+        raise UsageError(f"invalid timestamp {text!r}: must be between 2000-01-01 and 5000-01-01")
+    return int(seconds)
 
 
 def iso(ts: float | None) -> str | None:

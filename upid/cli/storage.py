@@ -282,6 +282,7 @@ def collect(
     s = session(ctx, store)
     if cluster and (all_contexts or len(context or []) > 1):
         raise UsageError("--cluster names one cluster; it cannot be used with several contexts")
+    timeout = parse_duration(request_timeout)  # flags are checked before anything is read
     path = kubeconfig_path(kubeconfig)
     namespaces = None if all_namespaces or not namespace else namespace
     target_store = s.store()
@@ -299,7 +300,7 @@ def collect(
                         cluster,
                         namespaces,
                         selector,
-                        parse_duration(request_timeout),
+                        timeout,
                         s.audit("storage collect"),
                         step,
                     )

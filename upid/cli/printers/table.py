@@ -3,11 +3,21 @@ under a rule when the view has totals (not with --no-headers, which is for scrip
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from upid.cli.printers import View
     from upid.cli.session import Session
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Control characters (ESC and the rest of C0/C1) as \\xNN: a name imported from a file never moves the
+    cursor, recolours or retitles the user's terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _render(view: View, session: Session, no_headers: bool, wide: bool) -> None:
@@ -31,12 +41,15 @@ def _render(view: View, session: Session, no_headers: bool, wide: bool) -> None:
         table.add_column(c.header, footer=footer, justify="right" if c.numeric else "left", no_wrap=True)
     for record in view.records:  # Text, not markup: a value with [brackets] is printed as it is
         table.add_row(
-            *(Text(c.fmt(v := record.get(c.key)), style=(c.style(v) if c.style else None) or "") for c in columns)
+            *(
+                Text(printable(c.fmt(v := record.get(c.key))), style=(c.style(v) if c.style else None) or "")
+                for c in columns
+            )
         )
     console = session.console()
     console.print(table)
     for line in view.footer:
-        console.print(line)
+        console.print(Text(printable(line)))
 
 
 def print_table(view: View, session: Session, no_headers: bool) -> None:
