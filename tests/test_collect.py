@@ -364,3 +364,19 @@ def test_idle_on_collected_data_honours_exclusions(upid, kube) -> None:
             assert "runs on a schedule" in reasons[w.name]
     flagged = {i["workload"] for i in r.json()["idle"]}
     assert not flagged & set(reasons)
+
+
+@pytest.mark.parametrize("bad", ["abc", "-250m", "1e3Mi", {"x": 1}])
+def test_one_malformed_pod_is_skipped_and_counted_not_fatal(upid, kube, bad) -> None:
+    """A pod whose CPU request is not a quantity: that workload's pods are skipped with one notice; the rest of
+    the cluster is collected."""
+    c = kube.cluster
+    w = next(p.workload for p in c.pods if p.owner_kind and p.workload.namespace != "kube-system")
+    container = w.containers[0]
+    w.resources[container].setdefault("requests", {})["cpu"] = bad
+    r = collect(upid, kube)
+    assert r.code == 0, r.err
+    broken = [p for p in c.pods if p.workload is w]
+    assert f"skipped {len(broken)} malformed pods (first: {w.namespace}/" in r.err
+    stored = query(upid, "SELECT count(DISTINCT pod) FROM usage")[0][0]
+    assert stored == len(c.pods) - len(broken) > 0

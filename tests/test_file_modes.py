@@ -10,11 +10,7 @@ from conftest import run_process
 
 
 def _loose(root: Path) -> list[str]:
-    return [
-        f"{p} {stat.filemode(p.stat().st_mode)}"
-        for p in [root, *root.rglob("*")]
-        if p.stat().st_mode & 0o077
-    ]
+    return [f"{p} {stat.filemode(p.stat().st_mode)}" for p in [root, *root.rglob("*")] if p.stat().st_mode & 0o077]
 
 
 def test_files_are_owner_only_under_umask_000(tmp_path: Path) -> None:

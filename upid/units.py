@@ -98,18 +98,35 @@ _SUFFIX = {
     "Pi": 2.0**50,
     "Ei": 2.0**60,
 }
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+# Kubernetes' quantity grammar (apimachinery resource.Quantity): a signed decimal number (ASCII digits) and then
+# either a binary or decimal SI suffix, or a decimal exponent, not both ("1e3Mi" is not a quantity).
+_NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_QUANTITY = re.compile(
+    rf"^(?P<number>{_NUMBER})(?:(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE](?P<exponent>[+-]?[0-9]+))?$",
+    re.ASCII,
+)
 
 
-def parse_quantity(text: str | int | float) -> float:
+def parse_quantity(text: object) -> float:
     """A Kubernetes quantity ('250m', '1.5', '512Mi', '704595n', '1e3') -> its value in base units
-    (cores for CPU, bytes for memory). The one place quantity strings are parsed."""
-    if isinstance(text, int | float):
-        return float(text)
-    match = _QUANTITY.match(text.strip())
-    if not match:
+    (cores for CPU, bytes for memory). The one place quantity strings are parsed. Usage, requests, limits and
+    capacities are never negative and always finite: anything else raises ValueError, whatever its type."""
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
         raise ValueError(f"invalid Kubernetes quantity {text!r}")
-    return float(match.group(1)) * _SUFFIX[match.group(2) or ""]
+    if isinstance(text, str):
+        match = _QUANTITY.match(text.strip())
+        if not match:
+            raise ValueError(f"invalid Kubernetes quantity {text!r}")
+        exponent = match["exponent"]
+        if exponent:  # float() of the whole text: a huge exponent is inf, then refused, never an OverflowError
+            value = float(f"{match['number']}e{exponent}")
+        else:
+            value = float(match["number"]) * _SUFFIX[match["suffix"] or ""]
+    else:
+        value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"quantity {text!r} is {'negative' if value < 0 else 'not finite'}")
+    return value
 
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}

@@ -73,12 +73,33 @@ class Collector:
         self.selector = selector
         self.progress = progress or (lambda _: None)
         self.notices: list[str] = []
+        self.skipped: dict[str, list[str]] = {}  # malformed objects by kind: skipped, counted, never fatal
 
     def _list(self, path: str, transform: Callable[[dict[str, Any]], Any] | None = None, **params: Any) -> list[Any]:
         items = []
+        tolerant = self._tolerant(transform, path.rsplit("}", 1)[-1].rsplit("/", 1)[-1]) if transform else None
         for ns in self.namespaces:
-            items += self.api.list(_ns(path, ns), params or None, transform=transform)
-        return items
+            items += self.api.list(_ns(path, ns), params or None, transform=tolerant)
+        return [i for i in items if i is not None]
+
+    def _tolerant(self, transform: Callable[[dict[str, Any]], Any], what: str) -> Callable[[dict[str, Any]], Any]:
+        """One object the server sent malformed (a quantity that is not one, a missing field) is skipped and
+        counted (one notice per kind, naming the first); it never fails the whole collect."""
+
+        def parse(obj: dict[str, Any]) -> Any:
+            try:
+                return transform(obj)
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                meta = (obj.get("metadata") if isinstance(obj, dict) else None) or {}
+                name = "/".join(str(meta[k]) for k in ("namespace", "name") if meta.get(k)) or "?"
+                self.skipped.setdefault(what, []).append(f"{name}: {e}")
+                return None
+
+        return parse
+
+    def _skip_notices(self, bad_samples: list[str]) -> list[str]:
+        skipped = {**self.skipped, "usage samples": bad_samples} if bad_samples else self.skipped
+        return [f"skipped {len(v)} malformed {what} (first: {v[0]})" for what, v in skipped.items() if v]
 
     def _optional_list(
         self, path: str, what: str, transform: Callable[[dict[str, Any]], Any] | None = None
@@ -153,7 +174,7 @@ class Collector:
             statuses=builder.statuses,
             counters=builder.counters,
             sources=builder.sources,
-            notices=self.notices,
+            notices=self.notices + self._skip_notices(builder.bad),
             pods=len(pods),
         )
 
@@ -234,6 +255,7 @@ class _BatchBuilder:
         self.statuses: list[dict[str, Any]] = []
         self.counters: list[tuple[int, int, float, float, float]] = []
         self.sources: dict[str, int] = {}
+        self.bad: list[str] = []  # usage samples skipped: a quantity that is not one
 
     def add(
         self, pod: PodRecord, summary: dict[tuple[str, str], PodStats] | None, metrics: dict[str, Any] | None
@@ -283,15 +305,13 @@ class _BatchBuilder:
         for c in metrics.get("containers") or []:
             if c.get("name") == container:
                 usage = c.get("usage") or {}
-                self._sample(
-                    idx,
-                    epoch(metrics["timestamp"]),
-                    parse_quantity(usage.get("cpu", "0")),
-                    parse_quantity(usage.get("memory", "0")),
-                    np.nan,
-                    np.nan,
-                    "metrics-server",
-                )
+                try:
+                    values = parse_quantity(usage.get("cpu", "0")), parse_quantity(usage.get("memory", "0"))
+                    at = epoch(metrics["timestamp"])
+                except (ValueError, KeyError, TypeError) as e:  # this sample only: the rest of the pod is kept
+                    self.bad.append(f"{self.series['pod'][idx]}/{container}: {e}")
+                    continue
+                self._sample(idx, at, *values, np.nan, np.nan, "metrics-server")
 
     def _from_summary(self, idx: int, pod: PodRecord, container: str, stats: PodStats, network: bool) -> None:
         c = stats[0].get(container)
