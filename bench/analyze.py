@@ -21,19 +21,12 @@ import time
 from pathlib import Path
 
 import duckdb
-from datasets import CACHE, write_bitbrains
-
-
-def month(m: int) -> Path:
-    path = CACHE / f"bitbrains-2013-{m}.parquet"
-    if not path.exists():
-        write_bitbrains(m, path)
-    return path
+from datasets import month_file
 
 
 def prepare(home: Path, size: str) -> tuple[int, str]:
     env = {**os.environ, "UPID_HOME": str(home)}
-    source = month(8)
+    source = month_file(8)
     if size == "small":
         subprocess.run(
             [sys.executable, "-m", "upid", "storage", "import", str(source)],

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import duckdb
 import numpy as np
-from holdout import month_file
+from datasets import month_file
 
 Rule = Callable[[np.ndarray, np.ndarray], float]
 QUANTILES = (90, 92, 93, 94, 95, 96, 97, 98, 99)

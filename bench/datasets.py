@@ -79,6 +79,14 @@ def bitbrains_sql(month_dir: Path, vms: list[int] | None = None, days: float | N
     """
 
 
+def month_file(month: int) -> Path:
+    """One month of the trace as canonical Parquet in the cache, written on first use."""
+    path = CACHE / f"bitbrains-2013-{month}.parquet"
+    if not path.exists():
+        write_bitbrains(month, path)
+    return path
+
+
 def write_bitbrains(month: int, out: Path, vms: list[int] | None = None, days: float | None = None) -> int:
     """Write one month of the trace as a canonical CSV(.gz) or Parquet file; returns the row count."""
     out.parent.mkdir(parents=True, exist_ok=True)

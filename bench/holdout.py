@@ -22,20 +22,13 @@ from typing import Any
 
 import duckdb
 import numpy as np
-from datasets import CACHE, write_bitbrains
+from datasets import CACHE, month_file
 
 MONTHS = (7, 8)
 SPLITS = (14, 21)  # days of history before each cut
 FUTURE_DAYS = 7  # the truth: the week after the cut
 DAY = 86400
 CLUSTER = "bitbrains"
-
-
-def month_file(month: int) -> Path:
-    path = CACHE / f"bitbrains-2013-{month}.parquet"
-    if not path.exists():
-        write_bitbrains(month, path)
-    return path
 
 
 def month_store(month: int) -> Path:

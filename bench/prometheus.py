@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
-from datasets import CACHE, write_bitbrains
+from datasets import CACHE, month_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from prom import server  # noqa: E402  (the tests' Prometheus runner)
@@ -36,20 +36,13 @@ SCRAPE = 300
 BLOCK = 7200  # Prometheus' block length: BASE is a multiple of it
 
 
-def month(m: int) -> Path:
-    path = CACHE / f"bitbrains-2013-{m}.parquet"
-    if not path.exists():
-        write_bitbrains(m, path)
-    return path
-
-
 def openmetrics(out: Path) -> int:
     """The OpenMetrics text, written by DuckDB (one family after another, each series in time order)."""
     con = duckdb.connect()
     con.execute(f"""CREATE TABLE g AS
         WITH src AS (
-            SELECT 'j' AS m, * FROM read_parquet('{month(7)}') UNION ALL
-            SELECT 'a' AS m, * FROM read_parquet('{month(8)}')),
+            SELECT 'j' AS m, * FROM read_parquet('{month_file(7)}') UNION ALL
+            SELECT 'a' AS m, * FROM read_parquet('{month_file(8)}')),
         t AS (SELECT m, pod, epoch(timestamp)::BIGINT AS ts, cpu_cores, memory_bytes, cpu_request_cores,
                      cpu_limit_cores, memory_request_bytes, memory_limit_bytes,
                      coalesce(network_rx_bytes_per_s, 0) AS rx, coalesce(network_tx_bytes_per_s, 0) AS tx,
