@@ -435,3 +435,19 @@ def test_the_idle_command_defaults_to_the_confidence_optimize_acts_on() -> None:
 
     assert inspect.signature(idle).parameters["min_confidence"].default == MIN_CONFIDENCE
     assert IdlePolicy().min_confidence == MIN_CONFIDENCE
+
+
+def test_apply_rollback_and_wake_are_in_the_audit_log(upid, env) -> None:
+    """Every command that changes a cluster writes audit_log rows, as every command that changes the store does."""
+    r = upid("optimize", "-n", "team-0", "--apply", "--yes", "-o", "json")
+    assert r.code == 0, r.err
+    applied = r.json()["results"]
+    assert upid("optimize", "rollback", "--last", "--yes").code == 0
+    rows = upid("storage", "audit-log", "-o", "json").json()["entries"]
+    cluster = [e for e in rows if e["command"].startswith("optimize ")]
+    actions = {x["action"] for x in applied}
+    assert {e["command"] for e in cluster} >= {f"optimize {a}" for a in actions} | {"optimize rollback"}
+    assert all(e["result"] in ("applied", "failed", "skipped", "rolled-back") for e in cluster)
+    made = [e for e in cluster if e["command"] != "optimize rollback" and e["result"] == "applied"]
+    assert len(made) == len(applied)  # each change once as applied, then once more as rolled back
+    assert len([e for e in cluster if e["result"] == "rolled-back"]) == len(applied)

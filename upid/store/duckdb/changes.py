@@ -42,10 +42,20 @@ def begin(con: duckdb.DuckDBPyConnection, c: ChangeRecord) -> int:
 
 
 def end(con: duckdb.DuckDBPyConnection, change_id: int, status: str, message: str | None, after: Any) -> None:
+    """Close the change and log it in `audit_log` too, where every command that changes a cluster is listed."""
     con.execute(
         "UPDATE changes SET finished_at = now()::TIMESTAMP, status = ?, message = ?, after = coalesce(?, after) "
         "WHERE id = ?",
         [status, message, None if after is None else json.dumps(after, sort_keys=True), change_id],
+    )
+    con.execute(
+        """INSERT INTO audit_log
+           SELECT (SELECT coalesce(max(id), 0) + 1 FROM audit_log), now()::TIMESTAMP, 'optimize ' || action,
+                  [run], cluster, os_user, status,
+                  json_object('change', id, 'workload', namespace || '/' || kind || '/' || name, 'context', context,
+                              'kube_user', kube_user, 'message', message)
+           FROM changes WHERE id = ?""",
+        [change_id],
     )
 
 
