@@ -78,6 +78,13 @@ def day_ranges(days: tuple[int, ...]) -> list[str]:
     return runs
 
 
+def window_text(days: tuple[int, ...], sleep_at: str, wake_up_at: str, zone: str, dash: str = "-") -> str:
+    """A sleep window as people read it: "Mon-Fri 20:00-08:00 Europe/Berlin", a lone day as "Sun"."""
+    runs = [r.split("-") for r in day_ranges(days)]
+    names = ",".join(a if a == b else f"{a}-{b}" for a, b in runs)
+    return f"{names} {sleep_at}{dash}{wake_up_at} {zone}"
+
+
 def _offset(epoch: int, zone: ZoneInfo) -> int:
     delta = datetime.fromtimestamp(epoch, UTC).astimezone(zone).utcoffset()
     return int(delta.total_seconds()) if delta else 0

@@ -63,11 +63,10 @@ def schedule_text(schedule: Any) -> str:
     """A sleep window as people read it: "Mon-Fri 20:00-08:00 Europe/Berlin"; "-" for none."""
     if schedule is None:
         return "-"
-    from upid.analysis.schedule import day_ranges
+    from upid.analysis.schedule import window_text
 
-    return f"{','.join(day_ranges(schedule.days))} {schedule.sleep_at:02d}:00-{schedule.wake_up_at:02d}:00 " + (
-        schedule.time_zone
-    )
+    d = schedule.to_dict()
+    return window_text(schedule.days, d["sleep_at"], d["wake_up_at"], d["time_zone"])
 
 
 def _schedule_fields(schedule: Any) -> dict[str, Any]:

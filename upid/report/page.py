@@ -7,7 +7,7 @@ from importlib import resources
 from typing import Any
 
 from upid.analysis.rightsizing import SEVERITIES
-from upid.analysis.schedule import DAY_NAMES, day_ranges
+from upid.analysis.schedule import DAY_NAMES, window_text
 from upid.report.svg import Level, cost_chart, usage_chart
 from upid.units import format_bytes, format_cpu, format_money
 
@@ -97,9 +97,8 @@ def _namespaces(doc: dict[str, Any], rows: list[dict[str, Any]]) -> str:
 def _schedule(schedule: dict[str, Any] | None) -> str:
     if not schedule:
         return "always idle"
-    runs = day_ranges(tuple(DAY_NAMES.index(d) for d in schedule["days"]))
-    days = ",".join(r.split("-")[0] if r.split("-")[0] == r.split("-")[1] else r for r in runs)
-    return f"{days} {schedule['sleep_at']}&ndash;{schedule['wake_up_at']} {_e(schedule['time_zone'])}"
+    days = tuple(DAY_NAMES.index(d) for d in schedule["days"])
+    return window_text(days, schedule["sleep_at"], schedule["wake_up_at"], _e(schedule["time_zone"]), "&ndash;")
 
 
 def _idle(doc: dict[str, Any]) -> str:
