@@ -16,7 +16,15 @@ from upid.cli.app import main
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
-UPID_VARS = ("UPID_HOME", "UPID_STORE", "UPID_CLUSTER", "UPID_DEBUG", "UPID_DAYS_TO_KEEP", "UPID_LOCK_TIMEOUT")
+UPID_VARS = (
+    "UPID_HOME",
+    "UPID_STORE",
+    "UPID_CLUSTER",
+    "UPID_DEBUG",
+    "UPID_DAYS_TO_KEEP",
+    "UPID_LOCK_TIMEOUT",
+    "UPID_CLOCK_SKEW",
+)
 
 
 @dataclass

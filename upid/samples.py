@@ -7,6 +7,8 @@ limits in millicores and bytes (-1 when unset).
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +17,50 @@ SERIES_KEY = ("namespace", "workload_kind", "workload", "pod", "container")
 UNSET = -1
 
 SOURCES = {"import": 1, "metrics-server": 2, "kubelet-summary": 3, "prometheus": 4}
+
+# What a producer accepts (docs/store.md "What is never stored"); anything else is a counted bad sample.
+MIN_TS = 946_684_800  # 2000-01-01T00:00:00Z
+DEFAULT_CLOCK_SKEW = 600.0  # seconds a sample may be ahead of the receiving machine's clock
+MAX_CPU_CORES = 1_000_000.0  # usage, requests and limits (millicores fit the store's 32-bit columns)
+MAX_BYTES = float(2**60)  # 1 EiB: memory usage, requests and limits
+MAX_BYTES_PER_S = float(2**50)  # 1 PiB/s: network
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """The window of sample times a producer accepts: from 2000 to `latest`, the receiving machine's clock plus
+    the allowed skew (a sample dated 4000-01-01 would otherwise become every cluster's "now")."""
+
+    latest: float
+
+    @classmethod
+    def now(cls, skew: float = DEFAULT_CLOCK_SKEW, clock: float | None = None) -> Acceptance:
+        return cls(latest=(time.time() if clock is None else clock) + skew)
+
+    def time_problem(self, ts: float) -> str | None:
+        if not math.isfinite(ts) or ts < MIN_TS:
+            return "is before 2000"
+        if ts > self.latest:
+            return "is in the future (ahead of this machine's clock by more than the allowed skew)"
+        return None
+
+    def times_ok(self, ts: np.ndarray) -> np.ndarray:
+        return (ts >= MIN_TS) & (ts <= self.latest)
+
+
+def value_problem(value: float, most: float) -> str | None:
+    """Why a usage, request or limit value cannot be stored (negative, not finite, beyond `most`), or None."""
+    if not math.isfinite(value) or value < 0:
+        return "is negative or not finite"
+    if value > most:
+        return f"is out of range (more than {most:.6g})"
+    return None
+
+
+def values_ok(values: np.ndarray, most: float) -> np.ndarray:
+    """Element-wise: finite, not negative, at most `most` (NaN, where a value is optional, is tested by the caller)."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(values) & (values >= 0) & (values <= most)
 
 
 @dataclass

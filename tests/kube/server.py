@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,6 +43,8 @@ class Behaviour:
     hpa_for: set[str] = field(default_factory=set)  # workload names with an HPA
     pdb_for: set[str] = field(default_factory=set)
     race: set[str] = field(default_factory=set)  # workloads someone else writes to right after each GET of them
+    # applied to every usage document before it is sent (PodMetrics, kubelet Summary): a broken metrics source
+    tamper: Callable[[dict[str, Any]], None] | None = None
 
 
 def status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -179,7 +182,7 @@ class KubeServer:
             return 200, o.namespace(c, m.group(1)), {}
         if m := re.fullmatch(r"/api/v1/nodes/([^/]+)/proxy/stats/summary", path):
             denied = self._denied("get", "", "nodes/proxy", m.group(1), None)
-            return (403, denied, {}) if denied else (200, o.summary(c, m.group(1)), {})
+            return (403, denied, {}) if denied else (200, self._tampered(o.summary(c, m.group(1))), {})
         if m := OBJECT.fullmatch(path):
             return self._get_object(m)
         namespace = None
@@ -275,8 +278,13 @@ class KubeServer:
         if resource == "poddisruptionbudgets":
             return [o.pdb(c, w) for w in c.workloads if w.name in self.behaviour.pdb_for]
         if path == "/apis/metrics.k8s.io/v1beta1/pods":
-            return [o.pod_metrics(c, p) for p in c.pods]
+            return [self._tampered(o.pod_metrics(c, p)) for p in c.pods]
         return [{"metadata": {"name": n}, "timestamp": "", "window": "30s", "usage": {}} for n in c.node_names]
+
+    def _tampered(self, doc: dict[str, Any]) -> dict[str, Any]:
+        if self.behaviour.tamper:
+            self.behaviour.tamper(doc)
+        return doc
 
     def _page(
         self, path: str, items: list[dict[str, Any]], query: dict[str, str]

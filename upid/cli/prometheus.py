@@ -158,6 +158,7 @@ def import_prometheus(
         chunk=parse_duration(chunk),
         concurrency=concurrency,
         rate_window=parse_duration(rate_window) if rate_window else None,
+        accept=s.acceptance(),
     )
     with s.progress(f"importing from {url}") as step_name:
         outcome = run(s.store(), Prometheus(conn, pool_size=concurrency), req, s.audit("storage import-prometheus"),

@@ -19,6 +19,7 @@ from upid.settings import Settings, ensure_home, load_settings
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from upid.samples import Acceptance
     from upid.store.base import AuditRecord, Store
 
 
@@ -43,6 +44,12 @@ class Session:
         except (KeyError, OSError):
             user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
         return AuditRecord(command=command, args=redact.argv(self.argv), user=user)  # no secret is ever stored
+
+    def acceptance(self) -> Acceptance:
+        """The sample times producers accept now: from 2000 to this machine's clock plus `clock_skew`."""
+        from upid.samples import Acceptance
+
+        return Acceptance.now(self.settings.clock_skew)
 
     def notice(self, message: str) -> None:
         """A line for people, on stderr: never mixed into data on stdout."""

@@ -49,7 +49,9 @@ def import_(
 
     s = session(ctx, store)
     with s.progress(f"importing {path.name}"):
-        outcome = import_file(s.store(), path, cluster or s.settings.cluster or "default", s.audit("storage import"))
+        outcome = import_file(
+            s.store(), path, cluster or s.settings.cluster or "default", s.audit("storage import"), s.acceptance()
+        )
     _report_import(s, outcome)
     if output != "none":
         summary = outcome.summary()
@@ -277,33 +279,27 @@ def collect(
     """Record one snapshot of pods, workloads, nodes and usage from the cluster API (for cron or a CronJob)."""
     from upid.cluster.connect import kubeconfig_path
     from upid.errors import ClusterError
-    from upid.workflows.collect import collect_context, contexts_to_collect
+    from upid.workflows.collect import CollectRequest, collect_context, contexts_to_collect
 
     s = session(ctx, store)
     if cluster and (all_contexts or len(context or []) > 1):
         raise UsageError("--cluster names one cluster; it cannot be used with several contexts")
     timeout = parse_duration(request_timeout)  # flags are checked before anything is read
-    path = kubeconfig_path(kubeconfig)
-    namespaces = None if all_namespaces or not namespace else namespace
+    req = CollectRequest(
+        kubeconfig=kubeconfig_path(kubeconfig),
+        namespaces=None if all_namespaces or not namespace else namespace,
+        selector=selector,
+        request_timeout=timeout,
+        accept=s.acceptance(),
+    )
     target_store = s.store()
     outcomes, failures = [], []
-    names = contexts_to_collect(path, context, all_contexts)
+    names = contexts_to_collect(req.kubeconfig, context, all_contexts)
     for name in names:
         try:
             with s.progress(f"collecting {name or 'in-cluster'}") as step:
                 outcomes.append(
-                    collect_context(
-                        target_store,
-                        s.settings.home,
-                        path,
-                        name,
-                        cluster,
-                        namespaces,
-                        selector,
-                        timeout,
-                        s.audit("storage collect"),
-                        step,
-                    )
+                    collect_context(target_store, s.settings.home, req, name, cluster, s.audit("storage collect"), step)
                 )
         except ClusterError as e:
             if len(names) == 1:

@@ -31,7 +31,7 @@ from upid.cluster.objects import (
 )
 from upid.errors import ForbiddenError, MetricsUnavailableError
 from upid.inventory import Collection, Identity, NodeRecord
-from upid.samples import SOURCES, SampleBatch
+from upid.samples import MAX_BYTES, MAX_BYTES_PER_S, MAX_CPU_CORES, SOURCES, Acceptance, SampleBatch, value_problem
 from upid.units import parse_quantity
 
 Counter = tuple[int, float, float, float]  # ts, cpu core-ns, rx bytes, tx bytes (cumulative)
@@ -65,8 +65,10 @@ class Collector:
         namespaces: list[str] | None,
         selector: str | None,
         progress: Callable[[str], None] | None = None,
+        accept: Acceptance | None = None,
     ) -> None:
         self.api = api
+        self.accept = accept or Acceptance.now()
         self.context = context
         self.server = server
         self.namespaces: list[str | None] = list(namespaces) if namespaces else [None]
@@ -98,7 +100,7 @@ class Collector:
         return parse
 
     def _skip_notices(self, bad_samples: list[str]) -> list[str]:
-        skipped = {**self.skipped, "usage samples": bad_samples} if bad_samples else self.skipped
+        skipped = {**self.skipped, "usage samples or requests/limits": bad_samples} if bad_samples else self.skipped
         return [f"skipped {len(v)} malformed {what} (first: {v[0]})" for what, v in skipped.items() if v]
 
     def _optional_list(
@@ -157,7 +159,7 @@ class Collector:
                 "allowed (nodes/proxy)",
                 hint="install metrics-server, or grant get on nodes/proxy",
             )
-        builder = _BatchBuilder(identity.context or identity.uid, previous)
+        builder = _BatchBuilder(identity.context or identity.uid, previous, self.accept)
         for pod in pods:
             builder.add(pod, summaries.get(pod.node or ""), (metrics or {}).get((pod.namespace, pod.name)))
         # the snapshot's time is the cluster's: the newest usage timestamp it reported (wall clock if none)
@@ -241,8 +243,8 @@ def _pod_stats(pod: dict[str, Any]) -> PodStats:
 class _BatchBuilder:
     """Accumulates one SampleBatch with its series, resources, statuses and kubelet counters."""
 
-    def __init__(self, cluster: str, previous: dict[CounterKey, Counter]) -> None:
-        self.cluster, self.previous = cluster, previous
+    def __init__(self, cluster: str, previous: dict[CounterKey, Counter], accept: Acceptance) -> None:
+        self.cluster, self.previous, self.accept = cluster, previous, accept
         self.series: dict[str, list[Any]] = {
             k: [] for k in ("namespace", "workload_kind", "workload", "pod", "container", "node")
         }
@@ -255,7 +257,7 @@ class _BatchBuilder:
         self.statuses: list[dict[str, Any]] = []
         self.counters: list[tuple[int, int, float, float, float]] = []
         self.sources: dict[str, int] = {}
-        self.bad: list[str] = []  # usage samples skipped: a quantity that is not one
+        self.bad: list[str] = []  # usage samples skipped: a quantity that is not one, a time or value out of range
 
     def add(
         self, pod: PodRecord, summary: dict[tuple[str, str], PodStats] | None, metrics: dict[str, Any] | None
@@ -290,16 +292,44 @@ class _BatchBuilder:
                 self._from_metrics(idx, c.name, metrics)
 
     def _resources(self, idx: int, c: Any) -> None:
-        row = (idx, 0, _milli(c.cpu_request), _milli(c.cpu_limit), _int(c.memory_request), _int(c.memory_limit))
+        values = []
+        for name, value, most in (
+            ("cpu request", c.cpu_request, MAX_CPU_CORES),
+            ("cpu limit", c.cpu_limit, MAX_CPU_CORES),
+            ("memory request", c.memory_request, MAX_BYTES),
+            ("memory limit", c.memory_limit, MAX_BYTES),
+        ):
+            why = None if value is None else value_problem(value, most)
+            if why:  # stored as unset, counted: one absurd quantity never fails the write
+                self.bad.append(f"{self.series['pod'][idx]}/{c.name}: {name} {value:g} {why}")
+            values.append(None if why else value)
+        row = (idx, 0, _milli(values[0]), _milli(values[1]), _int(values[2]), _int(values[3]))
         for key, value in zip(self.resources, row, strict=True):
             self.resources[key].append(value)
 
     def _sample(self, idx: int, ts: int, cpu: float, mem: float, rx: float, tx: float, source: str) -> None:
+        problem = self._problem(ts, cpu, mem, rx, tx)
+        if problem:
+            self.bad.append(f"{self.series['pod'][idx]}/{self.series['container'][idx]}: {problem}")
+            return
         for key, value in zip(
             self.samples, (idx, ts, round(cpu * 1000), round(mem / 1024), rx, tx, SOURCES[source]), strict=True
         ):
             self.samples[key].append(value)
         self.sources[source] = self.sources.get(source, 0) + 1
+
+    def _problem(self, ts: int, cpu: float, mem: float, rx: float, tx: float) -> str | None:
+        """Why a sample cannot be stored (upid/samples.py), or None; a network rate may be NaN (not measured)."""
+        why = self.accept.time_problem(ts)
+        if why:
+            return f"timestamp {ts} {why}"
+        values = [("cpu", cpu, MAX_CPU_CORES), ("memory", mem, MAX_BYTES)]
+        values += [(n, v, MAX_BYTES_PER_S) for n, v in (("network rx", rx), ("network tx", tx)) if not np.isnan(v)]
+        for name, value, most in values:
+            why = value_problem(value, most)
+            if why:
+                return f"{name} {value:g} {why}"
+        return None
 
     def _from_metrics(self, idx: int, container: str, metrics: dict[str, Any]) -> None:
         for c in metrics.get("containers") or []:

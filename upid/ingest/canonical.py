@@ -13,7 +13,7 @@ import duckdb
 import numpy as np
 
 from upid.errors import InputError
-from upid.samples import SERIES_KEY, SampleBatch
+from upid.samples import MAX_BYTES, MAX_BYTES_PER_S, MAX_CPU_CORES, MIN_TS, SERIES_KEY, Acceptance, SampleBatch
 from upid.store.duckdb.connection import one, sql_literal
 
 REQUIRED = ("timestamp", "namespace", "pod", "container", "cpu_cores", "memory_bytes")
@@ -38,6 +38,13 @@ RESOURCE_COLUMNS = {
 }
 MAX_REASONS = 5
 _MAX_UNIX_SECONDS = 1e11  # beyond the year 5000: the column is in milliseconds or worse
+
+
+def _most(col: str) -> float:
+    """The largest value a numeric column may hold (upid/samples.py)."""
+    if col.startswith("cpu"):
+        return MAX_CPU_CORES
+    return MAX_BYTES_PER_S if col.startswith("network") else MAX_BYTES
 
 
 @dataclass
@@ -105,14 +112,17 @@ def _shown(col: str) -> str:
     return f"'\"' || left(CAST(r_{col} AS VARCHAR), 40) || '\"'"
 
 
-def _checks(types: dict[str, str]) -> list[tuple[str, str]]:
+def _checks(types: dict[str, str], accept: Acceptance) -> list[tuple[str, str]]:
     """(condition that makes a row bad, reason) in the order they are reported."""
+    stamp = f"'timestamp ' || {_shown('timestamp')}"
     checks = [
         ("ts IS NULL AND nullif(trim(CAST(r_timestamp AS VARCHAR)), '') IS NULL", "'timestamp is empty'"),
-        ("ts IS NULL", f"'timestamp ' || {_shown('timestamp')} || ' is not ISO-8601 or UNIX seconds'"),
+        ("ts IS NULL", f"{stamp} || ' is not ISO-8601 or UNIX seconds'"),
+        (f"NOT isfinite(ts) OR ts > {_MAX_UNIX_SECONDS}", f"{stamp} || ' is out of range (milliseconds?)'"),
+        (f"ts < {MIN_TS}", f"{stamp} || ' is before 2000'"),
         (
-            f"ts > {_MAX_UNIX_SECONDS} OR ts < 0",
-            f"'timestamp ' || {_shown('timestamp')} || ' is out of range (UNIX seconds?)'",
+            f"ts > {accept.latest!r}",
+            f"{stamp} || ' is in the future (ahead of this machine''s clock by more than the allowed skew)'",
         ),
     ]
     checks += [(f"{c} IS NULL", f"'{c} is empty'") for c in ("namespace", "pod", "container")]
@@ -128,10 +138,12 @@ def _checks(types: dict[str, str]) -> list[tuple[str, str]]:
                 f"'{col} ' || {_shown(col)} || ' is negative or not finite'",
             )
         )
+        most = _most(col)
+        checks.append((f"{col} > {most!r}", f"'{col} ' || {_shown(col)} || ' is out of range (more than {most:.6g})'"))
     return checks
 
 
-def _staging_sql(source: str, row_no: str, types: dict[str, str], cluster: str) -> str:
+def _staging_sql(source: str, row_no: str, types: dict[str, str], cluster: str, accept: Acceptance) -> str:
     present = set(types)
     cluster_sql = sql_literal(cluster)
     cols = [
@@ -152,12 +164,13 @@ def _staging_sql(source: str, row_no: str, types: dict[str, str], cluster: str) 
         ),
     ]
     raw_cols = ", ".join(c.split(" AS ")[1] for c in cols if " AS r_" in c)
-    reason = "CASE " + " ".join(f"WHEN {cond} THEN {why}" for cond, why in _checks(types)) + " END"
+    reason = "CASE " + " ".join(f"WHEN {cond} THEN {why}" for cond, why in _checks(types, accept)) + " END"
     return f"SELECT * EXCLUDE ({raw_cols}), {reason} AS reason FROM (SELECT {', '.join(cols)} FROM {source})"
 
 
-def read_canonical(path: Path, default_cluster: str) -> ImportReport:
-    """Parse and validate `path`; the report carries one SampleBatch per cluster found in it."""
+def read_canonical(path: Path, default_cluster: str, accept: Acceptance | None = None) -> ImportReport:
+    """Parse and validate `path`; the report carries one SampleBatch per cluster found in it. Rows dated outside
+    `accept` (default: from 2000 to ten minutes ahead of this machine's clock) are bad rows."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
@@ -167,14 +180,14 @@ def read_canonical(path: Path, default_cluster: str) -> ImportReport:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     try:
-        return _read(con, path, default_cluster)
+        return _read(con, path, default_cluster, accept or Acceptance.now())
     except duckdb.Error as e:
         raise InputError(f"{path}: cannot read as CSV or Parquet: {str(e).strip().splitlines()[0]}") from e
     finally:
         con.close()
 
 
-def _read(con: duckdb.DuckDBPyConnection, path: Path, default_cluster: str) -> ImportReport:
+def _read(con: duckdb.DuckDBPyConnection, path: Path, default_cluster: str, accept: Acceptance) -> ImportReport:
     source, row_no = _source(path)
     # DuckDB matches column names case-insensitively, so 'Timestamp' serves as 'timestamp'
     types = {c.lower(): t for c, t, *_ in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
@@ -187,7 +200,7 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, default_cluster: str) -> I
         )
     report = ImportReport(path=path, ignored_columns=sorted(set(types) - set(REQUIRED) - set(OPTIONAL)))
     known = {c: t for c, t in types.items() if c in REQUIRED or c in OPTIONAL}
-    con.execute(f"CREATE TEMP TABLE staged AS {_staging_sql(source, row_no, known, default_cluster)}")
+    con.execute(f"CREATE TEMP TABLE staged AS {_staging_sql(source, row_no, known, default_cluster, accept)}")
     _count_bad(con, report, csv="read_csv" in source)
     if report.kept == 0:
         raise InputError(

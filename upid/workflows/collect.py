@@ -12,7 +12,19 @@ from functools import partial
 from pathlib import Path
 
 from upid.errors import StoreLockedError
+from upid.samples import Acceptance
 from upid.store.base import AuditRecord, Store, WriteResult
+
+
+@dataclass(frozen=True)
+class CollectRequest:
+    """What every context of one `storage collect` run is asked for."""
+
+    kubeconfig: str | None = None
+    namespaces: list[str] | None = None  # None: all
+    selector: str | None = None
+    request_timeout: float = 30.0  # seconds per API request
+    accept: Acceptance = field(default_factory=Acceptance.now)  # sample times outside it are skipped, counted
 
 
 @dataclass
@@ -74,12 +86,9 @@ def contexts_to_collect(path: str | None, asked: list[str] | None, all_contexts:
 def collect_context(
     store: Store,
     lock_folder: Path,
-    path: str | None,
+    req: CollectRequest,
     context: str | None,
     name: str | None,
-    namespaces: list[str] | None,
-    selector: str | None,
-    timeout: float,
     audit: AuditRecord,
     progress: Callable[[str], None] | None = None,
 ) -> CollectOutcome:
@@ -87,7 +96,7 @@ def collect_context(
     from upid.cluster.collect import Collector
     from upid.cluster.connect import target
 
-    t = target(path, context)
+    t = target(req.kubeconfig, context)
     label = t.context or "in-cluster"
     with exclusive(lock_folder, label) as mine:
         if not mine:
@@ -97,7 +106,8 @@ def collect_context(
                 result=None,
                 notices=[f"another collect of {label} is running; skipped"],
             )
-        collector = Collector(Api(t.client, timeout=timeout), t.context, t.server, namespaces, selector, progress)
+        api = Api(t.client, timeout=req.request_timeout)
+        collector = Collector(api, t.context, t.server, req.namespaces, req.selector, progress, req.accept)
         collection = collector.run(partial(_counters, store, collector.notices))
         result = store.write_collection(collection, name or label, audit)
     return CollectOutcome(

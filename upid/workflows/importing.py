@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from upid.ingest.canonical import ImportReport, read_canonical
+from upid.samples import Acceptance
 from upid.store.base import AuditRecord, Store, WriteResult
 
 
@@ -46,9 +47,11 @@ class ImportOutcome:
         }
 
 
-def import_file(store: Store, path: Path, cluster: str, audit: AuditRecord) -> ImportOutcome:
+def import_file(
+    store: Store, path: Path, cluster: str, audit: AuditRecord, accept: Acceptance | None = None
+) -> ImportOutcome:
     """Parse and validate first (no lock held), then write one batch per cluster found in the file."""
-    report = read_canonical(path, cluster)
+    report = read_canonical(path, cluster, accept)
     outcome = ImportOutcome(report=report)
     for batch in report.batches:
         outcome.writes.append(store.write(batch, audit))

@@ -14,7 +14,8 @@ from typing import Any
 from upid.errors import NoDataError
 from upid.ingest.prometheus import queries
 from upid.ingest.prometheus.client import Prometheus
-from upid.ingest.prometheus.convert import Owners, to_batch
+from upid.ingest.prometheus.convert import Owners, Rejected, to_batch
+from upid.samples import Acceptance
 from upid.store.base import AuditRecord, Store
 from upid.units import iso
 
@@ -33,6 +34,7 @@ class PromImport:
     chunk: int = 86400  # seconds of history per range query, at most (and at most MAX_POINTS steps)
     concurrency: int = 2  # queries at once
     rate_window: int | None = None  # seconds of counter history per rate(); default max(step, 5m)
+    accept: Acceptance = field(default_factory=Acceptance.now)  # points dated outside it are counted, not stored
 
 
 @dataclass
@@ -49,6 +51,7 @@ class PromOutcome:
     received: int = 0
     written: int = 0
     oom_kills: int = 0
+    bad_points: int = 0  # answered points that cannot be stored: dated outside the accepted window, absurd values
     spooled: bool = False
     seconds: float = 0.0
     notices: list[str] = field(default_factory=list)
@@ -67,6 +70,7 @@ class PromOutcome:
             "samples": self.received,
             "written": self.written,
             "oom_kills": self.oom_kills,
+            "bad_points": self.bad_points,
             "spooled": self.spooled,
             "seconds": round(self.seconds, 2),
         }
@@ -145,6 +149,7 @@ def import_prometheus(
     todo = [c for c in chunks if not all(t in have for t in range(c[0], c[1] + 1, req.step))]
     out.chunks, out.chunks_skipped = len(chunks), len(chunks) - len(todo)
     window = req.rate_window or max(req.step, 300)
+    rejected = Rejected(req.accept)
     per_group = [queries.usage(m, f"{window}s", extra, f"{window + req.step}s") for m in groups]
 
     def ask(pool: ThreadPoolExecutor, chunk: tuple[int, int]) -> list[tuple[str, Future[list[dict[str, Any]]]]]:
@@ -165,12 +170,14 @@ def import_prometheus(
             out.queries += len(pending)
             pending = ask(pool, todo[n + 1]) if n + 1 < len(todo) else []  # the next chunk's queries run meanwhile
             progress(f"chunk {n + 1}/{len(todo)} from {iso(chunk[0])}")
-            batch = to_batch(req.cluster, answers, owners, req.step)
+            batch = to_batch(req.cluster, answers, owners, req.step, rejected)
             result = store.write(batch, audit)
             out.received += result.received
             out.written += result.written
             out.oom_kills += len(batch.oom_kills.get("ts", ()))
             out.spooled = out.spooled or result.spooled
     out.requests = prom.requests
+    out.bad_points = sum(rejected.counts.values())
+    out.notices += rejected.notices()
     out.seconds = time.monotonic() - began
     return out

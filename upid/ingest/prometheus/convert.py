@@ -3,30 +3,63 @@ request/limit change points, OOM kill times, and each pod's owner resolved to it
 
 from __future__ import annotations
 
+from collections import Counter as CounterOf
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from upid.samples import UNSET, SampleBatch
+from upid.samples import MAX_BYTES, MAX_BYTES_PER_S, MAX_CPU_CORES, UNSET, Acceptance, SampleBatch, values_ok
 
 Key = tuple[str, str, str]  # namespace, pod, container
 Points = tuple[np.ndarray, np.ndarray]  # ts (int64 seconds), values (float64)
 
 
-def points(result: Iterable[dict[str, Any]], labels: tuple[str, ...]) -> dict[tuple[str, ...], Points]:
-    """A range query's matrix by the given labels; NaN and Inf values are dropped."""
+@dataclass
+class Rejected:
+    """Points Prometheus answered that cannot be stored, by reason (counted, never fatal)."""
+
+    accept: Acceptance
+    counts: CounterOf[str] = field(default_factory=CounterOf)
+
+    def keep(self, query: str, ts: np.ndarray, v: np.ndarray, most: float) -> np.ndarray:
+        """The mask of points to keep. NaN and Inf are Prometheus' "no value" (a division by zero), dropped
+        silently; a time outside `accept`, a negative value or one above `most` is counted."""
+        finite = np.isfinite(v)
+        on_time = self.accept.times_ok(ts)
+        in_range = values_ok(v, most)
+        late, absurd = finite & ~on_time, finite & on_time & ~in_range
+        for why, mask in (("time out of range", late), ("value negative or out of range", absurd)):
+            if mask.any():
+                self.counts[f"{query}: {why}"] += int(mask.sum())
+        return finite & on_time & in_range
+
+    def notices(self) -> list[str]:
+        return [f"skipped {n:,} points: {why}" for why, n in sorted(self.counts.items())]
+
+
+def _most(query: str, metric: dict[str, str]) -> float:
+    """The largest value a point of `query` may have (upid/samples.py); requests and limits by their resource."""
+    if query == "cpu" or metric.get("resource") == "cpu":
+        return MAX_CPU_CORES
+    return {"rx": MAX_BYTES_PER_S, "tx": MAX_BYTES_PER_S, "oom": float("inf")}.get(query, MAX_BYTES)
+
+
+def points(
+    result: Iterable[dict[str, Any]], labels: tuple[str, ...], rejected: Rejected, query: str
+) -> dict[tuple[str, ...], Points]:
+    """A range query's matrix by the given labels, without the points `rejected` refuses."""
     out: dict[tuple[str, ...], Points] = {}
     for series in result:
         metric, values = series.get("metric", {}), series.get("values") or []
         if not values:
             continue
         arr = np.asarray(values, dtype=object)
-        ts = arr[:, 0].astype(np.float64).round().astype(np.int64)
+        ts = arr[:, 0].astype(np.float64)
         v = arr[:, 1].astype(np.float64)
-        ok = np.isfinite(v)
-        out[tuple(metric.get(k, "") for k in labels)] = (ts[ok], v[ok])
+        ok = rejected.keep(query, ts, v, _most(query, metric))
+        out[tuple(metric.get(k, "") for k in labels)] = (ts[ok].round().astype(np.int64), v[ok])
     return out
 
 
@@ -96,12 +129,22 @@ def kills(p: Points, step: int) -> np.ndarray:
     return ts[np.r_[True, np.diff(ts) > step]]
 
 
-def to_batch(cluster: str, answers: dict[str, list[dict[str, Any]]], owners: Owners, step: int) -> SampleBatch:
+def to_batch(
+    cluster: str, answers: dict[str, list[dict[str, Any]]], owners: Owners, step: int, rejected: Rejected
+) -> SampleBatch:
     labels = ("namespace", "pod", "container")
-    cpu, mem = points(answers.get("cpu", []), labels), points(answers.get("memory", []), labels)
-    rx, tx = points(answers.get("rx", []), labels[:2]), points(answers.get("tx", []), labels[:2])
-    res = {name: points(answers.get(name, []), (*labels, "resource")) for name in ("requests", "limits")}
-    oom = points(answers.get("oom", []), labels)
+
+    def answer(name: str, by: tuple[str, ...] = labels) -> dict[tuple[str, ...], Points]:
+        return points(answers.get(name, []), by, rejected, name)
+
+    cpu, mem, rx, tx, oom = (
+        answer("cpu"),
+        answer("memory"),
+        answer("rx", labels[:2]),
+        answer("tx", labels[:2]),
+        answer("oom"),
+    )
+    res = {name: answer(name, (*labels, "resource")) for name in ("requests", "limits")}
     keys = sorted(set(cpu) & set(mem))
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("idx", "ts", "cpu", "mem", "rx", "tx")}
     resources: dict[str, list[np.ndarray]] = {k: [] for k in ("series_idx", "ts", "cr", "cl", "mr", "ml")}

@@ -317,10 +317,11 @@ def export(con: duckdb.DuckDBPyConnection, store: Path, directory: Path, overwri
 
 
 def cleanup(
-    con: duckdb.DuckDBPyConnection, store: Path, days_to_keep: int, audit: AuditRecord
+    con: duckdb.DuckDBPyConnection, store: Path, days_to_keep: int, audit: AuditRecord, now: float
 ) -> tuple[dict[str, int], list[Path]]:
     """Drop samples older than `days_to_keep` before each cluster's newest sample, as Prometheus' retention
-    counts from its newest data, so that imported history is not wiped by the wall clock.
+    counts from its newest data, so that imported history is not wiped by the wall clock. A newest sample
+    after `now` (the wall clock) counts as `now`: one sample from the future never wipes real history.
 
     Returns per-cluster removed counts and the block files to delete once the transaction has committed.
     """
@@ -331,7 +332,7 @@ def cleanup(
             newest = newest_sample(con, store, name)
             if newest is None:
                 continue
-            cutoff = _sql_ts(con, newest - days_to_keep * 86400)
+            cutoff = _sql_ts(con, min(newest, int(now)) - days_to_keep * 86400)
             removed[name], files = _cleanup_cluster(con, store, cid, cutoff)
             old_files += files
         add_audit(con, audit, None, "ok", {"days_to_keep": days_to_keep, "removed": removed})

@@ -7,6 +7,7 @@ spool their batch instead of failing; readers wait up to the full lock timeout.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -125,9 +126,11 @@ class DuckDBStore:
         with self._reader() as con:
             return cluster_identities(con)
 
-    def cleanup(self, days_to_keep: int, audit: AuditRecord) -> dict[str, int]:
+    def cleanup(self, days_to_keep: int, audit: AuditRecord, now: float | None = None) -> dict[str, int]:
         with self._writer(timeout=self.lock_timeout) as con:
-            removed, old_files = queries.cleanup(con, self.path, days_to_keep, audit)
+            removed, old_files = queries.cleanup(
+                con, self.path, days_to_keep, audit, time.time() if now is None else now
+            )
         for path in old_files:
             path.unlink(missing_ok=True)
         return removed
