@@ -190,3 +190,22 @@ def test_the_first_of_duplicate_rows_wins(upid, tmp_path: Path) -> None:
     assert upid("storage", "import", path).code == 0
     r = upid("storage", "query", "SELECT cpu_cores FROM usage ORDER BY timestamp", "-o", "json")
     assert [row[0] for row in r.json()["rows"]] == [0.1, 0.2]
+
+
+def _corrupt_crc(data: bytes) -> bytes:
+    return data[:-8] + bytes([data[-8] ^ 0xFF]) + data[-7:]  # the trailer's CRC-32, one byte flipped
+
+
+def _corrupt_middle(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes(b ^ 0x5A for b in data[middle : middle + 64]) + data[middle + 64 :]
+
+
+@pytest.mark.parametrize("damage", [_corrupt_crc, _corrupt_middle, lambda d: d[: len(d) * 2 // 3]])
+def test_a_corrupt_gzip_file_is_an_input_error_and_imports_nothing(upid, tmp_path: Path, damage) -> None:
+    path = synth.make(samples=200).write_csv(tmp_path / "u.csv.gz")
+    path.write_bytes(damage(path.read_bytes()))
+    r = upid("storage", "import", path)
+    assert r.code == ExitCode.INPUT, r.err
+    assert "corrupt gzip file" in r.err and len(r.err.strip().splitlines()) == 1
+    assert upid("storage", "status", "-o", "json").code == ExitCode.NO_DATA

@@ -6,6 +6,8 @@ write lock is held only for the insert. Bad rows are counted with their first re
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,11 +69,24 @@ def _source(path: Path) -> tuple[str, str]:
     if magic == b"PAR1":
         return f"read_parquet({quoted}, file_row_number=true)", "file_row_number + 1"
     compression = "gzip" if magic[:2] == b"\x1f\x8b" else "none"
+    if compression == "gzip":
+        _check_gzip(path)
     return (
         f"read_csv({quoted}, header=true, all_varchar=true, ignore_errors=true, store_rejects=true, "
         f"compression='{compression}')",
         "row_number() OVER ()",
     )
+
+
+def _check_gzip(path: Path) -> None:
+    """Read the whole gzip stream once, so that a bad CRC or length, or a file cut or corrupted mid-stream, is an
+    error that imports nothing (DuckDB's reader accepts the first silently and imports part of the second)."""
+    try:
+        with gzip.open(path, "rb") as f:
+            while f.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as e:
+        raise InputError(f"{path}: corrupt gzip file ({e}); nothing imported") from e
 
 
 def _text(col: str, present: set[str], default: str = "NULL") -> str:
