@@ -209,3 +209,16 @@ def test_a_corrupt_gzip_file_is_an_input_error_and_imports_nothing(upid, tmp_pat
     assert r.code == ExitCode.INPUT, r.err
     assert "corrupt gzip file" in r.err and len(r.err.strip().splitlines()) == 1
     assert upid("storage", "status", "-o", "json").code == ExitCode.NO_DATA
+
+
+def test_a_file_of_many_clusters_is_written_in_one_transaction_with_one_line(upid, tmp_path: Path) -> None:
+    data = synth.make(samples=2, clusters=tuple(f"c{i:02d}" for i in range(30)), namespaces=("a",), workloads=1)
+    r = upid("storage", "import", data.write_csv(tmp_path / "u.csv"), "-o", "json")
+    assert r.code == 0, r.err
+    assert r.err.strip().splitlines() == [f"imported {len(data.rows)} samples into 30 clusters (0 already stored, "
+                                          "60 new series)"]  # fmt: skip
+    assert len(r.json()["clusters"]) == 30
+    status = _status(upid)
+    assert len(status["clusters"]) == 30 and status["samples"] == len(data.rows)
+    entries = upid("storage", "audit-log", "--limit", "100", "-o", "json").json()["entries"]
+    assert sorted(e["cluster"] for e in entries) == [f"c{i:02d}" for i in range(30)]  # one row per cluster

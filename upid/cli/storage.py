@@ -68,6 +68,9 @@ def import_(
         )
 
 
+MAX_CLUSTER_LINES = 10
+
+
 def _report_import(s: Session, outcome: Any) -> None:
     r = outcome.report
     if r.ignored_columns:
@@ -76,7 +79,16 @@ def _report_import(s: Session, outcome: Any) -> None:
         s.warn(f"{format_count(r.bad)} of {format_count(r.rows)} rows skipped as bad: " + "; ".join(r.reasons))
     if r.duplicates:
         s.notice(f"notice: {format_count(r.duplicates)} duplicate rows (same series and second) kept once")
-    for w in outcome.writes:
+    writes = outcome.writes
+    if len(writes) > MAX_CLUSTER_LINES:  # a file of many clusters: one line for all of them (-o json has each)
+        spooled = sum(w.spooled for w in writes)
+        s.notice(
+            f"imported {format_count(outcome.written)} samples into {len(writes)} clusters "
+            f"({format_count(sum(w.received - w.written for w in writes if not w.spooled))} already stored, "
+            f"{sum(w.series_created for w in writes)} new series" + (f", {spooled} spooled)" if spooled else ")")
+        )
+        return
+    for w in writes:
         if w.spooled:
             s.notice(
                 f"store busy: {format_count(w.received)} samples of cluster {w.cluster} spooled; the next "

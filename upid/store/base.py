@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # keep `upid --help` free of numpy
+    from collections.abc import Sequence
+
     from upid.analysis.frame import UsageFrame
     from upid.inventory import Collection
     from upid.samples import SampleBatch
@@ -101,6 +103,8 @@ class Store(Protocol):
     """What upid needs from a backend. Each call opens and closes its own connection."""
 
     def write(self, batch: SampleBatch, audit: AuditRecord) -> WriteResult: ...
+
+    def write_many(self, batches: Sequence[SampleBatch], audit: AuditRecord) -> list[WriteResult]: ...
 
     def status(self) -> StoreStatus: ...
 

@@ -53,6 +53,5 @@ def import_file(
     """Parse and validate first (no lock held), then write one batch per cluster found in the file."""
     report = read_canonical(path, cluster, accept)
     outcome = ImportOutcome(report=report)
-    for batch in report.batches:
-        outcome.writes.append(store.write(batch, audit))
+    outcome.writes = store.write_many(report.batches, audit)
     return outcome

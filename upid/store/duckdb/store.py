@@ -8,7 +8,7 @@ spool their batch instead of failing; readers wait up to the full lock timeout.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from upid.store.base import AuditEntry, AuditRecord, ChangeRecord, QueryResult, 
 from upid.store.duckdb import blocks, changes, migrations, queries, sandbox, spool
 from upid.store.duckdb.connection import connect, wrapped
 from upid.store.duckdb.inventory import cluster_identities, previous_counters, write_collection
-from upid.store.duckdb.writer import write_batch
+from upid.store.duckdb.writer import write_batches
 
 WRITER_SHARE = 1 / 3  # of the lock timeout a writer waits before spooling
 
@@ -93,18 +93,26 @@ class DuckDBStore:
                 collection = Collection.from_inventory_json(extra["collection"], batch)
                 write_collection(con, self.path, collection, extra["name"], audit, self.thresholds, spooled=True)
             else:
-                write_batch(con, self.path, batch, audit, self.thresholds, spooled=True)
+                write_batches(con, self.path, [batch], audit, self.thresholds, spooled=True)
             path.unlink(missing_ok=True)
 
     # -- writing ------------------------------------------------------------------------------
 
     def write(self, batch: SampleBatch, audit: AuditRecord) -> WriteResult:
+        return self.write_many([batch], audit)[0]
+
+    def write_many(self, batches: Sequence[SampleBatch], audit: AuditRecord) -> list[WriteResult]:
+        """Several batches (a file's clusters) through one connection and transaction, or spooled when busy."""
         try:
             with self._writer() as con:
-                return write_batch(con, self.path, batch, audit, self.thresholds)
+                return write_batches(con, self.path, batches, audit, self.thresholds)
         except StoreLockedError:
-            spool.put(self.path, batch, audit)
-            return WriteResult(cluster=batch.cluster, received=len(batch), written=0, series_created=0, spooled=True)
+            for batch in batches:
+                spool.put(self.path, batch, audit)
+            return [
+                WriteResult(cluster=b.cluster, received=len(b), written=0, series_created=0, spooled=True)
+                for b in batches
+            ]
 
     def write_collection(self, collection: Collection, name: str, audit: AuditRecord) -> WriteResult:
         """A cluster snapshot (samples and inventory) in one transaction, or spooled whole when busy."""

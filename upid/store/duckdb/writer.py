@@ -8,7 +8,7 @@ acknowledged (kill -9) is harmless to repeat.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -205,17 +205,21 @@ def audited(details: dict[str, Any], spooled: bool) -> dict[str, Any]:
     return {**details, "spooled": True} if spooled else details
 
 
-def write_batch(
+def write_batches(
     con: duckdb.DuckDBPyConnection,
     store: Path,
-    batch: SampleBatch,
+    batches: Sequence[SampleBatch],
     audit: AuditRecord,
     thresholds: blocks.Thresholds,
     spooled: bool = False,
-) -> WriteResult:
+) -> list[WriteResult]:
+    """Every batch (one per cluster of a file) in one transaction: all of them are stored, or none."""
+    results = []
     with transaction(con):
-        cluster_id = ensure_cluster(con, batch.cluster)
-        new, created = write_samples(con, store, batch, cluster_id, thresholds)
-        details = {"source": batch.source, "received": len(batch), "written": new, "series_created": created}
-        add_audit(con, audit, batch.cluster, "ok", audited(details, spooled))
-    return WriteResult(cluster=batch.cluster, received=len(batch), written=new, series_created=created)
+        for batch in batches:
+            cluster_id = ensure_cluster(con, batch.cluster)
+            new, created = write_samples(con, store, batch, cluster_id, thresholds)
+            details = {"source": batch.source, "received": len(batch), "written": new, "series_created": created}
+            add_audit(con, audit, batch.cluster, "ok", audited(details, spooled))
+            results.append(WriteResult(cluster=batch.cluster, received=len(batch), written=new, series_created=created))
+    return results
