@@ -380,3 +380,65 @@ def test_one_malformed_pod_is_skipped_and_counted_not_fatal(upid, kube, bad) -> 
     assert f"skipped {len(broken)} malformed pods (first: {w.namespace}/" in r.err
     stored = query(upid, "SELECT count(DISTINCT pod) FROM usage")[0][0]
     assert stored == len(c.pods) - len(broken) > 0
+
+
+@pytest.mark.parametrize("fault", [Fault(path="", status=503, times=100), Fault(path="", delay=2.5, times=100)])
+def test_one_failing_kubelet_falls_back_to_metrics_for_its_pods(upid, kube, fault) -> None:
+    """One node's kubelet Summary answers 503, or hangs: that node's pods come from metrics.k8s.io, the others
+    from their kubelets, with one notice; the collect succeeds."""
+    c = kube.cluster
+    node = sorted(c.node_names)[1]
+    fault.path = f"^/api/v1/nodes/{node}/proxy/stats/summary$"
+    kube.behaviour.faults.append(fault)
+    r = collect(upid, kube, "--request-timeout", "1s")
+    assert r.code == 0, r.err
+    assert f"kubelet Summary failed on 1 of {len(c.node_names)} nodes (first: {node})" in r.err
+    sources = dict(query(upid, "SELECT node = '" + node + "', list(DISTINCT source) FROM usage GROUP BY ALL"))
+    assert sources == {True: ["metrics-server"], False: ["kubelet-summary"]}
+    containers = sum(len(p.workload.containers) for p in c.pods)
+    assert query(upid, "SELECT count(*) FROM usage") == [[containers]]
+
+
+@pytest.mark.parametrize(
+    "path, body, words",
+    [
+        ("^/api/v1/pods$", b"<html><body>502 Bad Gateway</body></html>", "bytes that are not JSON"),
+        ("^/version$", [], "a JSON list instead of an object"),
+        ("^/api/v1/pods$", {"items": "none"}, "a JSON document that is not a list"),
+        ("^/api/v1/nodes$", "just a string", "a JSON document that is not a list"),
+        ("^/api/v1/namespaces/kube-system$", {"metadata": {}}, "without a uid"),
+    ],
+)
+def test_an_answer_that_is_not_the_kubernetes_api_is_a_cluster_error(upid, kube, path, body, words) -> None:
+    kube.behaviour.faults.append(Fault(path=path, body=body, times=100))
+    r = collect(upid, kube)
+    assert r.code == ExitCode.CLUSTER_UNREACHABLE, r.err
+    assert r.err.startswith("error: ") and words in r.err and "Traceback" not in r.err
+
+
+def test_a_malformed_node_is_skipped_and_counted(upid, kube) -> None:
+    def tamper(doc: dict) -> None:
+        for item in doc.get("items") or []:
+            if item.get("metadata", {}).get("name") == sorted(kube.cluster.node_names)[0]:
+                item["status"]["allocatable"]["cpu"] = "lots"
+
+    original = kube.server.answer
+
+    def answer(path, query, auth):
+        code, body, headers = original(path, query, auth)
+        if path == "/api/v1/nodes" and code == 200:
+            tamper(body)
+        return code, body, headers
+
+    kube.server.answer = answer  # the test server's answer, not upid's code
+    r = collect(upid, kube)
+    assert r.code == 0, r.err
+    assert "skipped 1 malformed nodes (first: " in r.err
+    assert query(upid, "SELECT count(*) FROM nodes") == [[len(kube.cluster.node_names) - 1]]
+
+
+def test_a_forbidden_metrics_api_is_called_forbidden(upid, kube) -> None:
+    kube.behaviour.denied |= {"nodes/proxy", "metrics.k8s.io/pods"}
+    r = collect(upid, kube)
+    assert r.code == ExitCode.METRICS_UNAVAILABLE
+    assert "metrics.k8s.io API is forbidden" in r.err and "not installed" not in r.err

@@ -32,6 +32,7 @@ class Fault:
     retry_after: int | None = None
     times: int = 1
     query: str = ""  # a regular expression the query string must match too
+    body: Any = None  # instead of the real answer: raw bytes (an HTML page) or any JSON value, with status or 200
 
 
 @dataclass
@@ -113,7 +114,7 @@ class KubeServer:
 
     # -- answering ----------------------------------------------------------------------------
 
-    def answer(self, path: str, query: dict[str, str], auth: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def answer(self, path: str, query: dict[str, str], auth: str | None) -> tuple[int, Any, dict[str, str]]:
         with self.lock:
             self.requests.append(path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""))
             qs = "&".join(f"{k}={v}" for k, v in query.items())
@@ -129,6 +130,8 @@ class KubeServer:
                 fault.times -= 1
         if fault:
             time.sleep(fault.delay)
+            if fault.body is not None:
+                return fault.status or 200, fault.body, {}
             if fault.status:
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                 reason = {429: "TooManyRequests", 410: "Expired", 500: "InternalError", 503: "ServiceUnavailable"}.get(
@@ -355,7 +358,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             code, body, headers = self.server_state.answer(url.path, query, self.headers.get("Authorization"))
-        data = orjson.dumps(body)
+        data = body if isinstance(body, bytes) else orjson.dumps(body)
         with self.server_state.lock:
             self.server_state.handler_seconds += time.perf_counter() - started
         self._send(code, data, headers)

@@ -58,29 +58,52 @@ class Api:
         self.host = urlparse(client.configuration.host).netloc or client.configuration.host
         self.requests = 0
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return self._call("GET", path, params)
+    def get(self, path: str, params: dict[str, Any] | None = None, attempts: int | None = None) -> Any:
+        return self._call("GET", path, params, attempts=attempts)
+
+    def get_object(self, path: str, attempts: int | None = None) -> dict[str, Any]:
+        """GET one object; an answer that is JSON but not an object is a ClusterError, as a non-JSON one is."""
+        doc = self.get(path, attempts=attempts)
+        if not isinstance(doc, dict):
+            raise self._unexpected(path, f"a JSON {type(doc).__name__} instead of an object")
+        return doc
+
+    def _unexpected(self, path: str, what: str) -> ClusterError:
+        return ClusterError(
+            f"the server {self.host} answered {path} with {what}: not the Kubernetes API",
+            hint="is the kubeconfig's server a proxy or load balancer page?",
+        )
 
     def patch(self, path: str, body: Any, content_type: str = STRATEGIC_MERGE, dry_run: bool = False) -> Any:
         """PATCH an object; `dry_run`: the server validates and answers but stores nothing (?dryRun=All)."""
         return self._call("PATCH", path, {"dryRun": "All"} if dry_run else None, body, content_type)
 
     def _call(
-        self, method: str, path: str, params: dict[str, Any] | None, body: Any = None, content_type: str | None = None
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        body: Any = None,
+        content_type: str | None = None,
+        attempts: int | None = None,
     ) -> Any:
         delay = 0.5
-        for attempt in range(1, self.attempts + 1):
+        attempts = attempts or self.attempts
+        for attempt in range(1, attempts + 1):
             try:
                 status, headers, raw = self._request(method, path, params, body, content_type)
             except ClusterError as e:
-                if attempt == self.attempts or "timed out" not in e.message:  # a refusal is final, as in kubectl
+                if attempt == attempts or "timed out" not in e.message:  # a refusal is final, as in kubectl
                     raise
                 self.sleep(delay * (0.5 + random.random()))
                 delay *= 2
                 continue
             if status < 300:
-                return _loads(raw)
-            if status in RETRY_STATUSES and attempt < self.attempts:
+                try:
+                    return _loads(raw)
+                except ValueError:
+                    raise self._unexpected(path, f"{len(raw)} bytes that are not JSON") from None
+            if status in RETRY_STATUSES and attempt < attempts:
                 self.sleep(_retry_after(headers, delay))
                 delay *= 2
                 continue
@@ -173,9 +196,12 @@ class Api:
                     if token:
                         query["continue"] = token
                     page = self.get(path, query)
-                    raw = page.get("items") or []
-                    items.extend(map(transform, raw) if transform else raw)
-                    token = (page.get("metadata") or {}).get("continue")
+                    raw = page.get("items") if isinstance(page, dict) else ()
+                    if not isinstance(raw, list | None):
+                        raise self._unexpected(path, "a JSON document that is not a list")
+                    items.extend(map(transform, raw or []) if transform else raw or [])
+                    meta = page.get("metadata")
+                    token = meta.get("continue") if isinstance(meta, dict) else None
                     if not token:
                         return items
             except Gone:

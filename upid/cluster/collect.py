@@ -29,7 +29,7 @@ from upid.cluster.objects import (
     parse_pod,
     parse_workload,
 )
-from upid.errors import ForbiddenError, MetricsUnavailableError
+from upid.errors import ClusterError, ForbiddenError, MetricsUnavailableError, UnauthorizedError
 from upid.inventory import Collection, Identity, NodeRecord
 from upid.samples import MAX_BYTES, MAX_BYTES_PER_S, MAX_CPU_CORES, SOURCES, Acceptance, SampleBatch, value_problem
 from upid.units import parse_quantity
@@ -43,6 +43,7 @@ WORKLOAD_LISTS = {
     "CronJob": "/apis/batch/v1/{ns}cronjobs",
 }
 SUMMARY_WORKERS = 8
+SUMMARY_ATTEMPTS = 2  # a failing kubelet costs at most two request timeouts: its pods fall back to metrics.k8s.io
 
 
 _FRACTION = re.compile(r"(\.\d{1,6})\d*")
@@ -75,6 +76,7 @@ class Collector:
         self.selector = selector
         self.progress = progress or (lambda _: None)
         self.notices: list[str] = []
+        self.metrics_state = "not installed"  # or "forbidden": how metrics.k8s.io failed, for the error
         self.skipped: dict[str, list[str]] = {}  # malformed objects by kind: skipped, counted, never fatal
 
     def _list(self, path: str, transform: Callable[[dict[str, Any]], Any] | None = None, **params: Any) -> list[Any]:
@@ -115,8 +117,11 @@ class Collector:
         return []
 
     def identity(self, nodes: list[NodeRecord]) -> Identity:
-        version = self.api.get("/version").get("gitVersion", "unknown")
-        uid = self.api.get("/api/v1/namespaces/kube-system")["metadata"]["uid"]
+        version = str(self.api.get_object("/version").get("gitVersion") or "unknown")
+        meta = self.api.get_object("/api/v1/namespaces/kube-system").get("metadata")
+        uid = meta.get("uid") if isinstance(meta, dict) else None
+        if not isinstance(uid, str) or not uid:
+            raise ClusterError(f"the server {self.api.host} answered the kube-system namespace without a uid")
         distribution, provider = detect_distribution(version, self.server, nodes)
         return Identity(
             uid=uid,
@@ -131,7 +136,7 @@ class Collector:
         """Collect everything; `previous_of(uid)` gives the kubelet counters stored by the last collection."""
         at = int(time.time())
         self.progress("nodes")
-        nodes = self.api.list("/api/v1/nodes", transform=parse_node)
+        nodes = [n for n in self.api.list("/api/v1/nodes", transform=self._tolerant(parse_node, "nodes")) if n]
         identity = self.identity(nodes)
         previous = previous_of(identity.uid)
         self.progress("workloads")
@@ -155,9 +160,11 @@ class Collector:
         metrics = self._pod_metrics(params) if len(summaries) < len({p.node for p in pods if p.node}) else {}
         if not summaries and metrics is None:
             raise MetricsUnavailableError(
-                "no usage source: the metrics.k8s.io API is not installed and the kubelet Summary API is not "
-                "allowed (nodes/proxy)",
-                hint="install metrics-server, or grant get on nodes/proxy",
+                f"no usage source: the metrics.k8s.io API is {self.metrics_state} and the kubelet Summary API is "
+                "not allowed (nodes/proxy) or failed on every node",
+                hint="grant list on pods.metrics.k8s.io (install/kubernetes/rbac.yaml)"
+                if self.metrics_state == "forbidden"
+                else "install metrics-server, or grant get on nodes/proxy",
             )
         builder = _BatchBuilder(identity.context or identity.uid, previous, self.accept)
         for pod in pods:
@@ -182,47 +189,72 @@ class Collector:
 
     def _pod_metrics(self, params: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]] | None:
         try:
-            items = self._list("/apis/metrics.k8s.io/v1beta1/{ns}pods", **params)
+            items = self._list("/apis/metrics.k8s.io/v1beta1/{ns}pods", _metrics_entry, **params)
         except NotFound:
+            self.metrics_state = "not installed"
             self.notices.append("metrics.k8s.io is not installed (metrics-server)")
             return None
         except ForbiddenError as e:
-            self.notices.append(f"metrics.k8s.io: {e.message}")
+            self.metrics_state = "forbidden"
+            self.notices.append(f"metrics.k8s.io is forbidden: {e.message}")
             return None
-        return {((i.get("metadata") or {}).get("namespace", ""), i["metadata"]["name"]): i for i in items}
+        return dict(items)
 
     def _summaries(self, nodes: set[str]) -> dict[str, dict[tuple[str, str], PodStats]]:
-        """Per node, its pods' stats from the kubelet Summary API; empty when nodes/proxy is not allowed."""
+        """Per node, its pods' stats from the kubelet Summary API; empty when nodes/proxy is not allowed. A node
+        whose kubelet fails (5xx, a hang, a malformed answer) is left out: its pods come from metrics.k8s.io."""
         if not nodes:
             return {}
         ordered = sorted(nodes)
-        first = self._summary(ordered[0])
-        if first is None:
+        try:
+            first = self._summary(ordered[0])
+        except ForbiddenError:
+            self.notices.append("not allowed to get nodes/proxy: using metrics.k8s.io (no exact averages)")
             return {}
-        out = {ordered[0]: first}
+        out = {ordered[0]: first} if first is not None else {}
+        failed = [] if first is not None else [ordered[0]]
         with ThreadPoolExecutor(max_workers=SUMMARY_WORKERS) as pool:
-            for node, result in zip(ordered[1:], pool.map(self._summary, ordered[1:]), strict=True):
+            for node, result in zip(ordered[1:], pool.map(self._summary_or_none, ordered[1:]), strict=True):
                 if result is not None:
                     out[node] = result
+                else:
+                    failed.append(node)
+        if failed:
+            self.notices.append(
+                f"kubelet Summary failed on {len(failed)} of {len(ordered)} nodes (first: {failed[0]}): "
+                "their pods' usage from metrics.k8s.io"
+            )
         return out
 
-    def _summary(self, node: str) -> dict[tuple[str, str], PodStats] | None:
+    def _summary_or_none(self, node: str) -> dict[tuple[str, str], PodStats] | None:
         try:
-            doc = self.api.get(f"/api/v1/nodes/{node}/proxy/stats/summary")
+            return self._summary(node)
         except ForbiddenError:
-            if not any("nodes/proxy" in n for n in self.notices):
-                self.notices.append("not allowed to get nodes/proxy: using metrics.k8s.io (no exact averages)")
             return None
-        except NotFound:
+
+    def _summary(self, node: str) -> dict[tuple[str, str], PodStats] | None:
+        """One node's Summary, None when its kubelet failed; ForbiddenError when nodes/proxy is not allowed."""
+        try:
+            doc = self.api.get_object(f"/api/v1/nodes/{node}/proxy/stats/summary", attempts=SUMMARY_ATTEMPTS)
+            return {_pod_ref(p): _pod_stats(p) for p in doc.get("pods") or []}
+        except (ForbiddenError, UnauthorizedError):
+            raise
+        except (NotFound, ClusterError, ValueError, KeyError, TypeError, AttributeError):
             return None
-        return {
-            ((p.get("podRef") or {}).get("namespace", ""), (p.get("podRef") or {}).get("name", "")): _pod_stats(p)
-            for p in doc.get("pods") or []
-        }
 
 
 # what is kept of a pod's kubelet stats: {container: (ts, core-ns, nanocores, working set)}, (rx, tx) bytes
 PodStats = tuple[dict[str, tuple[int, float, float, float]], tuple[float, float]]
+
+
+def _pod_ref(pod: dict[str, Any]) -> tuple[str, str]:
+    ref = pod.get("podRef") or {}
+    return str(ref.get("namespace", "")), str(ref.get("name", ""))
+
+
+def _metrics_entry(item: dict[str, Any]) -> tuple[tuple[str, str], dict[str, Any]]:
+    meta = item["metadata"]
+    return (str(meta.get("namespace", "")), str(meta["name"])), item
 
 
 def _pod_stats(pod: dict[str, Any]) -> PodStats:
