@@ -39,6 +39,7 @@ def test_analyze_idle_forecast_cost_and_optimize_on_the_real_sample(upid, demo) 
     assert plan["changes"] and plan["skipped"]
     check(plan, "optimize-plan")
     check(_json(upid, "storage", "status"), "storage-status")
+    check(_json(upid, "storage", "verify"), "storage-verify")
     check(_json(upid, "storage", "audit-log"), "storage-audit-log")
     check(_json(upid, "storage", "query", "SELECT namespace, count(*) AS n FROM usage GROUP BY 1"), "storage-query")
     check(_json(upid, "config", "view"), "config-view")

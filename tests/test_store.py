@@ -241,3 +241,96 @@ def test_a_store_path_that_cannot_be_opened(upid, tmp_path: Path) -> None:
     r = upid("storage", "import", synth.make(samples=2).write_csv(tmp_path / "u.csv"), "--store", folder)
     assert r.code == ExitCode.STORE_IO, r.err
     assert r.err.startswith("error: store ") and len(r.err.strip().splitlines()) == 1
+
+
+def _blocky(home: Path, tmp_path: Path) -> tuple[DuckDBStore, list[Path]]:
+    """A store at the CLI's default place with two clusters, each in its own block."""
+    home.mkdir(mode=0o700, exist_ok=True)
+    store = DuckDBStore(home / "upid.duckdb", thresholds=Thresholds(block_min_samples=10))
+    store.write(_batch(tmp_path, clusters=("alpha",)), AUDIT)
+    store.write(_batch(tmp_path, seed=2, clusters=("beta",), samples=50), AUDIT)
+    files = sorted(blocks_dir(store.path).glob("c*/*.parquet"))
+    assert len(files) == 2
+    return store, files
+
+
+def test_a_damaged_block_is_found_by_verify_and_named(upid, home: Path, tmp_path: Path) -> None:
+    _, files = _blocky(home, tmp_path)
+    assert upid("storage", "verify").code == 0
+    data = bytearray(files[0].read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = np.random.default_rng(7).integers(0, 256, 64, dtype=np.uint8).tobytes()
+    files[0].write_bytes(bytes(data))
+    r = upid("storage", "verify")
+    assert r.code == ExitCode.STORE_CORRUPT
+    assert f"block {files[0]} has another SHA-256 than when it was written" in r.err
+    assert str(files[1]) not in r.err
+
+
+def test_a_block_swapped_for_another_clusters_is_refused_on_read(upid, home: Path, tmp_path: Path) -> None:
+    _, files = _blocky(home, tmp_path)
+    before = upid("analyze", "--cluster", "alpha", "-o", "json")
+    assert before.code == 0
+    files[0].write_bytes(files[1].read_bytes())
+    r = upid("analyze", "--cluster", "alpha", "-o", "json")
+    assert r.code == ExitCode.STORE_CORRUPT and r.out == ""
+    assert str(files[0]) in r.err and "when it was written" in r.err
+    assert str(files[0]) in upid("storage", "verify").err
+
+
+@pytest.mark.parametrize(
+    "command", [("analyze", "--cluster", "alpha"), ("storage", "query", "SELECT count(*) FROM usage")]
+)
+def test_a_truncated_block_is_corrupt_not_an_io_error(upid, home: Path, tmp_path: Path, command) -> None:
+    _, files = _blocky(home, tmp_path)
+    with open(files[0], "r+b") as f:
+        f.truncate(files[0].stat().st_size // 2)
+    r = upid(*command)
+    assert r.code == ExitCode.STORE_CORRUPT, r.err
+    assert str(files[0]) in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_a_block_damaged_past_the_cheap_check_is_corrupt_in_query(upid, home: Path, tmp_path: Path) -> None:
+    """Blocks recorded before checksums (NULL) are read unchecked: a damaged page is still exit 6, not 2."""
+    store, files = _blocky(home, tmp_path)
+    con = duckdb.connect(str(store.path))
+    con.execute("UPDATE blocks SET bytes = NULL, footer_sha256 = NULL")
+    con.close()
+    data = bytearray(files[0].read_bytes())
+    data[4 : len(data) // 2] = bytes(len(data) // 2 - 4)
+    files[0].write_bytes(bytes(data))
+    r = upid("storage", "query", "SELECT sum(cpu_cores), sum(memory_bytes) FROM usage")
+    assert r.code == ExitCode.STORE_CORRUPT, r.err
+
+
+def test_a_truncated_database_file_is_corrupt(upid, imported: Path) -> None:
+    with open(imported, "r+b") as f:
+        f.truncate(imported.stat().st_size // 3)
+    r = upid("analyze")
+    assert r.code == ExitCode.STORE_CORRUPT, r.err
+
+
+def test_blocks_written_before_checksums_get_them_at_the_next_write(home: Path, tmp_path: Path) -> None:
+    store, _ = _blocky(home, tmp_path)
+    con = duckdb.connect(str(store.path))
+    con.execute("UPDATE blocks SET bytes = NULL, footer_sha256 = NULL, sha256 = NULL")
+    con.close()
+    store.write(_batch(tmp_path, seed=3, clusters=("gamma",), samples=2), AUDIT)
+    con = duckdb.connect(str(store.path), read_only=True)
+    assert con.execute("SELECT count(*) FROM blocks WHERE sha256 IS NULL OR bytes IS NULL").fetchone() == (0,)
+    con.close()
+    assert store.verify()["problems"] == []
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not a zip", b"random bytes"])
+def test_a_bad_spool_file_is_moved_aside_with_one_notice(upid, imported: Path, content: bytes) -> None:
+    folder = spool.spool_dir(imported)
+    folder.mkdir(exist_ok=True)
+    bad = folder / "00000000000000000001-deadbeef.npz"
+    bad.write_bytes(content)
+    r = upid("storage", "status", "-o", "json")
+    assert r.code == 0, r.err
+    assert r.err.count("\n") == 1 and f"spooled batch {bad.name} cannot be read" in r.err
+    assert not bad.exists() and (folder / (bad.name + ".bad")).read_bytes() == content
+    assert r.json()["samples"] == len(synth.make().rows)
+    assert upid("analyze").code == 0

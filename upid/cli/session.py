@@ -34,7 +34,7 @@ class Session:
         from upid.store import open_store
 
         ensure_home(self.settings.home)
-        return open_store(self.settings)
+        return open_store(self.settings, notify=self.warn)
 
     def audit(self, command: str) -> AuditRecord:
         from upid.store.base import AuditRecord

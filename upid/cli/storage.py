@@ -140,6 +140,31 @@ def status(
     emit(View(document=doc, records=clusters, columns=columns, footer=footer), output, s, no_headers)
 
 
+@app.command("verify", epilog="Example:\n\n  upid storage verify && echo sound")
+def verify(
+    ctx: typer.Context,
+    output: Annotated[str, output_option(("none",))] = "none",
+    store: StoreOpt = None,
+) -> None:
+    """Read the whole store: every table, and every sample block against the size, SHA-256, rows, cluster and time
+    range recorded when it was written. Exit 6 naming each damaged file; nothing is changed."""
+    from upid.errors import StoreCorruptError
+
+    s = session(ctx, store)
+    doc = s.store().verify()
+    if output != "none":
+        columns = [Column(k, k.upper()) for k in ("tables", "blocks", "samples")]
+        emit(View(document=doc, records=[doc], columns=columns), output, s)
+    for problem in doc["problems"][1:]:
+        s.notice(f"error: {problem}")
+    if doc["problems"]:
+        raise StoreCorruptError(
+            doc["problems"][0] + (f" (and {len(doc['problems']) - 1} more above)" if len(doc["problems"]) > 1 else "")
+        )
+    s.notice(f"store {doc['store']}: {doc['tables']} tables, {doc['blocks']} blocks, "
+             f"{format_count(doc['samples'])} samples read: no damage found")  # fmt: skip
+
+
 @app.command("cleanup", epilog="Example:\n\n  upid storage cleanup --days-to-keep 30")
 def cleanup(
     ctx: typer.Context,

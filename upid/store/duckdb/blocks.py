@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from upid.store.duckdb import integrity
 from upid.store.duckdb.connection import one, sql_literal
 
 
@@ -37,8 +38,9 @@ def block_files(
     lo: str | None = None,
     hi: str | None = None,
 ) -> list[Path]:
-    """Registered block files, optionally of one cluster and overlapping [lo, hi] (timestamps as SQL text)."""
-    sql = "SELECT file FROM blocks WHERE 1=1"
+    """Registered block files, optionally of one cluster and overlapping [lo, hi] (timestamps as SQL text), each
+    checked cheaply against what was recorded when it was written (size and footer): StoreCorruptError if not."""
+    sql = "SELECT file, bytes, footer_sha256 FROM blocks WHERE 1=1"
     params: list[object] = []
     if cluster_id is not None:
         sql += " AND cluster_id = ?"
@@ -50,7 +52,13 @@ def block_files(
         sql += " AND min_ts <= ?::TIMESTAMP"
         params.append(hi)
     root = blocks_dir(store)
-    return [root / row[0] for row in con.execute(sql + " ORDER BY block_id", params).fetchall()]
+    files = []
+    for name, size, footer in con.execute(sql + " ORDER BY block_id", params).fetchall():
+        path = root / name
+        if size is not None:
+            integrity.check_cheaply(store, path, int(size), footer)
+        files.append(path)
+    return files
 
 
 def samples_sql(files: list[Path]) -> str:
@@ -83,9 +91,11 @@ def write_block(con: duckdb.DuckDBPyConnection, store: Path, cluster_id: int, re
         f"TO {sql_literal(target)} ({_COPY_OPTIONS})"
     )
     con.execute(
-        "INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        "INSERT INTO blocks (block_id, cluster_id, file, min_ts, max_ts, samples, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
         [block_id, cluster_id, name, min_ts, max_ts, rows],
     )
+    integrity.record(con, block_id, target)
     return int(rows)
 
 

@@ -23,7 +23,10 @@ _CORRUPT_MARKERS = (
     "checksum",
     "invalid database",
     "not a database",
+    "could not read enough bytes",  # a truncated database file
 )
+# a damaged Parquet block (the store reads no other Parquet): truncated, undecodable pages or footer
+_BLOCK_MARKERS = ("no magic bytes", "zstd", "decompress", "snappy", "thrift", "tprotocolexception", "parquet file")
 _VERSION_MARKERS = ("newer version", "older version", "storage version", "incompatible")
 
 
@@ -36,6 +39,11 @@ def classify(error: Exception, path: Path) -> StoreError:
             f"store {path} is missing a sample block file: {_first(text)}",
             hint=f"a store is the file plus its {path.name}.blocks folder; copy both",
         )
+    if any(m in low for m in _BLOCK_MARKERS):
+        return StoreCorruptError(
+            f"store {path} has a damaged sample block: {_first(text)}",
+            hint="run 'upid storage verify' to list every damaged block",
+        )
     if any(m in low for m in _LOCK_MARKERS):
         return StoreLockedError(f"store {path} is locked by another process", hint="try again in a moment")
     if any(m in low for m in _VERSION_MARKERS):
@@ -46,6 +54,12 @@ def classify(error: Exception, path: Path) -> StoreError:
             hint="the file was left untouched; move it aside to start a new store",
         )
     return StoreError(f"store {path}: {_first(text)}")
+
+
+def corruption(error: Exception, path: Path) -> StoreCorruptError | None:
+    """The StoreCorruptError a DuckDB error means, or None when it means something else."""
+    found = classify(error, path)
+    return found if isinstance(found, StoreCorruptError) else None
 
 
 def _first(text: str) -> str:

@@ -227,3 +227,11 @@ def _changes(con: duckdb.DuckDBPyConnection) -> None:
             rollback_of INTEGER
         );
     """)
+
+
+@migration(5, "block integrity: each block's size, footer and whole-file SHA-256, recorded when it is written")
+def _block_checksums(con: duckdb.DuckDBPyConnection) -> None:
+    # NULL for blocks written before: the next write records them from the files as they are then
+    con.execute("ALTER TABLE blocks ADD COLUMN bytes BIGINT")
+    con.execute("ALTER TABLE blocks ADD COLUMN footer_sha256 VARCHAR")
+    con.execute("ALTER TABLE blocks ADD COLUMN sha256 VARCHAR")

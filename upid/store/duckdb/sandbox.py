@@ -19,7 +19,7 @@ import duckdb
 from upid.errors import UsageError
 from upid.store.base import QueryResult
 from upid.store.duckdb import blocks
-from upid.store.duckdb.connection import sql_literal
+from upid.store.duckdb.connection import corruption, sql_literal
 
 ALLOWED_STATEMENTS = {"SELECT", "EXPLAIN"}
 QUERY_MEMORY_LIMIT = "1GB"
@@ -79,7 +79,7 @@ def run(con: duckdb.DuckDBPyConnection, store: Path, view: str, sql: str, timeou
     except duckdb.InterruptException as e:
         raise UsageError(f"query interrupted after {timeout:g} s (--timeout)") from e
     except duckdb.Error as e:
-        raise UsageError(f"query failed: {str(e).splitlines()[0]}") from e
+        raise corruption(e, store) or UsageError(f"query failed: {str(e).splitlines()[0]}") from e
     finally:
         timer.cancel()
     return QueryResult(columns=[d[0] for d in cursor.description or []], rows=rows)

@@ -10,6 +10,7 @@ import json
 import os
 import time
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,24 @@ def pending(store: Path) -> list[Path]:
     return sorted(folder.glob("[0-9]*.npz")) if folder.exists() else []
 
 
+class BadSpoolFile(Exception):
+    """A spool file that is not one upid wrote whole (damaged, truncated, foreign)."""
+
+
 def load(path: Path) -> tuple[SampleBatch, AuditRecord, dict[str, Any] | None]:
-    with np.load(path, allow_pickle=False) as data:
-        meta = json.loads(str(data["__meta__"]))
-        cols = {k: data[k] for k in data.files if k != "__meta__"}
-    a = meta["audit"]
-    batch = SampleBatch.from_columns(meta["cluster"], meta["source"], cols)
-    return batch, AuditRecord(command=a["command"], args=list(a["args"]), user=a["user"]), meta.get("extra")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["__meta__"]))
+            cols = {k: data[k] for k in data.files if k != "__meta__"}
+        a = meta["audit"]
+        batch = SampleBatch.from_columns(meta["cluster"], meta["source"], cols)
+        return batch, AuditRecord(command=a["command"], args=list(a["args"]), user=a["user"]), meta.get("extra")
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as e:
+        raise BadSpoolFile(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'unreadable'}") from e
+
+
+def quarantine(path: Path) -> Path:
+    """Rename a bad spool file aside (kept for inspection, never merged, never deleted by upid)."""
+    aside = path.with_name(path.name + ".bad")
+    os.replace(path, aside)
+    return aside

@@ -8,7 +8,7 @@ spool their batch instead of failing; readers wait up to the full lock timeout.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,8 @@ from upid.errors import StoreLockedError
 from upid.inventory import Collection
 from upid.samples import SampleBatch
 from upid.store.base import AuditEntry, AuditRecord, ChangeRecord, QueryResult, StoreStatus, WriteResult
-from upid.store.duckdb import blocks, changes, migrations, queries, sandbox, spool
-from upid.store.duckdb.connection import connect, wrapped
+from upid.store.duckdb import blocks, changes, integrity, migrations, queries, sandbox, spool
+from upid.store.duckdb.connection import connect, one, wrapped
 from upid.store.duckdb.inventory import cluster_identities, previous_counters, write_collection
 from upid.store.duckdb.writer import write_batches
 
@@ -29,10 +29,17 @@ WRITER_SHARE = 1 / 3  # of the lock timeout a writer waits before spooling
 
 
 class DuckDBStore:
-    def __init__(self, path: Path, lock_timeout: float = 30.0, thresholds: blocks.Thresholds | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        lock_timeout: float = 30.0,
+        thresholds: blocks.Thresholds | None = None,
+        notify: Callable[[str], None] = lambda message: None,
+    ) -> None:
         self.path = Path(path)
         self.lock_timeout = lock_timeout
         self.thresholds = thresholds or blocks.Thresholds()
+        self.notify = notify  # warnings for people (a quarantined spool file): the CLI prints them on stderr
 
     # -- connections -------------------------------------------------------------------------
 
@@ -47,6 +54,7 @@ class DuckDBStore:
             with wrapped(self.path):
                 migrations.migrate(con, self.path)
                 blocks.sweep_orphans(con, self.path)
+                integrity.record_missing(con, blocks.blocks_dir(self.path))
                 self._merge_spool(con)
                 yield con
         finally:
@@ -88,7 +96,12 @@ class DuckDBStore:
 
     def _merge_spool(self, con: duckdb.DuckDBPyConnection) -> None:
         for path in spool.pending(self.path):
-            batch, audit, extra = spool.load(path)
+            try:
+                batch, audit, extra = spool.load(path)
+            except spool.BadSpoolFile as e:
+                aside = spool.quarantine(path)
+                self.notify(f"spooled batch {path.name} cannot be read ({e}); moved aside to {aside.name}, not merged")
+                continue
             if extra and "collection" in extra:
                 collection = Collection.from_inventory_json(extra["collection"], batch)
                 write_collection(con, self.path, collection, extra["name"], audit, self.thresholds, spooled=True)
@@ -216,6 +229,23 @@ class DuckDBStore:
     def end_change(self, change_id: int, status: str, message: str | None, after: dict[str, Any] | None = None) -> None:
         with self._writer(timeout=self.lock_timeout) as con:
             changes.end(con, change_id, status, message, after)
+
+    def verify(self) -> dict[str, Any]:
+        """Read everything: every table of the DuckDB file (its own block checksums), every block whole."""
+        with self._reader() as con:
+            tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY ALL").fetchall()]
+            for table in tables:
+                con.execute(f'SELECT count(*), sum(hash(COLUMNS(*))) FROM "{table}"').fetchall()
+            problems = integrity.verify(con, self.path, blocks.blocks_dir(self.path))
+            count = one(con, "SELECT count(*), coalesce(sum(samples), 0) FROM blocks")
+            head = one(con, "SELECT count(*) FROM samples")
+        return {
+            "store": str(self.path),
+            "tables": len(tables),
+            "blocks": int(count[0]),
+            "samples": int(count[1]) + int(head[0]),
+            "problems": problems,
+        }
 
     def query(self, sql: str, timeout: float = 300.0) -> QueryResult:
         sandbox.check(sql)  # refused before the store is even opened
