@@ -6,6 +6,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -442,3 +443,30 @@ def test_a_forbidden_metrics_api_is_called_forbidden(upid, kube) -> None:
     r = collect(upid, kube)
     assert r.code == ExitCode.METRICS_UNAVAILABLE
     assert "metrics.k8s.io API is forbidden" in r.err and "not installed" not in r.err
+
+
+def test_a_server_that_trickles_bytes_is_cut_off_at_the_request_timeout(upid, kube) -> None:
+    """Every socket read gets a byte within the read timeout; the request as a whole may not outlast it."""
+    kube.behaviour.faults.append(Fault(path="^/api/v1/nodes$", trickle=0.3, times=100))
+    began = time.monotonic()
+    r = collect(upid, kube, "--request-timeout", "2s")
+    took = time.monotonic() - began
+    assert r.code == ExitCode.CLUSTER_UNREACHABLE, r.err
+    assert "timed out after 2s" in r.err
+    assert took < 20, took  # two attempts of 2 s and a backoff; the whole answer would take minutes
+
+
+def test_the_whole_collect_has_a_deadline(upid, kube) -> None:
+    kube.behaviour.faults.append(Fault(path="", delay=0.5, times=1000))  # every request slow, none too slow
+    began = time.monotonic()
+    r = collect(upid, kube, "--timeout", "3s")
+    took = time.monotonic() - began
+    assert r.code == ExitCode.CLUSTER_UNREACHABLE, r.err
+    assert (
+        "did not finish within its --timeout" in r.err and len(r.err.strip().splitlines()) == 2 or "hint" not in r.err
+    )
+    assert took < 10, took
+    assert not Path(os.environ["UPID_HOME"], "upid.duckdb").exists() or query(upid, "SELECT count(*) FROM usage") == [
+        [0]
+    ]
+    assert collect(upid, kube, "--timeout", "1x").code == ExitCode.USAGE

@@ -21,6 +21,7 @@ from kube import writes
 from kube.model import Cluster, Workload
 
 TOKEN = "upid-test-token"
+TRICKLE = "X-Test-Trickle"  # between answer() and the handler: send this answer a byte at a time
 USER = "system:serviceaccount:upid:upid"
 
 
@@ -33,6 +34,7 @@ class Fault:
     times: int = 1
     query: str = ""  # a regular expression the query string must match too
     body: Any = None  # instead of the real answer: raw bytes (an HTML page) or any JSON value, with status or 200
+    trickle: float = 0.0  # the real answer, one byte every `trickle` seconds from the status line on
 
 
 @dataclass
@@ -128,6 +130,9 @@ class KubeServer:
             )
             if fault:
                 fault.times -= 1
+        if fault and fault.trickle:
+            code, body, headers = self._answer_authorized(path, query, auth)
+            return code, body, {**headers, TRICKLE: str(fault.trickle)}
         if fault:
             time.sleep(fault.delay)
             if fault.body is not None:
@@ -138,6 +143,9 @@ class KubeServer:
                     fault.status, "InternalError"
                 )
                 return fault.status, status(fault.status, reason, f"injected {fault.status}"), headers
+        return self._answer_authorized(path, query, auth)
+
+    def _answer_authorized(self, path: str, query: dict[str, str], auth: str | None) -> tuple[int, Any, dict[str, str]]:
         if auth != f"Bearer {TOKEN}":
             return 401, status(401, "Unauthorized", "Unauthorized"), {}
         with self.lock:
@@ -379,6 +387,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(code, orjson.dumps(doc), headers)
 
     def _send(self, code: int, data: bytes, headers: dict[str, str]) -> None:
+        if TRICKLE in headers:
+            self._trickle(code, data, float(headers.pop(TRICKLE)), headers)
+            return
         try:
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
@@ -388,6 +399,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
+            pass
+
+    def _trickle(self, code: int, data: bytes, seconds: float, headers: dict[str, str]) -> None:
+        """A server (or a proxy) that sends one byte at a time: every socket read succeeds, none ends it."""
+        head = f"HTTP/1.1 {code} OK\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        try:
+            for byte in head.encode() + data:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(seconds)
+        except (BrokenPipeError, ConnectionResetError, OSError):
             pass
 
     def log_message(self, *args: object) -> None:

@@ -95,7 +95,10 @@ SelectorOpt = Annotated[
     ),
 ]
 RequestTimeoutOpt = Annotated[
-    str, typer.Option("--request-timeout", metavar="DURATION", help="Timeout of each API request.")
+    str,
+    typer.Option(
+        "--request-timeout", metavar="DURATION", help="Timeout of each API request, in total (a trickle gets no more)."
+    ),
 ]
 HistoryOpt = Annotated[
     str, typer.Option("--history", metavar="DURATION", help="How much history to look at, back from the end.")

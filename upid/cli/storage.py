@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -310,10 +311,20 @@ def collect(
         ),
     ] = None,
     request_timeout: RequestTimeoutOpt = "30s",
+    timeout: Annotated[
+        str,
+        typer.Option(
+            "--timeout",
+            metavar="DURATION",
+            help="Give up on the whole run (every context) after this long, storing nothing of what is unfinished "
+            "(exit 10).",
+        ),
+    ] = "5m",
     output: Annotated[str, output_option(("none",))] = "none",
     store: StoreOpt = None,
 ) -> None:
     """Record one snapshot of pods, workloads, nodes and usage from the cluster API (for cron or a CronJob)."""
+    from upid.cluster.api import DeadlineExceeded
     from upid.cluster.connect import kubeconfig_path
     from upid.errors import ClusterError
     from upid.workflows.collect import CollectRequest, collect_context, contexts_to_collect
@@ -321,13 +332,16 @@ def collect(
     s = session(ctx, store)
     if cluster and (all_contexts or len(context or []) > 1):
         raise UsageError("--cluster names one cluster; it cannot be used with several contexts")
-    timeout = parse_duration(request_timeout)  # flags are checked before anything is read
+    per_request, whole = parse_duration(request_timeout), parse_duration(timeout)  # checked before anything is read
+    if whole <= 0:
+        raise UsageError(f"--timeout must be positive, got {timeout}")
     req = CollectRequest(
         kubeconfig=kubeconfig_path(kubeconfig),
         namespaces=None if all_namespaces or not namespace else namespace,
         selector=selector,
-        request_timeout=timeout,
+        request_timeout=per_request,
         accept=s.acceptance(),
+        deadline=time.monotonic() + whole,
     )
     target_store = s.store()
     outcomes, failures = [], []
@@ -343,6 +357,8 @@ def collect(
                 raise
             failures.append(e)
             s.notice(f"error: context {name}: {e.message}")
+            if isinstance(e, DeadlineExceeded):  # the contexts left would fail the same way at once
+                break
     for o in outcomes:
         for line in o.notices:
             s.notice(f"notice: {o.context or 'in-cluster'}: {line}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,11 @@ except ImportError:  # pragma: no cover
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 PAGE_SIZE = 500  # as kubectl
+TIMEOUT_ATTEMPTS = 2  # a request that timed out is tried once more, not more: a silent server costs 2x the timeout
+
+
+class DeadlineExceeded(ClusterError):
+    """The whole run (collect --timeout) took longer than it may: nothing of it is stored."""
 
 
 class NotFound(Exception):
@@ -49,12 +55,18 @@ MERGE_PATCH = "application/merge-patch+json"
 
 class Api:
     def __init__(
-        self, client: Any, timeout: float = 30.0, attempts: int = 4, sleep: Callable[[float], None] = time.sleep
+        self,
+        client: Any,
+        timeout: float = 30.0,
+        attempts: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        deadline: float | None = None,
     ) -> None:
         self.client = client
-        self.timeout = timeout
+        self.timeout = timeout  # seconds per request, in total: a server that trickles bytes gets no more
         self.attempts = attempts
         self.sleep = sleep
+        self.deadline = deadline  # time.monotonic() by which the whole run must be done; None: no limit
         self.host = urlparse(client.configuration.host).netloc or client.configuration.host
         self.requests = 0
 
@@ -93,9 +105,10 @@ class Api:
             try:
                 status, headers, raw = self._request(method, path, params, body, content_type)
             except ClusterError as e:
-                if attempt == attempts or "timed out" not in e.message:  # a refusal is final, as in kubectl
+                timed_out = "timed out" in e.message and not isinstance(e, DeadlineExceeded)
+                if not timed_out or attempt >= min(attempts, TIMEOUT_ATTEMPTS):  # a refusal is final, as in kubectl
                     raise
-                self.sleep(delay * (0.5 + random.random()))
+                self._pause(delay * (0.5 + random.random()))
                 delay *= 2
                 continue
             if status < 300:
@@ -104,14 +117,56 @@ class Api:
                 except ValueError:
                     raise self._unexpected(path, f"{len(raw)} bytes that are not JSON") from None
             if status in RETRY_STATUSES and attempt < attempts:
-                self.sleep(_retry_after(headers, delay))
+                self._pause(_retry_after(headers, delay))
                 delay *= 2
                 continue
             raise self._error(status, raw, path, method)
         raise AssertionError("unreachable")
 
+    def _remaining(self) -> float:
+        """Seconds this request may take: the request timeout, or less when the run's deadline is nearer."""
+        if self.deadline is None:
+            return self.timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded(
+                "the collect did not finish within its --timeout; nothing was stored",
+                hint="raise --timeout, or collect fewer namespaces (-n) at a time",
+            )
+        return min(self.timeout, left)
+
+    def _pause(self, seconds: float) -> None:
+        if self.deadline is not None and time.monotonic() + seconds >= self.deadline:
+            self._remaining()  # raises: the pause would outlast the run
+        self.sleep(seconds)
+
     def _request(
         self, method: str, path: str, params: dict[str, Any] | None, body: Any, content_type: str | None
+    ) -> tuple[int, Any, bytes]:
+        """One HTTP exchange, bounded in total: urllib3's timeouts bound each socket read, not the exchange, so
+        the exchange runs in a daemon thread that is abandoned (its socket closes with it) when time is up."""
+        budget = self._remaining()
+        outcome: list[Any] = []
+
+        def exchange() -> None:
+            try:
+                outcome.append(self._exchange(method, path, params, body, content_type, budget))
+            except BaseException as e:  # handed to the caller's thread
+                outcome.append(e)
+
+        worker = threading.Thread(target=exchange, name=f"upid-api {path}", daemon=True)
+        worker.start()
+        worker.join(budget + 0.05)
+        if not outcome:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                self._remaining()
+            raise ClusterError(f"Unable to connect to the server: {self.host}: timed out after {budget:g}s")
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]  # type: ignore[no-any-return]
+
+    def _exchange(
+        self, method: str, path: str, params: dict[str, Any] | None, body: Any, content_type: str | None, budget: float
     ) -> tuple[int, Any, bytes]:
         import urllib3
 
@@ -133,7 +188,7 @@ class Api:
                 url,
                 header_params=headers,
                 body=data,
-                _request_timeout=(min(10.0, self.timeout), self.timeout),
+                _request_timeout=(min(10.0, budget), budget),
             )
             return response.status, response.headers, response.read()
         except urllib3.exceptions.HTTPError as e:

@@ -25,6 +25,7 @@ class CollectRequest:
     selector: str | None = None
     request_timeout: float = 30.0  # seconds per API request
     accept: Acceptance = field(default_factory=Acceptance.now)  # sample times outside it are skipped, counted
+    deadline: float | None = None  # time.monotonic() by which the whole run must be done (--timeout)
 
 
 @dataclass
@@ -106,7 +107,7 @@ def collect_context(
                 result=None,
                 notices=[f"another collect of {label} is running; skipped"],
             )
-        api = Api(t.client, timeout=req.request_timeout)
+        api = Api(t.client, timeout=req.request_timeout, deadline=req.deadline)
         collector = Collector(api, t.context, t.server, req.namespaces, req.selector, progress, req.accept)
         collection = collector.run(partial(_counters, store, collector.notices))
         result = store.write_collection(collection, name or label, audit)
