@@ -288,3 +288,32 @@ def test_control_characters_in_names_are_escaped_in_tables(upid, tmp_path: Path)
         assert r.code == 0 and "\x1b" not in r.out and "\x07" not in r.out, args
         assert "evil\\x1b]0;pwned\\x07\\x1b[2J" in r.out
     assert name in upid("storage", "query", "SELECT DISTINCT workload FROM usage", "-o", "json").json()["rows"][0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("storage", "query", "SELECT * FROM usage", "-o", "csv"),  # the csv module's writes
+        ("analyze", "-o", "wide"),  # Rich's table
+        ("analyze", "-o", "json"),
+    ],
+)
+def test_a_reader_that_leaves_early_is_not_an_error(home: Path, args: tuple[str, ...]) -> None:
+    """`upid ... | head -1`: exit 0 and nothing on stderr, as kubectl."""
+    from conftest import process_env, run_process
+
+    from upid.workflows.demo import sample_path
+
+    assert run_process(home, "storage", "import", sample_path(), "--cluster", "demo").code == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "upid", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=process_env(home),
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()  # as head does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert err == ""

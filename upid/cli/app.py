@@ -11,8 +11,10 @@ import typer
 
 try:  # typer >= 0.20 vendors click
     from typer._click import exceptions as click_errors
+    from typer._click import utils as click_utils
 except ImportError:  # pragma: no cover - older typer with the click package
     from click import exceptions as click_errors  # type: ignore[no-redef]
+    from click import utils as click_utils  # type: ignore[no-redef]
 
 from upid import __version__, build_commit
 from upid.cli import analyze, cluster, completion, config, cost, demo, forecast, idle, optimize, report, storage
@@ -82,9 +84,22 @@ def main(argv: list[str] | None = None) -> int:
         completion.enable()
     umask = os.umask(PRIVATE_UMASK)  # the store, its blocks, config, reports: owner-only, whatever the umask
     try:
-        return _run(command, args, debug)
+        code = _run(command, args, debug)
+        sys.stdout.flush()  # here, not at exit, so that a reader that left is seen (below)
+        return code
+    except BrokenPipeError:
+        return _reader_left()
     finally:
         os.umask(umask)
+
+
+def _reader_left() -> int:
+    """`upid ... | head`: the reader left, which is not an error (kubectl exits 0 quietly too). What is still
+    buffered goes to /dev/null, so the interpreter's own flush at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return ExitCode.OK
 
 
 def _run(command: Any, args: list[str], debug: bool) -> int:
@@ -108,9 +123,12 @@ def _run(command: Any, args: list[str], debug: bool) -> int:
     except (KeyboardInterrupt, typer.Abort):
         _error("interrupted")
         return ExitCode.INTERRUPTED
-    except BrokenPipeError:  # `upid ... | head`: the reader left; not an error of ours
-        sys.stderr.close()
-        return ExitCode.OK
+    except BrokenPipeError:
+        return _reader_left()
+    except SystemExit as e:  # click turns a broken pipe into exit 1, after wrapping stdout to stay quiet
+        if isinstance(sys.stdout, click_utils.PacifyFlushWrapper):
+            return _reader_left()
+        raise
     except Exception as e:  # a bug: one line unless --debug
         if debug:
             traceback.print_exc()

@@ -77,7 +77,7 @@ class Session:
         from rich.console import Console
 
         tty = self.out.isatty()
-        return Console(
+        console = Console(
             file=self.out,
             width=10_000,
             highlight=False,
@@ -85,6 +85,12 @@ class Session:
             force_terminal=tty,
             soft_wrap=True,
         )
+        console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]  # Rich would exit 1; main() exits 0
+        return console
+
+
+def _broken_pipe() -> None:
+    raise BrokenPipeError
 
 
 def session(ctx: typer.Context, store: Path | None = None, **flags: Any) -> Session:
