@@ -91,7 +91,7 @@ def test_a_future_sample_never_makes_retention_wipe_real_history(upid, home: Pat
         synth.make(samples=1, start=64_060_588_800).write_csv(tmp_path / "future.csv"), "c", accept_anything
     ).batches
     store.write(future, AUDIT)
-    r = upid("storage", "cleanup", "--days-to-keep", "30")
+    r = upid("storage", "cleanup", "--days-to-keep", "30", "--yes")
     assert r.code == 0, r.err
     [[kept, oldest]] = query(upid, "SELECT count(*), min(epoch(timestamp)) FROM usage WHERE timestamp < now()")
     per_day = len(data.rows) / 40

@@ -251,13 +251,22 @@ def test_wake_restores_the_original_replicas(upid, env) -> None:
     assert upid("optimize", "wake", "--yes", "-o", "json").json()["results"] == []  # nothing asleep any more
 
 
+class _Terminal(io.StringIO):
+    """Standard input as a person at a terminal types it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 def test_apply_asks_first_and_a_no_changes_nothing(upid, env, monkeypatch: pytest.MonkeyPatch) -> None:
     c, server = env
-    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    r = upid("optimize", "-n", "team-0", "--apply")  # no terminal, no --yes: nobody to ask
+    assert r.code == 2 and "standard input is not a terminal" in r.err
+    monkeypatch.setattr("sys.stdin", _Terminal("n\n"))
     r = upid("optimize", "-n", "team-0", "--apply")
     assert r.code == 2 and "not confirmed" in r.err and "[y/N]" in r.err
     assert not [q for q in server.requests if q.startswith("PATCH")]
-    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    monkeypatch.setattr("sys.stdin", _Terminal("y\n"))
     assert upid("optimize", "-n", "team-0", "--apply").code == 0
     assert [q for q in server.requests if q.startswith("PATCH")]
 

@@ -4,6 +4,7 @@ blocks and the spool."""
 from __future__ import annotations
 
 import hashlib
+import io
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -78,7 +79,7 @@ def test_a_store_from_a_newer_upid_is_refused_and_left_untouched(upid, imported:
             continue  # the file is checked first; the store is not reached
         assert r.code == ExitCode.STORE_VERSION, (args, r.err)
         assert "newer than this upid supports" in r.err
-    r = upid("storage", "cleanup")
+    r = upid("storage", "cleanup", "--yes")
     assert r.code == ExitCode.STORE_VERSION
     assert _digest(imported) == before
 
@@ -149,7 +150,7 @@ def test_cleanup_counts_back_from_the_newest_sample(upid, home: Path, tmp_path: 
     day = 86400
     data = synth.make(samples=5 * 24, step=3600)  # five days, hourly
     assert upid("storage", "import", data.write_csv(tmp_path / "u.csv")).code == 0
-    r = upid("storage", "cleanup", "--days-to-keep", "2")
+    r = upid("storage", "cleanup", "--days-to-keep", "2", "--yes")
     assert r.code == 0, r.err
     newest = max(int(x["timestamp"]) for x in data.rows)
     kept = [x for x in data.rows if int(x["timestamp"]) >= newest - 2 * day]
@@ -334,3 +335,41 @@ def test_a_bad_spool_file_is_moved_aside_with_one_notice(upid, imported: Path, c
     assert not bad.exists() and (folder / (bad.name + ".bad")).read_bytes() == content
     assert r.json()["samples"] == len(synth.make().rows)
     assert upid("analyze").code == 0
+
+
+class _Terminal(io.StringIO):
+    """Standard input as a person at a terminal types it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cleanup_dry_run_per_cluster_then_asks_and_refuses_without_a_terminal(
+    upid, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = synth.make(samples=5 * 24, step=3600, clusters=("a", "b"))
+    assert upid("storage", "import", data.write_csv(tmp_path / "u.csv")).code == 0
+    total = len(data.rows)
+    per_cluster = sum(
+        1 for x in data.rows if x["cluster"] == "a" and int(x["timestamp"]) < synth.START + 3 * 86400 - 3600
+    )
+
+    r = upid("storage", "cleanup", "--days-to-keep", "2", "--dry-run", "--cluster", "a")
+    assert r.code == 0 and r.err.strip().splitlines() == [
+        f"cluster a: would remove {per_cluster:,} samples older than 2 days"
+    ]
+    assert upid("storage", "status", "-o", "json").json()["samples"] == total
+
+    r = upid("storage", "cleanup", "--days-to-keep", "2")  # not a terminal, no --yes
+    assert r.code == ExitCode.USAGE and "standard input is not a terminal" in r.err and "--yes" in r.err
+    monkeypatch.setattr("sys.stdin", _Terminal("n\n"))
+    r = upid("storage", "cleanup", "--days-to-keep", "2")
+    assert r.code == ExitCode.USAGE and "[y/N]" in r.err and "not confirmed" in r.err
+    assert upid("storage", "status", "-o", "json").json()["samples"] == total
+
+    monkeypatch.setattr("sys.stdin", _Terminal("y\n"))
+    r = upid("storage", "cleanup", "--days-to-keep", "2", "--cluster", "a")
+    assert r.code == 0, r.err
+    assert f"cluster a: removed {per_cluster:,} samples" in r.err and "cluster b" not in r.err
+    assert upid("storage", "status", "-o", "json").json()["samples"] == total - per_cluster
+    assert upid("storage", "cleanup", "--cluster", "nope", "--yes").code == ExitCode.NO_DATA

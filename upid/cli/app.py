@@ -125,7 +125,7 @@ def _run(command: Any, args: list[str], debug: bool) -> int:
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         return _reader_left()
-    except SystemExit as e:  # click turns a broken pipe into exit 1, after wrapping stdout to stay quiet
+    except SystemExit:  # click turns a broken pipe into exit 1, after wrapping stdout to stay quiet
         if isinstance(sys.stdout, click_utils.PacifyFlushWrapper):
             return _reader_left()
         raise

@@ -3,7 +3,6 @@ trail (`optimize history`), a rollback and `wake` for workloads scaled to zero."
 
 from __future__ import annotations
 
-import sys
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +23,7 @@ from upid.cli.options import (
     StoreOpt,
     StrategyOpt,
     UntilOpt,
+    YesOpt,
     choice,
 )
 from upid.cli.printers import Column, View, emit, output_option, with_money
@@ -47,18 +47,6 @@ PLAN_FORMATS = ("diff", "patch", "json-patch", "kubectl")
 SEVERITY_NAMES = ("good", "ok", "warning", "critical")  # analysis.rightsizing.SEVERITIES, import-free for --help
 
 app = typer.Typer(help=HELP, epilog=EXAMPLES, invoke_without_command=True)
-
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-
-
-def _confirm(s: Session, question: str, yes: bool) -> None:
-    if yes:
-        return
-    s.err.write(f"{question} [y/N] ")
-    s.err.flush()
-    answer = sys.stdin.readline().strip().lower()
-    if answer not in ("y", "yes"):
-        raise UsageError("not confirmed: nothing was changed", hint="pass --yes to skip the question")
 
 
 def _connect(s: Session, kubeconfig: str | None, context: str | None, timeout: str) -> Any:
@@ -279,7 +267,7 @@ def _apply(
     t, api = _connect(s, kubeconfig, context, timeout)
     where = f"context {t.context}" if t.context else "this cluster"
     question = f"Apply {len(plan.changes)} change(s) to {where} (cluster {plan.cluster})?"
-    outcomes = apply_plan(_changes_session(s, plan.cluster, t, api), plan, partial(_confirm, s, question, yes))
+    outcomes = apply_plan(_changes_session(s, plan.cluster, t, api), plan, partial(s.confirm, question, yes))
     _report(s, outcomes, output, {"plan": plan_document(plan)})
 
 
@@ -362,7 +350,7 @@ def rollback(
     t, api = _connect(s, kubeconfig, context, request_timeout)
     cluster = cluster_of_context(s.store(), t.context) if t.context else s.settings.cluster or ""
     what = f"change {change_id}" if change_id is not None else "the last apply"
-    _confirm(s, f"Roll back {what} on context {t.context}?", yes)
+    s.confirm(f"Roll back {what} on context {t.context}?", yes)
     _report(s, run(_changes_session(s, cluster, t, api), change_id, last), output)
 
 
@@ -390,5 +378,5 @@ def wake(
         cluster = cluster_of_context(s.store(), t.context or "")
     except NoDataError:  # never collected: the audit trail names the context
         cluster = t.context or "in-cluster"
-    _confirm(s, f"Wake the workloads upid scaled to zero on context {t.context}?", yes)
+    s.confirm(f"Wake the workloads upid scaled to zero on context {t.context}?", yes)
     _report(s, run(_changes_session(s, cluster, t, api), namespace, names), output)

@@ -124,3 +124,4 @@ StrategyOpt = Annotated[
         help=f"Right-sizing strategy: {', '.join(STRATEGY_NAMES)}.",
     ),
 ]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]

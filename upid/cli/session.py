@@ -51,6 +51,23 @@ class Session:
 
         return Acceptance.now(self.settings.clock_skew)
 
+    def confirm(self, question: str, yes: bool) -> None:
+        """Ask on a terminal before changing something; raise UsageError unless the answer is yes. Without a
+        terminal (cron, CI, a pipe) nobody can answer: refuse unless --yes was given."""
+        from upid.errors import UsageError
+
+        if yes:
+            return
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"{question.rstrip('?')}: not asked, standard input is not a terminal; nothing was changed",
+                hint="pass --yes to go ahead without the question",
+            )
+        self.err.write(f"{question} [y/N] ")
+        self.err.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            raise UsageError("not confirmed: nothing was changed", hint="pass --yes to skip the question")
+
     def notice(self, message: str) -> None:
         """A line for people, on stderr: never mixed into data on stdout."""
         print(message, file=self.err)

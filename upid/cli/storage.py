@@ -19,6 +19,7 @@ from upid.cli.options import (
     RequestTimeoutOpt,
     SelectorOpt,
     StoreOpt,
+    YesOpt,
 )
 from upid.cli.printers import Column, View, emit, output_option, plain
 from upid.cli.session import Session, session
@@ -166,7 +167,11 @@ def verify(
              f"{format_count(doc['samples'])} samples read: no damage found")  # fmt: skip
 
 
-@app.command("cleanup", epilog="Example:\n\n  upid storage cleanup --days-to-keep 30")
+@app.command(
+    "cleanup",
+    epilog="Examples:\n\n  upid storage cleanup --days-to-keep 30 --dry-run\n\n"
+    "  upid storage cleanup --days-to-keep 30 --cluster prod --yes   # cron",
+)
 def cleanup(
     ctx: typer.Context,
     days_to_keep: Annotated[
@@ -180,15 +185,41 @@ def cleanup(
             "[env UPID_DAYS_TO_KEEP; config days_to_keep; default 90].",
         ),
     ] = None,
+    cluster: Annotated[
+        list[str] | None,
+        typer.Option("--cluster", metavar="NAME", show_default=False, help="Only this cluster (repeatable)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")] = False,
+    yes: YesOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    """Delete samples older than the retention, counted back from each cluster's newest sample."""
+    """Delete samples older than the retention, counted back from each cluster's newest sample (never from later
+    than now). Asks first on a terminal; without one, --yes is needed."""
+    from upid.errors import NoDataError
+
     s = session(ctx, store, days_to_keep=days_to_keep)
-    removed = s.store().cleanup(s.settings.days_to_keep, s.audit("storage cleanup"))
-    for cluster, count in removed.items():
-        s.notice(f"cluster {cluster}: removed {format_count(count)} samples older than {s.settings.days_to_keep} days")
-    if not removed:
+    days, target = s.settings.days_to_keep, s.store()
+    if cluster:
+        unknown = sorted(set(cluster) - set(target.clusters()))
+        if unknown:
+            raise NoDataError(f"unknown cluster(s) {', '.join(unknown)}; the store has {', '.join(target.clusters())}")
+    audit = s.audit("storage cleanup")
+    counts = target.cleanup(days, audit, clusters=cluster, dry_run=True)
+    if not counts:
         s.notice("nothing to clean up: the store has no samples")
+        return
+    total = sum(counts.values())
+    if dry_run or not yes:  # what would go, before the question
+        for name, count in counts.items():
+            s.notice(f"cluster {name}: would remove {format_count(count)} samples older than {days} days")
+    if not total and yes:
+        s.notice(f"nothing to remove: no sample is older than {days} days")
+    if dry_run or not total:
+        return
+    s.confirm(f"Remove {format_count(total)} samples of {len(counts)} cluster(s) for good?", yes)
+    removed = target.cleanup(days, audit, clusters=cluster)
+    for name, count in removed.items():
+        s.notice(f"cluster {name}: removed {format_count(count)} samples older than {days} days")
 
 
 @app.command("audit-log", epilog="Example:\n\n  upid storage audit-log --limit 5 -o json")

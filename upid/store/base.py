@@ -133,7 +133,14 @@ class Store(Protocol):
 
     def cluster_identities(self) -> list[dict[str, object]]: ...
 
-    def cleanup(self, days_to_keep: int, audit: AuditRecord, now: float | None = None) -> dict[str, int]: ...
+    def cleanup(
+        self,
+        days_to_keep: int,
+        audit: AuditRecord,
+        now: float | None = None,
+        clusters: list[str] | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, int]: ...
 
     def audit_log(self, limit: int) -> list[AuditEntry]: ...
 

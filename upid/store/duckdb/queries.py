@@ -317,27 +317,45 @@ def export(con: duckdb.DuckDBPyConnection, store: Path, directory: Path, overwri
 
 
 def cleanup(
-    con: duckdb.DuckDBPyConnection, store: Path, days_to_keep: int, audit: AuditRecord, now: float
+    con: duckdb.DuckDBPyConnection,
+    store: Path,
+    days_to_keep: int,
+    audit: AuditRecord,
+    now: float,
+    clusters: list[str] | None = None,
+    dry_run: bool = False,
 ) -> tuple[dict[str, int], list[Path]]:
     """Drop samples older than `days_to_keep` before each cluster's newest sample, as Prometheus' retention
     counts from its newest data, so that imported history is not wiped by the wall clock. A newest sample
     after `now` (the wall clock) counts as `now`: one sample from the future never wipes real history.
 
-    Returns per-cluster removed counts and the block files to delete once the transaction has committed.
+    Returns per-cluster removed counts (what would go, with `dry_run`, which changes nothing) and the block files
+    to delete once the transaction has committed.
     """
+    cutoffs = []
+    for cid, name in con.execute("SELECT cluster_id, name FROM clusters ORDER BY name").fetchall():
+        newest = newest_sample(con, store, name)
+        if newest is not None and (clusters is None or name in clusters):
+            cutoffs.append((int(cid), str(name), _sql_ts(con, min(newest, int(now)) - days_to_keep * 86400)))
+    if dry_run:
+        return {name: _count_older(con, store, cid, cutoff) for cid, name, cutoff in cutoffs}, []
     removed: dict[str, int] = {}
     old_files: list[Path] = []
     with transaction(con):
-        for cid, name in con.execute("SELECT cluster_id, name FROM clusters ORDER BY name").fetchall():
-            newest = newest_sample(con, store, name)
-            if newest is None:
-                continue
-            cutoff = _sql_ts(con, min(newest, int(now)) - days_to_keep * 86400)
+        for cid, name, cutoff in cutoffs:
             removed[name], files = _cleanup_cluster(con, store, cid, cutoff)
             old_files += files
         add_audit(con, audit, None, "ok", {"days_to_keep": days_to_keep, "removed": removed})
     con.execute("CHECKPOINT")
     return removed, old_files
+
+
+def _count_older(con: duckdb.DuckDBPyConnection, store: Path, cid: int, cutoff: str) -> int:
+    files = blocks.block_files(con, store, cid, None, cutoff)
+    in_cluster = f"series_id IN (SELECT series_id FROM series WHERE cluster_id = {int(cid)})"
+    row = one(con, f"SELECT count(*) FROM ({blocks.samples_sql(files)}) WHERE {in_cluster} AND ts < ?::TIMESTAMP",
+              [cutoff])  # fmt: skip
+    return int(row[0]) if row else 0
 
 
 def _cleanup_cluster(con: duckdb.DuckDBPyConnection, store: Path, cid: int, cutoff: str) -> tuple[int, list[Path]]:

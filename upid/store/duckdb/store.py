@@ -147,11 +147,20 @@ class DuckDBStore:
         with self._reader() as con:
             return cluster_identities(con)
 
-    def cleanup(self, days_to_keep: int, audit: AuditRecord, now: float | None = None) -> dict[str, int]:
+    def cleanup(
+        self,
+        days_to_keep: int,
+        audit: AuditRecord,
+        now: float | None = None,
+        clusters: list[str] | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, int]:
+        clock = time.time() if now is None else now
+        if dry_run:  # counts only: a reader, no lock taken from writers
+            with self._reader() as con:
+                return queries.cleanup(con, self.path, days_to_keep, audit, clock, clusters, dry_run=True)[0]
         with self._writer(timeout=self.lock_timeout) as con:
-            removed, old_files = queries.cleanup(
-                con, self.path, days_to_keep, audit, time.time() if now is None else now
-            )
+            removed, old_files = queries.cleanup(con, self.path, days_to_keep, audit, clock, clusters)
         for path in old_files:
             path.unlink(missing_ok=True)
         return removed
