@@ -35,6 +35,8 @@ class Settings:
     max_cpu_shortfall: float = 0.10  # `optimize` refuses a change whose backtested CPU shortfall is above this
     max_oom_kills: int = 0  # ... or whose backtest replay had more OOM kills than this
     min_history_hours: float = 24.0  # ... or that rests on less history than this
+    severity_warning_savings: float = 50.0  # monthly savings that make a container `warning` (a fifth: `ok`)
+    severity_critical_savings: float = 200.0  # ... `critical` (upid/analysis/severity.py)
     clock_skew: float = 600.0  # seconds a sample may be ahead of this machine's clock; later ones are bad rows
     threads: int = 0  # threads of the forecast's thread pools; 0: the CPUs this process may use (upid/cpus.py)
     debug: bool = False
@@ -64,6 +66,8 @@ _KEYS: dict[str, tuple[type, str]] = {
     "max_cpu_shortfall": (float, "UPID_MAX_CPU_SHORTFALL"),
     "max_oom_kills": (int, "UPID_MAX_OOM_KILLS"),
     "min_history_hours": (float, "UPID_MIN_HISTORY_HOURS"),
+    "severity_warning_savings": (float, "UPID_SEVERITY_WARNING_SAVINGS"),
+    "severity_critical_savings": (float, "UPID_SEVERITY_CRITICAL_SAVINGS"),
     "clock_skew": (float, "UPID_CLOCK_SKEW"),
     "threads": (int, "UPID_THREADS"),
     "debug": (bool, "UPID_DEBUG"),

@@ -7,7 +7,8 @@ from typing import Any
 
 from upid.analysis.cost import Prices, Pricing, as_pricing
 from upid.analysis.idle import IdleItem
-from upid.analysis.rightsizing import SEVERITIES, RightsizingReport, Row
+from upid.analysis.rightsizing import RightsizingReport, Row
+from upid.analysis.severity import KRR_SEVERITIES, SEVERITIES
 from upid.analysis.strategies import Recommendation
 from upid.analysis.usage import ContainerUsage
 from upid.units import iso
@@ -60,6 +61,8 @@ def container_record(cluster: str, row: Row) -> dict[str, Any]:
         },
         "confidence": r.confidence,
         "severity": row.severity,
+        "severity_reason": row.severity_reason,
+        "krr_severity": row.krr_severity,
         "risk": row.risk,
         "monthly_cost": row.monthly_cost,
         "monthly_savings": row.monthly_savings,
@@ -128,7 +131,7 @@ def analysis_document(
 ) -> dict[str, Any]:
     rows, idle = report.rows, idle or []
     pricing = as_pricing(prices or report.pricing, report.currency)
-    severities = Counter(r.severity for r in rows)
+    severities, krr = Counter(r.severity for r in rows), Counter(r.krr_severity for r in rows)
     return {
         "schema_version": SCHEMA_VERSION,
         "cluster": report.cluster,
@@ -143,6 +146,7 @@ def analysis_document(
             "score": report.score,
             "grade": report.grade,
             "severity": {s: severities.get(s, 0) for s in SEVERITIES},
+            "krr_severity": {s: krr.get(s, 0) for s in KRR_SEVERITIES},
             "cpu_request_cores": _total(rows, "cpu_request", "cpu_request"),
             "memory_request_bytes": {k: int(v) for k, v in _total(rows, "memory_request", "memory_request").items()},
             "backtest_ooms": sum((r.risk or {}).get("oom_count") or 0 for r in rows),

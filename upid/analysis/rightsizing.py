@@ -1,5 +1,5 @@
 """Right-sizing a cluster: a strategy's recommendation for every workload container, its backtested risk,
-its severity (KRR's scale), and the cluster's score and grade."""
+its severity (upid's, and KRR's), and the cluster's score and grade (KRR's)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from upid.analysis.cost import Prices, Pricing, as_pricing, monthly_cost
 from upid.analysis.frame import UsageFrame
 from upid.analysis.history import ContainerHistory, histories
 from upid.analysis.limits import apply_cpu_limit
+from upid.analysis.severity import SEVERITIES, SeverityRule, krr_severity, severity
 from upid.analysis.strategies import STRATEGIES, Recommendation
 from upid.analysis.usage import ContainerUsage, summarize
 
-MIB = 1024**2
-SEVERITIES = ("good", "ok", "warning", "critical")
-CPU_STEPS = ((0.5, "critical"), (0.25, "warning"), (0.1, "ok"))  # cores of difference
-MEMORY_STEPS = ((500 * MIB, "critical"), (250 * MIB, "warning"), (100 * MIB, "ok"))
+__all__ = ["SEVERITIES", "RightsizingReport", "Row", "rightsize", "score"]
 SCORE_COST = {"warning": 0.7, "critical": 1.0}
 GRADES = ((90, "A"), (70, "B"), (55, "C"), (30, "D"))
 
@@ -27,8 +25,10 @@ class Row:
     usage: ContainerUsage
     recommendation: Recommendation
     risk: dict[str, Any] | None
-    severity: str
+    severity: str  # upid's (upid/analysis/severity.py): money and risk
     monthly_cost: dict[str, float] | None = None  # current, recommended
+    krr_severity: str = "good"  # KRR's, by absolute request differences, for comparing with KRR
+    severity_reason: str = ""
 
     @property
     def monthly_savings(self) -> float:
@@ -52,27 +52,12 @@ class RightsizingReport:
         return sum(r.usage.samples for r in self.rows)
 
 
-def _severity(current: float | None, recommended: float | None, steps: tuple[tuple[float, str], ...]) -> str:
-    if recommended is None:
-        return "good"
-    if current is None:
-        return "warning"  # nothing requested: the scheduler is guessing
-    diff = abs(current - recommended)
-    return next((name for threshold, name in steps if diff >= threshold), "good")
-
-
-def severity(usage: ContainerUsage, rec: Recommendation) -> str:
-    cpu = _severity(usage.cpu_request, rec.cpu_request, CPU_STEPS)
-    memory = _severity(usage.memory_request, rec.memory_request, MEMORY_STEPS)
-    return max(cpu, memory, key=SEVERITIES.index)
-
-
 def score(rows: list[Row]) -> tuple[float | None, str | None]:
-    """KRR's cluster score: (N - sum of costs) / N x 100, warning 0.7, critical 1; grade A..F."""
+    """KRR's cluster score, on KRR's severity: (N - sum of costs) / N x 100, warning 0.7, critical 1; grade A..F."""
     sized = [r for r in rows if r.recommendation.cpu_request is not None or r.recommendation.memory_request is not None]
     if not sized:
         return None, None
-    value = (len(sized) - sum(SCORE_COST.get(r.severity, 0.0) for r in sized)) / len(sized) * 100
+    value = (len(sized) - sum(SCORE_COST.get(r.krr_severity, 0.0) for r in sized)) / len(sized) * 100
     return round(value, 1), next((g for floor, g in GRADES if value >= floor), "F")
 
 
@@ -89,21 +74,27 @@ def rightsize(
     cpu_limit: str = "none",
     prices: Prices | Pricing | None = None,
     containers: list[ContainerHistory] | None = None,
+    rule: SeverityRule | None = None,
 ) -> RightsizingReport:
     """`containers`: the frame's histories when the caller already built them (for idle detection too).
     `prices`: unit prices, or per-workload rates (the rates of the nodes the workloads run on)."""
     strategy = STRATEGIES[strategy_name]()
     pricing = as_pricing(prices)
+    rule = rule or SeverityRule()
     rows = []
     for usage, h in zip(summarize(frame).containers, containers or histories(frame), strict=True):
         rec = apply_cpu_limit(strategy.recommend(h), h, cpu_limit)
+        money = _money(h, usage, rec, pricing.of(h.key[:3]))
+        level, why = severity(h, usage, rec, round(money["current"] - money["recommended"], 2), rule)
         rows.append(
             Row(
                 usage=usage,
                 recommendation=rec,
                 risk=backtest(strategy, h),
-                severity=severity(usage, rec),
-                monthly_cost=_money(h, usage, rec, pricing.of(h.key[:3])),
+                severity=level,
+                monthly_cost=money,
+                krr_severity=krr_severity(usage, rec),
+                severity_reason=why,
             )
         )
     value, grade = score(rows)

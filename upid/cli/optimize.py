@@ -44,7 +44,13 @@ EXAMPLES = """Examples:
   upid optimize history; upid optimize rollback --last
 """
 PLAN_FORMATS = ("diff", "patch", "json-patch", "kubectl")
-SEVERITY_NAMES = ("good", "ok", "warning", "critical")  # analysis.rightsizing.SEVERITIES, import-free for --help
+SEVERITY_NAMES = (
+    "unknown",
+    "good",
+    "ok",
+    "warning",
+    "critical",
+)  # analysis.rightsizing.SEVERITIES, import-free for --help
 
 app = typer.Typer(help=HELP, epilog=EXAMPLES, invoke_without_command=True)
 
@@ -129,7 +135,7 @@ def optimize(
             "--severity",
             metavar="LEVEL",
             callback=choice(SEVERITY_NAMES, "--severity"),
-            help="Leave out right-sizing below this severity: good, ok, warning, critical.",
+            help="Leave out right-sizing below this severity: unknown, good, ok, warning, critical.",
         ),
     ] = "good",
     allow_hpa: Annotated[

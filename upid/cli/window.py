@@ -59,8 +59,17 @@ def rightsizing_request(
         raise UsageError(str(e)) from None
     return analysis_request(
         s, cluster, context, namespace, all_namespaces, selector, history, until,
-        strategy=strategy, cpu_limit=s.settings.cpu_limit, book=pricebook(s.settings),
+        strategy=strategy, cpu_limit=s.settings.cpu_limit, book=pricebook(s.settings), severity=severity_rule(s),
     )  # fmt: skip
+
+
+def severity_rule(s: Session) -> Any:
+    from upid.analysis.severity import SeverityRule
+
+    warning, critical = s.settings.severity_warning_savings, s.settings.severity_critical_savings
+    if critical < warning:
+        raise UsageError(f"severity_critical_savings ({critical:g}) is below severity_warning_savings ({warning:g})")
+    return SeverityRule(warning_savings=warning, critical_savings=critical)
 
 
 def prices(settings: Any) -> Any:

@@ -10,6 +10,7 @@ from upid.analysis.history import ContainerHistory, histories
 from upid.analysis.idle import IdleItem, IdlePolicy, detect
 from upid.analysis.pricebook import PriceBook
 from upid.analysis.rightsizing import RightsizingReport, rightsize
+from upid.analysis.severity import SeverityRule
 from upid.errors import NoDataError, UsageError
 from upid.selectors import matches, parse_selector
 from upid.store.base import Store
@@ -57,6 +58,7 @@ class AnalysisRequest:
     strategy: str = "upid"
     cpu_limit: str = "none"  # none, pNN or Nx (upid.analysis.limits)
     book: PriceBook | None = None  # unit and per-instance prices; OpenCost's unit prices when None
+    severity: SeverityRule | None = None  # the money thresholds of `severity`; the defaults when None
 
 
 def _selected(store: Store, cluster: str, selector: str | None) -> list[tuple[str, str, str]] | None:
@@ -94,7 +96,7 @@ def run(store: Store, request: AnalysisRequest, policy: IdlePolicy | None = None
     frame = load(store, request)
     containers = histories(frame)
     rates = pricing(store, frame, containers, request.book)
-    report = rightsize(frame, request.strategy, request.cpu_limit, rates, containers)
+    report = rightsize(frame, request.strategy, request.cpu_limit, rates, containers, request.severity)
     return Analysis(frame, containers, report, detect(containers, frame.end, policy))
 
 
