@@ -87,7 +87,7 @@ def test_table_wide_csv_and_yaml_agree(upid, data: synth.Dataset) -> None:
     rows = list(csv.DictReader(io.StringIO(upid("analyze", "-o", "csv").out)))
     doc = yaml.safe_load(upid("analyze", "-o", "yaml").out)
     assert len(rows) == len(doc["recommendations"]) == len(data.containers())
-    assert float(rows[0]["cpu_p95"]) == pytest.approx(doc["recommendations"][0]["usage"]["cpu_p95"])
+    assert float(rows[0]["cpu_p95_cores"]) == pytest.approx(doc["recommendations"][0]["usage"]["cpu_p95"])
 
 
 def test_unknown_cluster(upid, data: synth.Dataset) -> None:

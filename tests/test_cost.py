@@ -101,7 +101,7 @@ def test_cost_by_node_balances_with_the_idle_cost(upid, kube) -> None:
     for _ in range(4):
         assert upid("storage", "collect", "--kubeconfig", kube.kubeconfig).code == 0
         kube.cluster.advance(STEP)
-    r = upid("cost", "--by", "node", "--window", "1d", "-o", "json")
+    r = upid("cost", "--by", "node", "--window", "1d", "--period", "window", "-o", "json")
     assert r.code == 0, r.err
     doc = r.json()
     s = doc["summary"]
@@ -183,11 +183,13 @@ def test_price_book_lookup_order_and_split() -> None:
 def test_cost_groupings_and_imported_data(upid, tmp_path: Path) -> None:
     rows = [f"{1_767_225_600 + i * 300},shop,web,web-1,app,0.1,{100 * MIB},0.5,{512 * MIB}" for i in range(288)]
     _import(upid, tmp_path, rows)
-    doc = upid("cost", "--by", "workload", "--window", "1d", "-o", "json").json()
+    doc = upid("cost", "--by", "workload", "--window", "1d", "--period", "window", "-o", "json").json()
     [group] = doc["groups"]
     hours = 288 * 300 / 3600  # each sample stands for its 5 minutes
-    assert group["group"] == "shop/Deployment/web"
+    assert group["group"] == "shop/Deployment/web" and doc["period"] == "window" and doc["covered_hours"] == hours
     assert group["cost"] == pytest.approx((0.5 * CPU + 0.5 * MEM) * hours, abs=0.01)
+    month = upid("cost", "--by", "workload", "--window", "1d", "-o", "json").json()  # the default: a month
+    assert month["period"] == "month" and month["groups"][0]["cost"] == round((0.5 * CPU + 0.5 * MEM) * 730, 2)
     assert group["efficiency"] == pytest.approx((0.1 * CPU + 100 * MIB / GIB * MEM) / (0.5 * CPU + 0.5 * MEM), abs=1e-3)
     assert doc["summary"]["node_cost"] is None and doc["summary"]["idle_cost"] is None  # no nodes were imported
     assert upid("cost", "--by", "label=team", "-o", "json").json()["groups"][0]["group"] == "team=(none)"

@@ -146,7 +146,8 @@ def test_report_on_many_namespaces_splits_the_cost_like_the_summary(upid, browse
     summary = doc["summary"]
     assert sum(float(r[1]) for r in rows) == pytest.approx(summary["monthly_cost"]["current"], abs=0.05)
     assert sum(float(r[3]) for r in rows) == pytest.approx(summary["monthly_savings"]["rightsizing"], abs=0.05)
-    assert sum(float(r[4]) for r in rows) == pytest.approx(summary["monthly_savings"]["idle"], abs=0.05)
+    idle = summary["monthly_savings"]["idle"] + summary["monthly_savings"]["sleep"]
+    assert sum(float(r[4]) for r in rows) == pytest.approx(idle, abs=0.05)
     assert len(browser.find_elements("css selector", "article.workload")) == 5
     bars = browser.find_elements("css selector", "svg.cost-chart rect.bar-current")
     assert len(bars) == len(namespaces)

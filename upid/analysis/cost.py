@@ -1,14 +1,17 @@
-"""Money: monthly cost of what a container requests and uses, OpenCost's way, and the savings of a change.
+"""Money, one model for every view (docs/cost.md "One money model"):
 
-Cost per container = max(request, usage) x unit price, averaged over the window and projected over a 730-hour
-month, times the pods running at once. Unit prices default to OpenCost's (configs/default.json, GCP
-us-central1 based: 0.031611 per core-hour, 0.004237 per GiB-hour) and can be overridden in the settings.
+- the **window cost** of a container is, per pod, max(request, usage) x the rate of the pod's node (its
+  price when known, else the unit prices), summed over the hours each sample stands for (OpenCost's way);
+- a **monthly** figure is window cost / covered hours x 730, where the covered hours are those of the
+  analysed data (first to last sample, plus one sampling interval), the same for every row of a view.
+
+Unit prices default to OpenCost's (configs/default.json, GCP us-central1 based: 0.031611 per core-hour,
+0.004237 per GiB-hour) and can be overridden in the settings.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,16 +40,38 @@ class Prices:
         return self.hourly(cores, memory_bytes) * HOURS_PER_MONTH
 
 
-def concurrency(h: ContainerHistory) -> float:
-    """Pods of the container running at once, on average over the window."""
-    return h.samples / max(1, len(np.unique(h.ts)))
+def monthly_cost(
+    h: ContainerHistory,
+    cpu_request: float | None,
+    memory_request: float | None,
+    prices: Prices | Pricing,
+    hours: float | None = None,
+) -> float:
+    """The container's window cost at these requests (all its pods), as a monthly figure over `hours` covered
+    hours (default: the container's own)."""
+    pricing = as_pricing(prices)
+    cost = sum(c.cpu + c.memory for c in pod_costs(h, pricing, (cpu_request, memory_request)))
+    return round(to_month(cost, covered_hours([h]) if hours is None else hours), 2)
 
 
-def monthly_cost(h: ContainerHistory, cpu_request: float | None, memory_request: float | None, prices: Prices) -> float:
-    """OpenCost's max(request, usage) per sample, averaged, as a monthly figure for all the container's pods."""
-    cores = float(np.maximum(h.cpu, cpu_request or 0.0).mean())
-    memory = float(np.maximum(h.memory, memory_request or 0.0).mean())
-    return round(prices.monthly(cores, memory) * concurrency(h), 2)
+def to_month(window_cost: float, hours: float) -> float:
+    return window_cost / hours * HOURS_PER_MONTH if hours > 0 else 0.0
+
+
+def sampling_interval(histories: list[ContainerHistory]) -> float:
+    """Seconds between a pod's samples, the median over pods (300 when no pod has two)."""
+    steps = [float(np.median(np.diff(h.ts[h.pod == p]))) for h in histories for p in np.unique(h.pod)
+             if (h.pod == p).sum() > 1]  # fmt: skip
+    return float(np.median(steps)) if steps else 300.0
+
+
+def covered_hours(histories: list[ContainerHistory]) -> float:
+    """The hours the data covers: first to last sample over every container, plus one sampling interval (the
+    last sample stands for one, as in `pod_costs`)."""
+    spans = [(int(h.ts[0]), int(h.ts[-1])) for h in histories if h.samples]
+    if not spans:
+        return 0.0
+    return (max(b for _, b in spans) - min(a for a, _ in spans) + sampling_interval(histories)) / 3600
 
 
 SPOT = Prices(cpu_core_hour=0.006655, memory_gib_hour=0.000892)  # OpenCost's default spot unit prices
@@ -56,36 +81,23 @@ Workload = tuple[str, str, str]  # namespace, kind, name
 
 @dataclass(frozen=True)
 class Pricing:
-    """The rates each workload is billed at: those of the node most of its samples ran on when that node's
-    price is known, else the cluster's unit prices."""
+    """The rates a pod is billed at: its node's when that node's price is known, else the unit prices."""
 
     unit: Prices
-    workloads: dict[Workload, Prices] = field(default_factory=dict)
+    nodes: dict[str, Prices] = field(default_factory=dict)
 
     @property
     def currency(self) -> str:
         return self.unit.currency
 
-    def of(self, workload: Workload) -> Prices:
-        return self.workloads.get(workload, self.unit)
+    def of_node(self, node: str | None) -> Prices:
+        return self.nodes.get(node or "", self.unit)
 
 
 def as_pricing(prices: Prices | Pricing | None, currency: str = "USD") -> Pricing:
     if isinstance(prices, Pricing):
         return prices
     return Pricing(prices or Prices(currency=currency))
-
-
-def workload_pricing(histories: list[ContainerHistory], node_rates: dict[str, Prices], unit: Prices) -> Pricing:
-    samples: dict[Workload, Counter[str]] = {}
-    for h in histories:
-        counts = samples.setdefault(h.key[:3], Counter())
-        pods, n = np.unique(h.pod, return_counts=True)
-        for pod, c in zip(pods.tolist(), n.tolist(), strict=True):
-            node = h.nodes.get(pod)
-            if node in node_rates:
-                counts[node] += c
-    return Pricing(unit, {w: node_rates[c.most_common(1)[0][0]] for w, c in samples.items() if c})
 
 
 @dataclass(frozen=True)
@@ -119,7 +131,9 @@ class CostGroup:
 class CostReport:
     by: str
     currency: str
-    hours: float
+    hours: float  # of the window asked for
+    covered_hours: float  # of the data in it: what a monthly figure divides by
+    period: str  # "month" or "window": what every figure of the report is
     groups: list[CostGroup]
     nodes: list[NodeCost]
     workload_cost: float
@@ -141,23 +155,33 @@ def _intervals(ts: np.ndarray) -> np.ndarray:
     return np.minimum(np.append(gaps, median), 2 * median) / 3600
 
 
+@dataclass(frozen=True)
+class PodCost:
+    pod: int
+    node: str | None
+    cpu: float  # window cost of max(CPU request, usage)
+    memory: float
+    usage: float  # what the usage alone cost: efficiency = usage / (cpu + memory)
+
+
 def pod_costs(
-    h: ContainerHistory, unit: Prices, node_rates: dict[str, Prices] | None = None
-) -> list[tuple[int, float, float, float]]:
-    """Per pod of the container: (pod, CPU cost, memory cost, usage cost) over the window, at the rates of the
-    pod's node when they are known, else at the unit prices."""
+    h: ContainerHistory, pricing: Pricing, requests: tuple[float | None, float | None] | None = None
+) -> list[PodCost]:
+    """Per pod of the container, its window cost at the rates of its node, at `requests` (CPU cores, memory
+    bytes; None: not requested), by default the container's current ones."""
     out = []
-    cpu_request, memory_request = h.current.get("cpu_request") or 0.0, h.current.get("memory_request") or 0.0
+    cpu_request, memory_request = requests or (h.current.get("cpu_request"), h.current.get("memory_request"))
     for p in np.unique(h.pod):
-        prices = (node_rates or {}).get(h.nodes.get(int(p), ""), unit)
+        node = h.nodes.get(int(p))
+        prices = pricing.of_node(node)
         factor = 1 - prices.discount
         sel = h.pod == p
         hours = _intervals(h.ts[sel])
         cpu, mem = h.cpu[sel], h.memory[sel]
-        cpu_cost = float((np.maximum(cpu, cpu_request) * hours).sum()) * prices.cpu_core_hour * factor
-        mem_cost = float((np.maximum(mem, memory_request) / GIB * hours).sum()) * prices.memory_gib_hour * factor
+        cpu_cost = float((np.maximum(cpu, cpu_request or 0.0) * hours).sum()) * prices.cpu_core_hour * factor
+        mem_cost = float((np.maximum(mem, memory_request or 0.0) / GIB * hours).sum()) * prices.memory_gib_hour * factor
         usage = float(((cpu * prices.cpu_core_hour + mem / GIB * prices.memory_gib_hour) * hours).sum()) * factor
-        out.append((int(p), cpu_cost, mem_cost, usage))
+        out.append(PodCost(int(p), node, cpu_cost, mem_cost, usage))
     return out
 
 
@@ -188,37 +212,41 @@ def cost_report(
     book: PriceBook,
     by: str,
     labels: dict[tuple[str, str, str], dict[str, str]] | None = None,
+    period: str = "month",
 ) -> CostReport:
-    """Cost over the window grouped `by` namespace, workload, node or label=KEY, and the cluster's idle cost.
+    """Cost grouped `by` namespace, workload, node or label=KEY, and the cluster's idle cost, over the window
+    (`period` "window") or as a month (window cost / covered hours x 730). Each container's figure (each pod's,
+    by node) is rounded to the cent before it is summed, as `analyze` rounds each row, so the views add up.
     Pods on a priced node are billed at that node's rates, so workloads + idle = nodes."""
     groups: dict[str, list[float]] = {}
     known = {str(n["name"]) for n in nodes}
     total = on_nodes = 0.0
-    intervals = [
-        float(np.median(np.diff(h.ts[h.pod == p])))
-        for h in histories
-        for p in np.unique(h.pod)
-        if (h.pod == p).sum() > 1
-    ]
-    tail = float(np.median(intervals)) if intervals else 300.0
-    priced_nodes, rates = node_costs(nodes, start, end, book, tail)
+    priced_nodes, rates = node_costs(nodes, start, end, book, sampling_interval(histories))
+    pricing = Pricing(book.unit, rates)
+    covered = covered_hours(histories)
+    scale = HOURS_PER_MONTH / covered if period == "month" and covered > 0 else 1.0
     for h in histories:
-        for pod, cpu, mem, usage in pod_costs(h, book.unit, rates):
-            node = h.nodes.get(pod)
-            key = _group(by, h, node, labels or {})
+        pods = pod_costs(h, pricing)
+        parts = [[c] for c in pods] if by == "node" else [pods]  # what is rounded: a pod by node, else the container
+        for part in parts:
+            cost = round(sum(c.cpu + c.memory for c in part) * scale, 2)
+            cpu = round(sum(c.cpu for c in part) * scale, 2)
+            usage = sum(c.usage for c in part) * scale
+            key = _group(by, h, part[0].node, labels or {})
             acc = groups.setdefault(key, [0.0, 0.0, 0.0])
-            acc[0], acc[1], acc[2] = acc[0] + cpu, acc[1] + mem, acc[2] + usage
-            total += cpu + mem
-            if node in known:
-                on_nodes += cpu + mem
+            acc[0], acc[1], acc[2] = acc[0] + cpu, acc[1] + cost - cpu, acc[2] + usage
+            total += cost
+            on_nodes += cost if part[0].node in known else 0.0
     return CostReport(
         by=by,
         currency=book.unit.currency,
         hours=(end - start) / 3600,
+        covered_hours=covered,
+        period=period,
         groups=[CostGroup(k, *v) for k, v in sorted(groups.items())],
-        nodes=priced_nodes,
+        nodes=[replace(n, cost=n.cost * scale) for n in priced_nodes],
         workload_cost=total,
-        node_cost=sum(n.cost for n in priced_nodes) if nodes else None,
+        node_cost=sum(n.cost for n in priced_nodes) * scale if nodes else None,
         workload_cost_on_nodes=on_nodes,
     )
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from upid.analysis.cost import Prices, Pricing, as_pricing
 from upid.analysis.idle import IdleItem
 from upid.analysis.rightsizing import RightsizingReport, Row
+from upid.analysis.savings import counted, findings, totals
 from upid.analysis.severity import KRR_SEVERITIES, SEVERITIES
 from upid.analysis.strategies import Recommendation
 from upid.analysis.usage import ContainerUsage
@@ -38,8 +38,10 @@ def _recommended(r: Recommendation) -> dict[str, Any]:
     }
 
 
-def container_record(cluster: str, row: Row) -> dict[str, Any]:
+def container_record(cluster: str, row: Row, finding: tuple[str, float] | None = None) -> dict[str, Any]:
+    """`finding`: the kind of its workload's finding and what it counts for this container (savings.py)."""
     c, r = row.usage, row.recommendation
+    kind, value = finding or ("rightsize", row.monthly_savings)
     return {
         "cluster": cluster,
         "namespace": c.namespace,
@@ -66,6 +68,8 @@ def container_record(cluster: str, row: Row) -> dict[str, Any]:
         "risk": row.risk,
         "monthly_cost": row.monthly_cost,
         "monthly_savings": row.monthly_savings,
+        "finding": kind,
+        "counted_monthly_savings": value,
         "reason": r.reason,
     }
 
@@ -79,7 +83,8 @@ def _total(rows: list[Row], current: str, recommended: str) -> dict[str, float]:
     }
 
 
-def idle_record(cluster: str, item: IdleItem, prices: Prices | Pricing | None = None) -> dict[str, Any]:
+def idle_record(cluster: str, item: IdleItem, monthly: float | None) -> dict[str, Any]:
+    """`monthly`: what it saves a month (savings.idle_monthly); None for an excluded workload."""
     record = {
         "cluster": cluster,
         "namespace": item.namespace,
@@ -94,7 +99,7 @@ def idle_record(cluster: str, item: IdleItem, prices: Prices | Pricing | None = 
         "signals": item.signals,
         "schedule": item.schedule.to_dict() if item.schedule else None,
         "savings": {"cpu_cores": item.savings["cpu_cores"], "memory_bytes": int(item.savings["memory_bytes"])},
-        "monthly_savings": None if item.excluded else idle_monthly(item, prices),
+        "monthly_savings": None if item.excluded else monthly,
     }
     if item.excluded:
         record["excluded"] = item.excluded
@@ -103,42 +108,38 @@ def idle_record(cluster: str, item: IdleItem, prices: Prices | Pricing | None = 
     return record
 
 
-def idle_monthly(item: IdleItem, prices: Prices | Pricing | None) -> float:
-    """What sleeping the workload saves a month (its requests, times the share of the week asleep), at the
-    rates of the node it runs on when known."""
-    rates = as_pricing(prices).of((item.namespace, item.workload_kind, item.workload))
-    return round(rates.monthly(item.savings["cpu_cores"], item.savings["memory_bytes"]), 2)
-
-
-def savings_summary(report: RightsizingReport, idle: list[IdleItem], prices: Prices | Pricing) -> dict[str, Any]:
-    """Monthly money, each saving counted once: a workload that is idle is saved as idle, not resized too."""
-    asleep = {(i.namespace, i.workload_kind, i.workload) for i in idle if not i.excluded}
-    resized = [r for r in report.rows if (r.usage.namespace, r.usage.workload_kind, r.usage.workload) not in asleep]
-    rightsizing = round(sum(r.monthly_savings for r in resized), 2)
-    sleeping = round(sum(idle_monthly(i, prices) for i in idle if not i.excluded), 2)
+def savings_summary(report: RightsizingReport, idle: list[IdleItem]) -> dict[str, Any]:
+    """Monthly money, each workload counted once (savings.py); every figure a sum of the rounded rows."""
+    by_kind = totals(findings(report, idle))
     return {
         "currency": report.currency,
+        "covered_hours": round(report.covered_hours, 2),
+        "priced_by": "nodes" if report.pricing and report.pricing.nodes else "unit prices",
         "monthly_cost": {
             "current": round(sum((r.monthly_cost or {}).get("current", 0.0) for r in report.rows), 2),
             "recommended": round(sum((r.monthly_cost or {}).get("recommended", 0.0) for r in report.rows), 2),
         },
-        "monthly_savings": {"rightsizing": rightsizing, "idle": sleeping, "total": round(rightsizing + sleeping, 2)},
+        "monthly_savings": {
+            "rightsizing": by_kind["rightsize"],
+            "idle": by_kind["idle"],
+            "sleep": by_kind["sleep"],
+            "total": by_kind["total"],
+        },
     }
 
 
-def analysis_document(
-    report: RightsizingReport, idle: list[IdleItem] | None = None, prices: Prices | Pricing | None = None
-) -> dict[str, Any]:
+def analysis_document(report: RightsizingReport, idle: list[IdleItem] | None = None) -> dict[str, Any]:
     rows, idle = report.rows, idle or []
-    pricing = as_pricing(prices or report.pricing, report.currency)
+    per_container = counted(report, idle)
+    workloads = findings(report, idle)
     severities, krr = Counter(r.severity for r in rows), Counter(r.krr_severity for r in rows)
     return {
         "schema_version": SCHEMA_VERSION,
         "cluster": report.cluster,
         "window": {"start": iso(report.start), "end": iso(report.end)},
         "strategy": report.strategy,
-        "recommendations": [container_record(report.cluster, r) for r in rows],
-        "idle": [idle_record(report.cluster, i, pricing) for i in idle if not i.excluded],
+        "recommendations": [container_record(report.cluster, r, per_container[_key(r)]) for r in rows],
+        "idle": [idle_record(report.cluster, i, _found(workloads, i)) for i in idle if not i.excluded],
         "summary": {
             "containers": len(rows),
             "workloads": len({(r.usage.namespace, r.usage.workload_kind, r.usage.workload) for r in rows}),
@@ -150,6 +151,16 @@ def analysis_document(
             "cpu_request_cores": _total(rows, "cpu_request", "cpu_request"),
             "memory_request_bytes": {k: int(v) for k, v in _total(rows, "memory_request", "memory_request").items()},
             "backtest_ooms": sum((r.risk or {}).get("oom_count") or 0 for r in rows),
-            **savings_summary(report, idle, pricing),
+            **savings_summary(report, idle),
         },
     }
+
+
+def _key(row: Row) -> tuple[str, str, str, str]:
+    u = row.usage
+    return (u.namespace, u.workload_kind, u.workload, u.container)
+
+
+def _found(workloads: dict[tuple[str, str, str], Any], item: IdleItem) -> float | None:
+    found = workloads.get((item.namespace, item.workload_kind, item.workload))
+    return found.monthly_savings if found else None

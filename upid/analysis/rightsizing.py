@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from upid.analysis.backtest import backtest
-from upid.analysis.cost import Prices, Pricing, as_pricing, monthly_cost
+from upid.analysis.cost import Prices, Pricing, as_pricing, covered_hours, monthly_cost
 from upid.analysis.frame import UsageFrame
 from upid.analysis.history import ContainerHistory, histories
 from upid.analysis.limits import apply_cpu_limit
@@ -46,6 +46,7 @@ class RightsizingReport:
     grade: str | None
     currency: str = "USD"
     pricing: Pricing | None = None  # the rates the monthly figures were computed at
+    covered_hours: float = 0.0  # of the data: every monthly figure is window cost / covered hours x 730
 
     @property
     def samples(self) -> int:
@@ -61,11 +62,14 @@ def score(rows: list[Row]) -> tuple[float | None, str | None]:
     return round(value, 1), next((g for floor, g in GRADES if value >= floor), "F")
 
 
-def _money(h: ContainerHistory, usage: ContainerUsage, rec: Recommendation, prices: Prices) -> dict[str, float]:
-    current = monthly_cost(h, usage.cpu_request, usage.memory_request, prices)
+def _money(
+    h: ContainerHistory, usage: ContainerUsage, rec: Recommendation, pricing: Pricing, hours: float
+) -> dict[str, float]:
+    """Monthly cost now and as recommended, over the report's covered hours (upid/analysis/cost.py)."""
+    current = monthly_cost(h, usage.cpu_request, usage.memory_request, pricing, hours)
     cpu = rec.cpu_request if rec.cpu_request is not None else usage.cpu_request
     memory = rec.memory_request if rec.memory_request is not None else usage.memory_request
-    return {"current": current, "recommended": monthly_cost(h, cpu, memory, prices)}
+    return {"current": current, "recommended": monthly_cost(h, cpu, memory, pricing, hours)}
 
 
 def rightsize(
@@ -77,14 +81,16 @@ def rightsize(
     rule: SeverityRule | None = None,
 ) -> RightsizingReport:
     """`containers`: the frame's histories when the caller already built them (for idle detection too).
-    `prices`: unit prices, or per-workload rates (the rates of the nodes the workloads run on)."""
+    `prices`: unit prices, or Pricing with the rates of the collected nodes (each pod billed at its node's)."""
     strategy = STRATEGIES[strategy_name]()
     pricing = as_pricing(prices)
     rule = rule or SeverityRule()
+    containers = containers or histories(frame)
+    hours = covered_hours(containers)
     rows = []
-    for usage, h in zip(summarize(frame).containers, containers or histories(frame), strict=True):
+    for usage, h in zip(summarize(frame).containers, containers, strict=True):
         rec = apply_cpu_limit(strategy.recommend(h), h, cpu_limit)
-        money = _money(h, usage, rec, pricing.of(h.key[:3]))
+        money = _money(h, usage, rec, pricing, hours)
         level, why = severity(h, usage, rec, round(money["current"] - money["recommended"], 2), rule)
         rows.append(
             Row(
@@ -108,4 +114,5 @@ def rightsize(
         grade=grade,
         currency=pricing.currency,
         pricing=pricing,
+        covered_hours=hours,
     )

@@ -55,58 +55,69 @@ COLUMNS = [
     Column("workload", "WORKLOAD"),
     Column("container", "CONTAINER"),
     Column("pods", "PODS", wide=True, numeric=True),
-    Column("cpu_p95", "CPU P95", format_cpu, wide=True, numeric=True),
-    Column("cpu", "CPU REQUEST", sort_key="cpu_request"),
-    Column("memory_max", "MEM MAX", format_bytes, wide=True, numeric=True),
-    Column("memory", "MEMORY REQ/LIMIT", sort_key="memory_request"),
+    Column("cpu_p95_cores", "CPU P95", format_cpu, wide=True, numeric=True),
+    Column("cpu", "CPU REQUEST", sort_key="cpu_request_cores"),
+    Column("memory_max_bytes", "MEM MAX", format_bytes, wide=True, numeric=True),
+    Column("memory", "MEMORY REQ/LIMIT", sort_key="memory_request_bytes"),
     Column("severity", "SEVERITY", sort_key="severity_rank", style=severity_style),
     Column("severity_reason", "WHY", wide=True),
     Column("krr_severity", "KRR", wide=True),
     Column("risk", "BACKTEST RISK", sort_key="cpu_shortfall"),
-    Column("monthly_savings", "SAVINGS/MO", numeric=True),
+    Column("counted_monthly_savings", "SAVINGS/MO", numeric=True),
+    Column("finding", "SAVED BY"),
     Column("confidence", "CONF", lambda v: "-" if v is None else f"{v:.2f}", wide=True, numeric=True),
     Column("reason", "REASON", wide=True),
 ]
 
 
-def _record(row: Any) -> dict[str, Any]:
-    from upid.analysis.rightsizing import SEVERITIES
+CSV = [  # -o csv: raw values, base units in the names (docs/json-output.md "CSV")
+    "cluster", "namespace", "workload_kind", "workload", "container", "pods", "samples",
+    "cpu_request_cores", "cpu_request_recommended_cores", "cpu_limit_cores", "cpu_limit_recommended_cores",
+    "memory_request_bytes", "memory_request_recommended_bytes", "memory_limit_bytes", "memory_limit_recommended_bytes",
+    "cpu_p50_cores", "cpu_p95_cores", "cpu_max_cores", "memory_p95_bytes", "memory_max_bytes",
+    "severity", "severity_reason", "krr_severity", "cpu_shortfall", "cpu_samples_above", "oom_count",
+    "currency", "monthly_cost_current", "monthly_cost_recommended", "monthly_savings", "finding",
+    "counted_monthly_savings", "confidence", "reason",
+]  # fmt: skip
 
-    u, r = row.usage, row.recommendation
+
+def _record(d: dict[str, Any], currency: str) -> dict[str, Any]:
+    """A row of the table and of -o csv, from a recommendation of the JSON document."""
+    from upid.analysis.severity import SEVERITIES
+
+    cur, rec, use = d["current"], d["recommended"], d["usage"]
+    risk, cost = d["risk"] or {}, d["monthly_cost"] or {}
     return {
-        "namespace": u.namespace,
-        "workload_kind": u.workload_kind,
-        "workload": u.workload,
-        "container": u.container,
-        "pods": u.pods,
-        "samples": u.samples,
-        "cpu_p95": u.cpu_p95,
-        "memory_max": u.memory_max,
-        "cpu_request": u.cpu_request,
-        "memory_request": u.memory_request,
-        "memory_limit": u.memory_limit,
-        "recommended_cpu_request": r.cpu_request,
-        "recommended_memory_request": r.memory_request,
-        "recommended_memory_limit": r.memory_limit,
-        "cpu": _change(format_cpu(u.cpu_request), format_cpu(r.cpu_request)),
-        "memory": _change(format_bytes(u.memory_request), format_bytes(r.memory_request)),
-        "severity": row.severity,
-        "severity_rank": SEVERITIES.index(row.severity),
-        "severity_reason": row.severity_reason,
-        "krr_severity": row.krr_severity,
-        "risk": _risk(row.risk),
-        "cpu_shortfall": (row.risk or {}).get("cpu_shortfall"),
-        "confidence": r.confidence,
-        "reason": r.reason,
+        **{k: d[k] for k in ("cluster", "namespace", "workload_kind", "workload", "container", "confidence", "reason")},
+        **{k: d[k] for k in ("severity", "severity_reason", "krr_severity", "finding", "counted_monthly_savings")},
+        "pods": use["pods"],
+        "samples": use["samples"],
+        **{f"{k}_cores": cur[k] for k in ("cpu_request", "cpu_limit")},
+        **{f"{k}_recommended_cores": rec[k] for k in ("cpu_request", "cpu_limit")},
+        **{f"{k}_bytes": cur[k] for k in ("memory_request", "memory_limit")},
+        **{f"{k}_recommended_bytes": rec[k] for k in ("memory_request", "memory_limit")},
+        **{f"{k}_cores": use[k] for k in ("cpu_p50", "cpu_p95", "cpu_max")},
+        **{f"{k}_bytes": use[k] for k in ("memory_p95", "memory_max")},
+        **{k: risk.get(k) for k in ("cpu_shortfall", "cpu_samples_above", "oom_count")},
+        "currency": currency,
+        "monthly_cost_current": cost.get("current"),
+        "monthly_cost_recommended": cost.get("recommended"),
+        "monthly_savings": d["monthly_savings"],
+        # the table's own columns
+        "cpu": _change(format_cpu(cur["cpu_request"]), format_cpu(rec["cpu_request"])),
+        "memory": _change(format_bytes(cur["memory_request"]), format_bytes(rec["memory_request"])),
+        "severity_rank": SEVERITIES.index(d["severity"]),
+        "risk": _risk(d["risk"]),
     }
 
 
-def analysis_view(report: Any, idle: list[Any] | None = None, prices: Any = None) -> View:
+def analysis_view(report: Any, idle: list[Any] | None = None) -> View:
     from upid.analysis.document import analysis_document
 
-    doc = analysis_document(report, idle, prices)
+    doc = analysis_document(report, idle)
     s = doc["summary"]
     money = s["monthly_savings"]
+    cash = lambda v: format_money(v, s["currency"])  # noqa: E731
     cpu, mem = s["cpu_request_cores"], s["memory_request_bytes"]
     footer = [
         f"cluster {report.cluster}  window {iso(report.start)} .. {iso(report.end)}  strategy {report.strategy}  "
@@ -115,20 +126,21 @@ def analysis_view(report: Any, idle: list[Any] | None = None, prices: Any = None
         f"CPU requests {format_cpu(cpu['current'])} -> {format_cpu(cpu['recommended'])}  "
         f"memory {format_bytes(mem['current'])} -> {format_bytes(mem['recommended'])}  "
         f"backtest OOM kills {s['backtest_ooms']}",
-        f"monthly cost {format_money(s['monthly_cost']['current'], s['currency'])} -> "
-        f"{format_money(s['monthly_cost']['recommended'], s['currency'])}  savings a month: "
-        f"{format_money(money['total'], s['currency'])} ({format_money(money['rightsizing'], s['currency'])} "
-        f"right-sizing, {format_money(money['idle'], s['currency'])} idle workloads)",
+        f"monthly cost {cash(s['monthly_cost']['current'])} -> {cash(s['monthly_cost']['recommended'])} "
+        f"(window cost / {s['covered_hours']:g} covered hours x 730)",
+        f"savings a month {cash(money['total'])} = {cash(money['rightsizing'])} right-sizing "
+        f"+ {cash(money['idle'])} idle workloads (their whole cost) + {cash(money['sleep'])} sleep schedules; "
+        "each workload counted once (SAVED BY)",
     ]
-    records = [{**_record(r), "monthly_savings": r.monthly_savings} for r in report.rows]
+    records = [_record(d, s["currency"]) for d in doc["recommendations"]]
     totals = {
         "pods": sum(r["pods"] for r in records),
         "cpu": _change(format_cpu(cpu["current"]), format_cpu(cpu["recommended"])),
         "memory": _change(format_bytes(mem["current"]), format_bytes(mem["recommended"])),
-        "monthly_savings": round(sum(r.monthly_savings for r in report.rows), 2),
+        "counted_monthly_savings": money["total"],
     }
-    columns = with_money(COLUMNS, report.currency, "monthly_savings")
-    return View(document=doc, records=records, columns=columns, footer=footer, totals=totals)
+    columns = with_money(COLUMNS, report.currency, "counted_monthly_savings")
+    return View(document=doc, records=records, columns=columns, footer=footer, totals=totals, csv=CSV)
 
 
 def analyze(

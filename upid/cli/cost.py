@@ -29,12 +29,22 @@ app = typer.Typer(
 BY = ("namespace", "workload", "node")
 EXAMPLES = """Examples:
 
-  upid cost                          # by namespace, last 7 days
+  upid cost                          # by namespace, a month at the last 14 days' rate
 
   upid cost --by workload -n shop --window 30d -o json
 
+  upid cost --period window          # what the window itself cost
+
   upid cost --by label=team
 """
+
+
+def _period(value: str) -> str:
+    from upid.errors import UsageError
+
+    if value in ("month", "window"):
+        return value
+    raise UsageError(f"unknown --period {value!r}; allowed: month, window")
 
 
 def _by(value: str) -> str:
@@ -56,7 +66,19 @@ def cost(
     by: Annotated[
         str, typer.Option("--by", metavar="GROUP", callback=_by, help=f"Group by {', '.join(BY)} or label=KEY.")
     ] = "namespace",
-    window: Annotated[str, typer.Option("--window", metavar="DURATION", help="How far back from the end.")] = "7d",
+    window: Annotated[
+        str, typer.Option("--window", metavar="DURATION", help="How far back from the end (as analyze's --history).")
+    ] = "14d",
+    period: Annotated[
+        str,
+        typer.Option(
+            "--period",
+            metavar="PERIOD",
+            callback=lambda v: _period(v),
+            help="month: window cost / covered hours x 730, as every monthly figure of upid; window: the window's "
+            "own cost.",
+        ),
+    ] = "month",
     until: UntilOpt = None,
     output: Annotated[str, output_option()] = "table",
     no_headers: NoHeadersOpt = False,
@@ -77,7 +99,9 @@ def cost(
     frame = load(target, request)
     labels = target.workload_labels(frame.cluster) if by.startswith("label=") else None
     book = pricebook(s.settings)
-    report = cost_report(histories(frame), target.nodes(frame.cluster), frame.start, frame.end, book, by, labels)
+    report = cost_report(
+        histories(frame), target.nodes(frame.cluster), frame.start, frame.end, book, by, labels, period
+    )
     emit(_view(report, frame, book.unit.currency), output, s, no_headers, sort_by)
 
 
@@ -85,6 +109,10 @@ def _view(report: Any, frame: Any, currency: str) -> View:
     money = lambda v: format_money(v, currency)  # noqa: E731
     records = [
         {
+            "cluster": frame.cluster,
+            "by": report.by,
+            "period": report.period,
+            "currency": currency,
             "group": g.key,
             "cpu_cost": round(g.cpu_cost, 2),
             "memory_cost": round(g.memory_cost, 2),
@@ -98,8 +126,10 @@ def _view(report: Any, frame: Any, currency: str) -> View:
         "cluster": frame.cluster,
         "window": {"start": iso(frame.start), "end": iso(frame.end)},
         "by": report.by,
+        "period": report.period,
+        "covered_hours": round(report.covered_hours, 2),
         "currency": currency,
-        "groups": records,
+        "groups": [{k: r[k] for k in ("group", "cpu_cost", "memory_cost", "cost", "efficiency")} for r in records],
         "nodes": [
             {
                 "name": n.name,
@@ -118,20 +148,28 @@ def _view(report: Any, frame: Any, currency: str) -> View:
             "idle_cost": None if idle is None else round(idle, 2),
         },
     }
+    per = (
+        f"a month (window cost / {report.covered_hours:.2f} covered hours x 730)"
+        if report.period == "month"
+        else f"over the window ({report.covered_hours:.2f} covered hours)"
+    )
     footer = [
         f"cluster {frame.cluster}  window {iso(frame.start)} .. {iso(frame.end)}  workloads "
         f"{money(report.workload_cost)}"
         + ("" if report.node_cost is None else f"  nodes {money(report.node_cost)}  idle {money(idle)}")
+        + f"  {per}"
     ]
+    unit = "/MO" if report.period == "month" else ""
     columns = [
         Column("group", report.by.upper()),
-        Column("cpu_cost", "CPU", money, numeric=True),
-        Column("memory_cost", "MEMORY", money, numeric=True),
-        Column("cost", "TOTAL", money, numeric=True),
+        Column("cpu_cost", "CPU" + unit, money, numeric=True),
+        Column("memory_cost", "MEMORY" + unit, money, numeric=True),
+        Column("cost", "TOTAL" + unit, money, numeric=True),
         Column("efficiency", "EFFICIENCY", lambda v: "-" if v is None else f"{v * 100:.0f}%", numeric=True),
     ]
     totals = {k: round(sum(r[k] for r in records), 2) for k in ("cpu_cost", "memory_cost", "cost")}
-    return View(document=doc, records=records, columns=columns, footer=footer, totals=totals)
+    csv = ["cluster", "by", "group", "period", "currency", "cpu_cost", "memory_cost", "cost", "efficiency"]
+    return View(document=doc, records=records, columns=columns, footer=footer, totals=totals, csv=csv)
 
 
 @app.command("prices", epilog="Example:\n\n  upid cost prices --cluster prod -o json")

@@ -63,24 +63,34 @@ def forecast(
     emit(_view(report), output, s, no_headers)
 
 
+UNITS = {"cpu": "cores", "memory": "bytes"}
+CSV = ["cluster", "namespace", "workload_kind", "workload", "container", "resource", "unit", "p50_peak", "p90_peak",
+       "model", "mase", "p90_coverage"]  # fmt: skip
+
+
 def _view(report: Any) -> View:
     frame = report.frame
     fmt = {"cpu": format_cpu, "memory": format_bytes}
     forecasts = [_record(frame.cluster, f) for f in report.forecasts]
     records = [
         {
+            "cluster": frame.cluster,
             "namespace": f["namespace"],
+            "workload_kind": f.get("workload_kind"),
             "workload": f["workload"],
             "container": f["container"],
             "resource": f["resource"],
-            "p50_peak": fmt[f["resource"]](max(p["p50"] for p in f["points"])),
-            "p90_peak": fmt[f["resource"]](max(p["p90"] for p in f["points"])),
+            "unit": UNITS[f["resource"]],
+            "p50_peak": max(p["p50"] for p in f["points"]),
+            "p90_peak": max(p["p90"] for p in f["points"]),
             "model": f["model"],
             "mase": f["backtest"]["mase"],
-            "coverage": f["backtest"]["p90_coverage"],
+            "p90_coverage": f["backtest"]["p90_coverage"],
         }
         for f in forecasts
     ]
+    for r in records:  # the table's text, in the resource's unit
+        r["p50_text"], r["p90_text"] = (fmt[r["resource"]](r[k]) for k in ("p50_peak", "p90_peak"))
     capacity = [_trend(t) for t in report.capacity]
     doc = {
         "cluster": frame.cluster,
@@ -95,11 +105,11 @@ def _view(report: Any) -> View:
         Column("workload", "WORKLOAD"),
         Column("container", "CONTAINER"),
         Column("resource", "RESOURCE"),
-        Column("p50_peak", "P50 PEAK", numeric=True),
-        Column("p90_peak", "P90 PEAK", numeric=True),
+        Column("p50_text", "P50 PEAK", numeric=True, sort_key="p50_peak"),
+        Column("p90_text", "P90 PEAK", numeric=True, sort_key="p90_peak"),
         Column("model", "MODEL"),
         Column("mase", "MASE", two, numeric=True),
-        Column("coverage", "P90 COVER", lambda v: "-" if v is None else f"{v * 100:.0f}%", numeric=True),
+        Column("p90_coverage", "P90 COVER", lambda v: "-" if v is None else f"{v * 100:.0f}%", numeric=True),
     ]
     beaten = [f for f in report.forecasts if f.model == "gbm-quantile" and f.mase is not None]
     footer = [
@@ -109,7 +119,9 @@ def _view(report: Any) -> View:
     for t in report.capacity:
         if t.scope == "cluster":
             footer.append(_capacity_line(t))
-    return View(document=doc, records=records, columns=columns, footer=footer, empty="No containers to forecast.")
+    return View(
+        document=doc, records=records, columns=columns, footer=footer, empty="No containers to forecast.", csv=CSV
+    )
 
 
 def _record(cluster: str, f: Any) -> dict[str, Any]:

@@ -76,11 +76,22 @@ def _schedule_fields(schedule: Any) -> dict[str, Any]:
     return {"schedule_days": ",".join(d["days"]), **{k: d[k] for k in ("sleep_at", "wake_up_at", "time_zone")}}
 
 
-def _records(items: list[Any], wide: bool, money: Any) -> list[dict[str, Any]]:
-    from upid.analysis.document import idle_monthly
+CSV = [  # -o csv: raw values, base units in the names
+    "cluster", "namespace", "workload_kind", "workload", "kind", "replicas", "idle_since", "idle_hours",
+    "sleep_hours_per_week", "schedule_days", "sleep_at", "wake_up_at", "time_zone", "confidence", "cpu_p99_cores",
+    "network_p99_bytes_per_s", "cpu_request_cores", "memory_request_bytes", "currency", "monthly_savings", "excluded",
+]  # fmt: skip
 
+
+def _records(items: list[Any], wide: bool, result: Any) -> list[dict[str, Any]]:
     return [
         {
+            "cluster": result.frame.cluster,
+            "currency": result.pricing.currency,
+            "cpu_p99_cores": i.signals.get("cpu_p99"),
+            "network_p99_bytes_per_s": i.signals.get("network_p99"),
+            "cpu_request_cores": i.savings["cpu_cores"],
+            "memory_request_bytes": int(i.savings["memory_bytes"]),
             "namespace": i.namespace,
             "workload_kind": i.workload_kind,
             "workload": i.workload,
@@ -97,7 +108,7 @@ def _records(items: list[Any], wide: bool, money: Any) -> list[dict[str, Any]]:
             "cpu_cores": i.savings["cpu_cores"],
             "memory_bytes": i.savings["memory_bytes"],
             "excluded": i.excluded or "-",
-            "monthly_savings": None if i.excluded else idle_monthly(i, money),
+            "monthly_savings": None if i.excluded else result.monthly(i),
         }
         for i in items
         if wide or not i.excluded
@@ -141,7 +152,7 @@ def idle(
     sort_by: SortByOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    from upid.analysis.document import idle_monthly, idle_record
+    from upid.analysis.document import idle_record
     from upid.cli.window import analysis_request, pricebook
     from upid.workflows.analyze import idle as run
 
@@ -152,17 +163,18 @@ def idle(
     )
     policy = idle_policy(s.settings, min_idle=parse_duration(min_idle), min_confidence=min_confidence)
     with s.progress("looking for idle workloads"):
-        frame, items, money = run(s.store(), request, policy)
+        result = run(s.store(), request, policy)
+    frame, items, money = result.frame, result.items, result.pricing
     flagged = [i for i in items if not i.excluded]
     cores = round(sum(i.savings["cpu_cores"] for i in flagged), 3)
     memory = int(sum(i.savings["memory_bytes"] for i in flagged))
-    monthly = round(sum(idle_monthly(i, money) for i in flagged), 2)
+    monthly = round(sum(result.monthly(i) for i in flagged), 2)
     doc = {
         "cluster": frame.cluster,
         "window": {"start": iso(frame.start), "end": iso(frame.end)},
         "min_idle_hours": parse_duration(min_idle) / 3600,
-        "idle": [idle_record(frame.cluster, i, money) for i in flagged],
-        "excluded": [idle_record(frame.cluster, i, money) for i in items if i.excluded],
+        "idle": [idle_record(frame.cluster, i, result.monthly(i)) for i in flagged],
+        "excluded": [idle_record(frame.cluster, i, None) for i in items if i.excluded],
         "summary": {
             "workloads": len(flagged),
             "cpu_cores": cores,
@@ -178,10 +190,11 @@ def idle(
     ]
     view = View(
         document=doc,
-        records=_records(items, output == "wide", money),
+        records=_records(items, output in ("wide", "csv"), result),
         columns=with_money(COLUMNS, money.currency, "monthly_savings"),
         footer=footer,
         empty="No idle workloads found.",
+        csv=CSV,
         totals={
             "replicas": sum(i.replicas or 0 for i in flagged),
             "cpu_cores": cores,

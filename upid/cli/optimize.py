@@ -202,13 +202,14 @@ def _show_plan(
     if output in PLAN_FORMATS:
         gitops.write(s, plan, result.container_order, output, out, context)
         return
-    records = [_plan_row(c) for c in plan.changes]
+    records = [{**_plan_row(c), "cluster": plan.cluster, "currency": plan.currency} for c in plan.changes]
     view = View(
         document=plan_document(plan),
         records=records,
         columns=with_money(PLAN_COLUMNS, plan.currency, "savings"),
         empty="No changes to make.",
         totals={"savings": round(sum(c.monthly_savings for c in plan.changes), 2)},
+        csv=PLAN_CSV,
     )
     view.footer = summary_lines(plan)
     emit(view, output, s, no_headers, sort_by)
@@ -224,6 +225,12 @@ PLAN_COLUMNS = [
     Column("risk", "BACKTEST RISK", sort_key="cpu_shortfall"),
     Column("confidence", "CONF", lambda v: "-" if v is None else f"{v:.2f}", wide=True, numeric=True),
 ]
+
+
+PLAN_CSV = [  # one row per change; each container's values are in analyze -o csv
+    "cluster", "namespace", "workload_kind", "workload", "action", "containers", "replicas_before", "replicas_after",
+    "severity", "confidence", "cpu_shortfall", "oom_count", "currency", "monthly_savings",
+]  # fmt: skip
 
 
 def _plan_row(c: Any) -> dict[str, Any]:
@@ -255,6 +262,13 @@ def _plan_row(c: Any) -> dict[str, Any]:
         if not risk
         else f"cpu {'-' if shortfall is None else f'{shortfall:.1%}'} / oom {risk.get('oom_count')}",
         "confidence": c.confidence,
+        "workload_kind": c.kind,
+        "containers": " ".join(x.name for x in c.containers),
+        "replicas_before": c.replicas_before,
+        "replicas_after": c.replicas_after,
+        "severity": c.severity,
+        "oom_count": risk.get("oom_count"),
+        "monthly_savings": c.monthly_savings,
     }
 
 

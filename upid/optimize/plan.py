@@ -12,6 +12,7 @@ from typing import Any
 
 from upid.analysis.idle import IdleItem
 from upid.analysis.rightsizing import SEVERITIES, RightsizingReport, Row
+from upid.analysis.savings import Finding
 from upid.optimize import safety
 from upid.optimize.safety import SafetyPolicy
 
@@ -63,6 +64,7 @@ class Skip:
     action: str
     rule: str
     reason: str
+    monthly_savings: float = 0.0  # what the refused change would have saved (none for a part an HPA holds)
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,27 @@ class Plan:
     changes: list[Change]
     skipped: list[Skip]
     below_threshold: int = 0  # changes left out by --min-savings or --severity
+    below_threshold_savings: float = 0.0
+    sleep: dict[Key, float] = field(default_factory=dict)  # workloads to sleep on a schedule: not optimize's job
+    not_applicable: float = 0.0  # findings with nothing to change or scale (no replicas, values as they are)
+    left_out: float = 0.0  # findings of the kind --only leaves out
 
     @property
     def monthly_savings(self) -> float:
         return round(sum(c.monthly_savings for c in self.changes), 2)
+
+    def reconciliation(self) -> dict[str, float]:
+        """The plan's savings and what is not in it, adding up to analyze's savings a month (to the cent)."""
+        skipped = round(sum(s.monthly_savings for s in self.skipped), 2)
+        parts = {
+            "plan": self.monthly_savings,
+            "skipped": skipped,
+            "sleep_schedules": round(sum(self.sleep.values()), 2),
+            "below_threshold": round(self.below_threshold_savings, 2),
+            "nothing_to_change": round(self.not_applicable, 2),
+            "left_out_by_only": round(self.left_out, 2),
+        }
+        return {**parts, "total": round(sum(parts.values()), 2)}
 
 
 def _after(row: Row) -> Values:
@@ -127,23 +146,27 @@ class _Builder:
     ) -> None:
         self.guards, self.annotations, self.options = guards, annotations, options
         self.skipped: list[Skip] = []
+        self.not_applicable = 0.0
 
-    def refuse(self, key: Key, container: str | None, action: str, rule: str, reason: str | None) -> bool:
+    def refuse(
+        self, key: Key, container: str | None, action: str, rule: str, reason: str | None, savings: float = 0.0
+    ) -> bool:
         if reason:
-            self.skipped.append(Skip(*key, container, action, rule, reason))
+            self.skipped.append(Skip(*key, container, action, rule, reason, round(savings, 2)))
         return bool(reason)
 
-    def workload_refused(self, key: Key, action: str) -> bool:
+    def workload_refused(self, key: Key, action: str, savings: float) -> bool:
         policy = self.options.safety
         return self.refuse(
-            key, None, action, "protected-namespace", safety.protected_namespace(key[0], policy)
-        ) or self.refuse(key, None, action, "excluded", safety.excluded(self.annotations.get(key, {})))
+            key, None, action, "protected-namespace", safety.protected_namespace(key[0], policy), savings
+        ) or self.refuse(key, None, action, "excluded", safety.excluded(self.annotations.get(key, {})), savings)
 
     def rightsize(self, key: Key, rows: list[Row]) -> Change | None:
-        if self.workload_refused(key, "rightsize"):
+        whole = sum(r.monthly_savings for r in rows)
+        if self.workload_refused(key, "rightsize", whole):
             return None
         guard = self.guards.get(key, {})
-        if self.refuse(key, None, "rightsize", "pdb", safety.pdb_rollout(key[1], guard)):
+        if self.refuse(key, None, "rightsize", "pdb", safety.pdb_rollout(key[1], guard), whole):
             return None
         blocked = safety.hpa_resources(guard, self.options.safety)
         containers, kept = [], []
@@ -155,11 +178,14 @@ class _Builder:
                 held = ", ".join(sorted(blocked))
                 self.refuse(key, name, "rightsize", "hpa", f"an HPA scales on {held}: {held} left as is")
             if after == before:
+                self.not_applicable += row.monthly_savings
                 continue
             hours = (row.usage.last - row.usage.first) / 3600
-            if self.refuse(key, name, "rightsize", "history", safety.history(hours, self.options.safety)):
+            why = safety.history(hours, self.options.safety)
+            if self.refuse(key, name, "rightsize", "history", why, row.monthly_savings):
                 continue
-            if self.refuse(key, name, "rightsize", "risk", safety.risk(row.risk, self.options.safety)):
+            why = safety.risk(row.risk, self.options.safety)
+            if self.refuse(key, name, "rightsize", "risk", why, row.monthly_savings):
                 continue
             containers.append(ContainerChange(name, before, after))
             kept.append(row)
@@ -185,7 +211,7 @@ class _Builder:
 
     def scale_to_zero(self, item: IdleItem, monthly: float) -> Change | None:
         key = (item.namespace, item.workload_kind, item.workload)
-        if self.workload_refused(key, "scale-to-zero"):
+        if self.workload_refused(key, "scale-to-zero", monthly):
             return None
         guard = self.guards.get(key, {})
         for rule, reason in (
@@ -195,9 +221,10 @@ class _Builder:
             ("history", safety.history(item.idle_hours or 0.0, self.options.safety)),
             ("confidence", safety.idle_confidence(item.confidence, self.options.safety)),
         ):
-            if self.refuse(key, None, "scale-to-zero", rule, reason):
+            if self.refuse(key, None, "scale-to-zero", rule, reason, monthly):
                 return None
         if not item.replicas:
+            self.not_applicable += monthly
             return None
         return Change(
             *key,
@@ -212,32 +239,46 @@ class _Builder:
 def build_plan(
     report: RightsizingReport,
     idle: list[IdleItem],
-    idle_monthly: dict[Key, float],
+    found: dict[Key, Finding],
     guards: dict[Key, dict[str, Any]],
     annotations: dict[Key, dict[str, str]],
     options: PlanOptions,
 ) -> Plan:
-    """`idle_monthly`: what scaling each idle workload to zero saves a month; `guards`: HPA and PDBs per
-    workload (the store's `workload_guards`); `annotations`: each workload's annotations."""
+    """`found`: each workload's one finding (upid/analysis/savings.py), so that the plan and what it leaves
+    out add up to analyze's savings; `guards`: HPA and PDBs per workload (the store's `workload_guards`);
+    `annotations`: each workload's annotations. A workload idle on a schedule is neither resized nor scaled:
+    its sleep schedule is `upid idle -o kube-green`'s."""
     builder = _Builder(guards, annotations, options)
     changes: list[Change] = []
     sleeping: set[Key] = set()
-    if options.only in (None, "idle"):
-        for item in idle:
-            if item.excluded is None and item.schedule is None:  # recurring windows are for sleep schedules
-                key = (item.namespace, item.workload_kind, item.workload)
-                sleeping.add(key)
-                change = builder.scale_to_zero(item, idle_monthly.get(key, 0.0))
-                changes.extend([change] if change else [])
-    if options.only in (None, "rightsize"):
-        per_workload: dict[Key, list[Row]] = defaultdict(list)
-        for row in report.rows:
-            u = row.usage
-            per_workload[(u.namespace, u.workload_kind, u.workload)].append(row)
-        for key, rows in sorted(per_workload.items()):
-            if key not in sleeping:
-                change = builder.rightsize(key, rows)
-                changes.extend([change] if change else [])
+    sleep: dict[Key, float] = {}
+    left_out = 0.0
+    for item in idle:
+        key = (item.namespace, item.workload_kind, item.workload)
+        if item.excluded is not None:
+            continue
+        finding = found.get(key)
+        amount = finding.monthly_savings if finding else 0.0
+        sleeping.add(key)
+        if item.schedule is not None:
+            sleep[key] = amount
+        elif options.only in (None, "idle"):
+            change = builder.scale_to_zero(item, amount)
+            changes.extend([change] if change else [])
+        else:
+            left_out += amount
+    per_workload: dict[Key, list[Row]] = defaultdict(list)
+    for row in report.rows:
+        u = row.usage
+        per_workload[(u.namespace, u.workload_kind, u.workload)].append(row)
+    for key, rows in sorted(per_workload.items()):
+        if key in sleeping:
+            continue
+        if options.only in (None, "rightsize"):
+            change = builder.rightsize(key, rows)
+            changes.extend([change] if change else [])
+        else:
+            left_out += sum(r.monthly_savings for r in rows)
     floor = SEVERITIES.index(options.min_severity)
     kept = [
         c
@@ -254,4 +295,8 @@ def build_plan(
         changes=sorted(kept, key=lambda c: -c.monthly_savings),
         skipped=builder.skipped,
         below_threshold=len(changes) - len(kept),
+        below_threshold_savings=sum(c.monthly_savings for c in changes if c not in kept),
+        sleep=sleep,
+        not_applicable=builder.not_applicable,
+        left_out=left_out,
     )

@@ -50,8 +50,13 @@ def plan_document(plan: Plan) -> dict[str, Any]:
                 "action": s.action,
                 "rule": s.rule,
                 "reason": s.reason,
+                "monthly_savings": s.monthly_savings,
             }
             for s in plan.skipped
+        ],
+        "sleep_schedules": [
+            {"namespace": k[0], "workload_kind": k[1], "workload": k[2], "monthly_savings": v}
+            for k, v in sorted(plan.sleep.items())
         ],
         "summary": plan_summary(plan),
     }
@@ -65,6 +70,7 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
         "skipped": len(plan.skipped),
         "below_threshold": plan.below_threshold,
         "monthly_savings": plan.monthly_savings,
+        "reconciliation": plan.reconciliation(),
         "currency": plan.currency,
     }
 
@@ -114,6 +120,7 @@ def plan_text(plan: Plan) -> str:
 
 def summary_lines(plan: Plan) -> list[str]:
     doc = plan_summary(plan)
+    cash = lambda v: format_money(v, plan.currency)  # noqa: E731
     out = [
         f"{doc['changes']} change(s): {doc['rightsize']} right-sizing, {doc['scale_to_zero']} scale to zero; "
         f"savings {format_money(plan.monthly_savings, plan.currency)} a month",
@@ -122,5 +129,12 @@ def summary_lines(plan: Plan) -> list[str]:
         out.append(f"{plan.below_threshold} change(s) below --min-savings/--severity left out")
     for s in plan.skipped:
         what = f"{s.namespace}/{s.kind}/{s.name}" + (f" [{s.container}]" if s.container else "")
-        out.append(f"skipped {s.action} {what}: {s.reason} (rule {s.rule})")
+        out.append(f"skipped {s.action} {what}: {s.reason} (rule {s.rule}; {cash(s.monthly_savings)} a month)")
+    r = plan.reconciliation()
+    parts = [(r["skipped"], "skipped by safety rules"), (r["sleep_schedules"], "sleep schedules (upid idle -o "
+             "kube-green)"), (r["below_threshold"], "below --min-savings/--severity"), (r["nothing_to_change"],
+             "nothing to change"), (r["left_out_by_only"], "left out by --only")]  # fmt: skip
+    rest = " + ".join(f"{cash(v)} {what}" for v, what in parts if v)
+    out.append(f"savings a month: {cash(r['plan'])} in the plan" + (f" + {rest}" if rest else "")
+               + f" = {cash(r['total'])}, analyze's savings a month")  # fmt: skip
     return out

@@ -20,15 +20,11 @@ def namespace_costs(analysis: dict[str, Any]) -> list[dict[str, Any]]:
     workload's under idle only), most expensive first."""
     fields = ("current", "recommended", "rs", "idle")
     rows: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(fields, 0.0))
-    asleep = {(i["namespace"], i["workload_kind"], i["workload"]) for i in analysis["idle"]}
-    for r in analysis["recommendations"]:
+    for r in analysis["recommendations"]:  # each container as the summary counts it (docs/cost.md)
         cost, row = r.get("monthly_cost") or {}, rows[r["namespace"]]
         row["current"] += cost.get("current", 0.0)
         row["recommended"] += cost.get("recommended", 0.0)
-        if (r["namespace"], r["workload_kind"], r["workload"]) not in asleep:  # saved as idle, counted once
-            row["rs"] += r.get("monthly_savings") or 0.0
-    for i in analysis["idle"]:
-        rows[i["namespace"]]["idle"] += i.get("monthly_savings") or 0.0
+        row["rs" if r["finding"] == "rightsize" else "idle"] += r["counted_monthly_savings"]
     out = [
         {
             "namespace": ns,

@@ -48,13 +48,16 @@ def _summary(doc: dict[str, Any]) -> str:
             "Savings a month",
             _e(format_money(save["total"], money)),
             f"{_e(format_money(save['rightsizing'], money))} right-sizing, "
-            f"{_e(format_money(save['idle'], money))} idle workloads",
+            f"{_e(format_money(save['idle'], money))} idle workloads, "
+            f"{_e(format_money(save['sleep'], money))} sleep schedules",
             "savings",
         ),
         _card(
             "Monthly cost",
             _change(format_money(cost["current"], money), format_money(cost["recommended"], money)),
-            "requests priced at their nodes' rates",
+            "max(request, usage) at each node's price"
+            if s["priced_by"] == "nodes"
+            else "max(request, usage) at the unit prices (no node collected)",
         ),
         _card("Score", f"{_e(s['score'])} <span class='grade'>{_e(s['grade'])}</span>", "KRR's score and grade"),
         _card("Containers", _e(s["containers"]), f"{s['workloads']} workloads, {s['samples']:,} samples"),

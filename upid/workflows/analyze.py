@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from upid.analysis.cost import Prices, Pricing, node_costs, workload_pricing
+from upid.analysis.cost import Prices, Pricing, node_costs, sampling_interval
 from upid.analysis.frame import UsageFrame
 from upid.analysis.history import ContainerHistory, histories
 from upid.analysis.idle import IdleItem, IdlePolicy, detect
 from upid.analysis.pricebook import PriceBook
 from upid.analysis.rightsizing import RightsizingReport, rightsize
+from upid.analysis.savings import current_monthly, idle_monthly
 from upid.analysis.severity import SeverityRule
 from upid.errors import NoDataError, UsageError
 from upid.selectors import matches, parse_selector
@@ -107,14 +108,26 @@ def analyze(
     return result.report, result.idle
 
 
-def idle(store: Store, request: AnalysisRequest, policy: IdlePolicy) -> tuple[UsageFrame, list[IdleItem], Pricing]:
+@dataclass(frozen=True)
+class IdleResult:
+    frame: UsageFrame
+    items: list[IdleItem]
+    pricing: Pricing
+    current: dict[tuple[str, str, str, str], float]  # each container's current monthly cost (savings.py)
+
+    def monthly(self, item: IdleItem) -> float:
+        return idle_monthly(item, self.current)
+
+
+def idle(store: Store, request: AnalysisRequest, policy: IdlePolicy) -> IdleResult:
     frame = load(store, request)
     containers = histories(frame)
-    return frame, detect(containers, frame.end, policy), pricing(store, frame, containers, request.book)
+    rates = pricing(store, frame, containers, request.book)
+    return IdleResult(frame, detect(containers, frame.end, policy), rates, current_monthly(containers, rates))
 
 
 def pricing(store: Store, frame: UsageFrame, containers: list[ContainerHistory], book: PriceBook | None) -> Pricing:
-    """Each workload's rates: its node's when the cluster's nodes were collected, else the unit prices."""
+    """Each pod's rates: its node's when the cluster's nodes were collected, else the unit prices."""
     book = book or PriceBook(Prices())
-    _, rates = node_costs(store.nodes(frame.cluster), frame.start, frame.end, book)
-    return workload_pricing(containers, rates, book.unit)
+    _, rates = node_costs(store.nodes(frame.cluster), frame.start, frame.end, book, sampling_interval(containers))
+    return Pricing(book.unit, rates)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from upid.analysis.document import idle_monthly
 from upid.analysis.history import histories
 from upid.analysis.idle import IdlePolicy, detect
 from upid.analysis.rightsizing import rightsize
+from upid.analysis.savings import findings
 from upid.optimize.plan import Plan, PlanOptions, build_plan
 from upid.store.base import Store
 from upid.workflows.analyze import AnalysisRequest, load, pricing
@@ -25,11 +25,10 @@ def make_plan(store: Store, request: AnalysisRequest, options: PlanOptions, idle
     # is the plan's safety rule (--allow-hpa), not the strategy's.
     containers = [replace(h, hpa_resources=frozenset()) for h in histories(frame)]
     rates = pricing(store, frame, containers, request.book)
-    report = rightsize(frame, request.strategy, request.cpu_limit, rates, containers)
+    report = rightsize(frame, request.strategy, request.cpu_limit, rates, containers, request.severity)
     idle = detect(containers, frame.end, idle_policy)
     guards = store.workload_guards(frame.cluster)
     annotations = {h.key[:3]: h.annotations for h in containers}
-    monthly = {(i.namespace, i.workload_kind, i.workload): idle_monthly(i, rates) for i in idle}
-    plan = build_plan(report, idle, monthly, guards, annotations, options)
+    plan = build_plan(report, idle, findings(report, idle), guards, annotations, options)
     order = {key: list(g.get("containers") or []) for key, g in guards.items()}
     return PlanResult(plan, order)

@@ -60,6 +60,7 @@ class View:
     empty: str = "No resources found."
     footer: list[str] = field(default_factory=list)  # summary lines under a table
     totals: dict[str, Any] | None = None  # a TOTAL row under a table, in the records' keys and raw values
+    csv: list[str] | None = None  # -o csv's columns: record keys, raw values in base units named in the key
 
 
 Printer = Callable[[View, "Session", bool], None]
@@ -99,7 +100,7 @@ def output_option(extra: tuple[str, ...] = ()) -> Any:
 
 
 def sort_records(view: View, sort_by: str) -> None:
-    """kubectl's --sort-by, on a column: its key (as in -o csv's header) or its header; '-' first: descending.
+    """kubectl's --sort-by, on a column: its key, its header or any column of -o csv; '-' first: descending.
     Rows without a value go last either way."""
     descending = sort_by.startswith("-")
     wanted = sort_by.lstrip("-").lstrip(".").lower()
@@ -107,9 +108,11 @@ def sort_records(view: View, sort_by: str) -> None:
         (c for c in view.columns if wanted in (c.key.lower(), c.header.lower(), c.header.lower().replace(" ", "-"))),
         None,
     )
-    if column is None:
-        raise UsageError(f"unknown --sort-by column {sort_by!r}; allowed: {', '.join(c.key for c in view.columns)}")
-    key = column.sort_key or column.key
+    raw = next((k for k in view.csv or [] if k.lower() == wanted), None)  # or any column of -o csv
+    if column is None and raw is None:
+        allowed = dict.fromkeys([c.key for c in view.columns] + list(view.csv or []))
+        raise UsageError(f"unknown --sort-by column {sort_by!r}; allowed: {', '.join(allowed)}")
+    key = (column.sort_key or column.key) if column else str(raw)
 
     def value(record: dict[str, Any]) -> Any:
         v = record.get(key)

@@ -33,7 +33,8 @@ def junit(report: Any, fail_on: str) -> str:
                 failure.text = (
                     f"CPU request {format_cpu(u.cpu_request)} -> {format_cpu(r.cpu_request)}, "
                     f"memory {format_bytes(u.memory_request)} -> {format_bytes(r.memory_request)}, "
-                    f"savings {format_money(row.monthly_savings, report.currency)} a month"
+                    f"savings {format_money(row.monthly_savings, report.currency)} a month; "
+                    f"{row.severity}: {row.severity_reason}"
                 )
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
