@@ -317,3 +317,40 @@ def test_a_reader_that_leaves_early_is_not_an_error(home: Path, args: tuple[str,
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0, err
     assert err == ""
+
+
+def _every_command(cmd, path=("upid",)):
+    yield path, cmd
+    for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+        yield from _every_command(sub, (*path, name))
+
+
+def test_every_help_has_an_example_and_fits_80_columns(home: Path) -> None:
+    """Examples are printed as written (never rewrapped away from their comment), so each must fit."""
+    from upid.cli.app import cli_command
+
+    problems = []
+    for path, cmd in _every_command(cli_command()):
+        if path[-1] == "completion" or cmd.hidden:
+            continue
+        r = subprocess.run([sys.executable, "-m", "upid", *path[1:], "--help"], capture_output=True, text=True,
+                           env={**os.environ, "COLUMNS": "80", "UPID_HOME": str(home)}, timeout=60)  # fmt: skip
+        if "Example" not in r.stdout:
+            problems.append(f"{' '.join(path)}: no example")
+        problems += [
+            f"{' '.join(path)}: {len(line)} columns: {line}" for line in r.stdout.splitlines() if len(line) > 80
+        ]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_kubectl_plugin_says_kubectl_upid(home: Path) -> None:
+    code = "import sys; from upid.cli.app import kubectl_main as m; sys.argv = ['kubectl-upid', 'analyze', '-h']; m()"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "UPID_HOME": str(home)})  # fmt: skip
+    assert r.stdout.startswith("Usage: kubectl upid analyze") and "  kubectl upid analyze" in r.stdout
+
+
+def test_an_option_without_its_value_points_at_the_subcommand(upid) -> None:
+    r = upid("storage", "status", "-o")
+    assert r.code == ExitCode.USAGE
+    assert "allowed: table, wide, json, yaml, csv" in r.err and "see 'upid storage status --help'" in r.err

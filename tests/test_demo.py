@@ -24,7 +24,7 @@ def test_demo_analyses_the_bundled_real_sample_without_touching_the_user_store(
     vms, rows = con.execute(f"SELECT count(DISTINCT pod), count(*) FROM '{sample_path()}'").fetchone()
     assert doc["summary"]["containers"] == vms == 50
     assert doc["cluster"] == "demo"
-    assert "demo store:" in r.err and "next:" in r.err
+    assert "demo store:" in r.err and "next, on the demo's store" in r.err
     assert user_store.read_bytes() == before
     assert (home / "demo" / "upid.duckdb").exists()
     again = upid("demo")  # rebuilt from scratch each time
@@ -35,3 +35,20 @@ def test_demo_as_a_fresh_process(home: Path) -> None:
     r = run_process(home, "demo")
     assert r.code == 0, r.err
     assert r.out.splitlines()[0].split()[:2] == ["NAMESPACE", "WORKLOAD"]
+
+
+def test_the_commands_the_demo_suggests_work_as_written(upid, home, tmp_path, monkeypatch) -> None:
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    r = upid("demo")
+    assert r.code == 0, r.err
+    suggested = [line.split("#")[0].strip() for line in r.err.splitlines() if line.startswith("  upid ")]
+    on_demo = [c for c in suggested if "--store" in c]
+    assert len(on_demo) >= 4
+    for command in on_demo:
+        run = upid(*shlex.split(command)[1:])
+        assert run.code == 0, (command, run.err)
+    assert (tmp_path / "upid-demo.html").stat().st_size > 100_000
+    plain = upid("analyze")  # the user's own store does not exist yet: the hint names the demo's
+    assert plain.code == 4 and f"--store {home / 'demo' / 'upid.duckdb'}" in plain.err

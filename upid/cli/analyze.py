@@ -27,9 +27,11 @@ from upid.units import format_bytes, format_count, format_cpu, format_money, iso
 HELP = "Recommend requests and limits for every workload container, with their risk backtested on its own history."
 EXAMPLES = """Examples:
 
-  upid analyze                       # the only cluster in the store, last 14 days of its history
+  upid analyze                # the store's only cluster, the last 14 days
 
-  upid analyze --cluster prod -n shop --history 7d --strategy krr-simple -o json
+  upid analyze --cluster prod -n shop --history 7d -o json
+
+  upid analyze --strategy krr-simple -o wide
 """
 
 

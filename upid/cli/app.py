@@ -25,6 +25,10 @@ PRIVATE_UMASK = 0o077  # files 0600, folders 0700: the store holds a cluster's i
 app = typer.Typer(
     name="upid",
     help="Find wasted Kubernetes capacity from your cluster's own history, and take it back safely.",
+    epilog="Examples:\n\n"
+    "  upid demo                            # real traces, offline, own store\n"
+    "  upid storage collect --context prod   # a snapshot (cron: every 5 min)\n"
+    "  upid analyze --cluster prod -o wide",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -74,17 +78,44 @@ def _error(message: str, hint: str | None = None) -> None:
     print(redact.url(f"error: {message}" + (f" ({hint})" if hint else "")), file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _examples_as_written(epilog: str, prog: str) -> str:
+    """An epilog whose indented paragraphs (examples) click prints as written: never rewrapped, so a command
+    stays on its line with its comment; `upid` named as the program is called (`kubectl upid`)."""
+    paragraphs = [f"\b\n{p}" if p.startswith("  ") else p for p in epilog.split("\n\n")]
+    text = "\n\n".join(paragraphs)
+    return text.replace("  upid ", f"  {prog} ") if prog != "upid" else text
+
+
+def cli_command(prog: str = "upid") -> Any:
+    """The click command tree, with every help's examples kept as written (see above)."""
+    root = typer.main.get_command(app)
+
+    def walk(cmd: Any) -> None:
+        if cmd.epilog:
+            cmd.epilog = _examples_as_written(cmd.epilog, prog)
+        for sub in getattr(cmd, "commands", {}).values():
+            walk(sub)
+
+    walk(root)
+    return root
+
+
+def kubectl_main() -> int:
+    """`kubectl upid ...` (the kubectl-upid plugin): usage lines and examples say `kubectl upid`."""
+    return main(prog="kubectl upid")
+
+
+def main(argv: list[str] | None = None, prog: str = "upid") -> int:
     """Run the CLI; return the exit status instead of raising."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("UPID_DEBUG", "").lower() in ("1", "true", "yes")
     args = [a for a in args if a != "--debug"]
-    command = typer.main.get_command(app)
+    command = cli_command(prog)
     if completion.COMPLETE_VAR in os.environ:  # the shell asks what fits where the cursor is
         completion.enable()
     umask = os.umask(PRIVATE_UMASK)  # the store, its blocks, config, reports: owner-only, whatever the umask
     try:
-        code = _run(command, args, debug)
+        code = _run(command, args, debug, prog)
         sys.stdout.flush()  # here, not at exit, so that a reader that left is seen (below)
         return code
     except BrokenPipeError:
@@ -102,9 +133,32 @@ def _reader_left() -> int:
     return ExitCode.OK
 
 
-def _run(command: Any, args: list[str], debug: bool) -> int:
+def _command_path(command: Any, args: list[str], prog: str) -> str:
+    """The subcommand the arguments name (`upid storage import`), for the hint of a usage error."""
+    path = [prog]
+    for token in args:
+        sub = getattr(command, "commands", {}).get(token)
+        if sub is None:
+            break
+        path.append(token)
+        command = sub
+    return " ".join(path)
+
+
+def _formats(command: Any, where: str, error: Exception) -> str:
+    """For `-o` given without a value: the formats that command takes."""
+    if not isinstance(error, click_errors.BadOptionUsage) or error.option_name not in ("-o", "--output"):
+        return ""
+    for name in where.split()[1:]:
+        command = getattr(command, "commands", {}).get(name, command)
+    option = next((p for p in getattr(command, "params", []) if "--output" in getattr(p, "opts", [])), None)
+    help_text = getattr(option, "help", "") or ""
+    return "; " + help_text.rstrip(".").replace("Output format: ", "allowed: ") if help_text else ""
+
+
+def _run(command: Any, args: list[str], debug: bool, prog: str = "upid") -> int:
     try:
-        code = command.main(args=args, prog_name="upid", standalone_mode=False, obj={"argv": args, "debug": debug})
+        code = command.main(args=args, prog_name=prog, standalone_mode=False, obj={"argv": args, "debug": debug})
         return int(code) if isinstance(code, int) else ExitCode.OK  # click returns typer.Exit's code here
     except typer.Exit as e:
         return int(e.exit_code)
@@ -112,8 +166,8 @@ def _run(command: Any, args: list[str], debug: bool) -> int:
         print(e.ctx.get_help() if e.ctx else "", file=sys.stderr)
         return ExitCode.USAGE
     except click_errors.UsageError as e:
-        where = e.ctx.command_path if e.ctx else "upid"
-        _error(e.format_message().rstrip("."), f"see '{where} --help'")
+        where = e.ctx.command_path if e.ctx and e.ctx.command_path != prog else _command_path(command, args, prog)
+        _error(e.format_message().rstrip(".") + _formats(command, where, e), f"see '{where} --help'")
         return ExitCode.USAGE
     except UpidError as e:
         if debug:

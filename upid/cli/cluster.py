@@ -11,7 +11,11 @@ from upid.cli.printers import Column, View, emit, output_option
 from upid.cli.session import session
 from upid.units import format_bytes, format_cpu, parse_duration
 
-app = typer.Typer(help="Inspect clusters through their API.", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect clusters through their API.",
+    epilog="Examples:\n\n  upid cluster info --context prod\n  upid cluster rbac | kubectl apply -f -",
+    no_args_is_help=True,
+)
 
 
 @app.command("info", epilog="Example:\n\n  upid cluster info --context prod -o json")
@@ -40,3 +44,20 @@ def info(
         Column("server", "SERVER", wide=True),
     ]
     emit(View(document=doc, records=[doc], columns=columns), output, s)
+
+
+@app.command(
+    "rbac",
+    epilog="Examples:\n\n  upid cluster rbac | kubectl apply -f -\n  upid cluster rbac --optimize | kubectl apply -f -",
+)
+def rbac(
+    optimize: Annotated[
+        bool, typer.Option("--optimize", help="The opt-in write access of optimize --apply, rollback and wake.")
+    ] = False,
+) -> None:
+    """Print the least-privilege RBAC upid needs (a Namespace, ServiceAccount, ClusterRole and binding), to apply
+    with kubectl: read-only for collect, or with --optimize the write access to change workloads."""
+    from importlib import resources
+
+    name = "rbac-optimize.yaml" if optimize else "rbac.yaml"
+    print((resources.files("upid.data") / "kubernetes" / name).read_text(encoding="utf-8"), end="")

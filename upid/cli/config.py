@@ -9,7 +9,11 @@ import typer
 from upid.cli.printers import Column, View, emit, output_option
 from upid.cli.session import session
 
-app = typer.Typer(help="Show and change settings (flag > UPID_* env > config.toml > default).", no_args_is_help=True)
+app = typer.Typer(
+    help="Show and change settings (flag > UPID_* env > config.toml > default).",
+    epilog="Examples:\n\n  upid config view\n  upid config set cluster prod",
+    no_args_is_help=True,
+)
 
 
 @app.command("path", epilog="Example:\n\n  upid config path")

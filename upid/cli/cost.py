@@ -29,11 +29,11 @@ app = typer.Typer(
 BY = ("namespace", "workload", "node")
 EXAMPLES = """Examples:
 
-  upid cost                          # by namespace, a month at the last 14 days' rate
+  upid cost                   # by namespace: a month at the 14 days' rate
 
   upid cost --by workload -n shop --window 30d -o json
 
-  upid cost --period window          # what the window itself cost
+  upid cost --period window    # what the window itself cost
 
   upid cost --by label=team
 """

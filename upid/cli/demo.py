@@ -29,11 +29,13 @@ def demo(ctx: typer.Context, output: Annotated[str, output_option()] = "table") 
     s.notice(f"demo store: {result.store} ({result.samples:,} real samples from {result.source})")
     emit(analysis_view(result.report, result.idle), output, s)
     s.notice(
-        "\nnext:\n"
-        f"  upid analyze --store {result.store} -o wide     # more columns\n"
-        f"  upid optimize --store {result.store}           # the findings as a dry-run diff of changes\n"
-        f"  upid report --store {result.store} --html upid-demo.html   # charts, cost by namespace, idle list\n"
-        f"  upid storage status --store {result.store}\n"
+        "\nnext, on the demo's store (your own store is not touched):\n"
+        f"  upid analyze --store {result.store} -o wide\n"
+        f"  upid optimize --store {result.store}\n"
+        f"  upid report --store {result.store} --html upid-demo.html\n"
         f'  upid storage query --store {result.store} "SELECT namespace, count(*) FROM usage GROUP BY 1"\n'
-        "  upid storage import FILE                     # your own data (docs/import-format.md)"
+        "then on your own cluster (into ~/.upid, or $UPID_HOME):\n"
+        "  upid storage collect --context CONTEXT        # a snapshot; cron it every 5 minutes\n"
+        "  upid storage import usage.csv.gz --cluster prod   # or history from a file\n"
+        "  upid analyze --cluster prod"
     )

@@ -26,7 +26,7 @@ from upid.units import format_bytes, format_cpu, iso, parse_duration
 HELP = "Forecast each workload container's CPU and memory (p50 and p90, hourly), backtested against seasonal naive."
 EXAMPLES = """Examples:
 
-  upid forecast                          # next 7 days from the last 21 days of history
+  upid forecast                # the next 7 days, from the last 21 of history
 
   upid forecast -n shop --horizon 3d -o json
 """

@@ -25,9 +25,9 @@ from upid.units import format_bytes, format_cpu, format_money, iso, parse_durati
 HELP = "Find idle workloads from their measured usage: CPU, memory and network near zero for long enough."
 EXAMPLES = """Examples:
 
-  upid idle                          # idle for at least 24 h in the last 14 days
+  upid idle                      # idle for 24 h or more in the last 14 days
 
-  upid idle --min-idle 3d -n staging -o wide     # wide also lists what was excluded, and why
+  upid idle --min-idle 3d -n staging -o wide   # and what was excluded, why
 """
 
 COLUMNS = [

@@ -35,9 +35,9 @@ from upid.units import iso
 HELP = "Turn findings into changes: a dry-run diff, GitOps patches, or applied with an audit trail and a rollback."
 EXAMPLES = """Examples:
 
-  upid optimize                                  # dry run: what would change, with savings and risk
+  upid optimize                    # dry run: the changes, savings and risk
 
-  upid optimize -n shop -o patch --out patches/  # strategic merge patches + kustomization.yaml for GitOps
+  upid optimize -n shop -o patch --out patches/   # patches for GitOps
 
   upid optimize --context prod --only idle --apply
 

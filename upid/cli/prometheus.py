@@ -18,10 +18,12 @@ HELP = (
 )
 EXAMPLES = """Examples:
 
-  upid storage import-prometheus --url http://prometheus.monitoring:9090 --cluster prod
+  upid storage import-prometheus --cluster prod \\
+      --url http://prometheus.monitoring:9090
 
-  upid storage import-prometheus --url https://prom.example.org --token-file /var/run/secrets/token \\
-      --history 30d -n shop -n payments --match 'cluster="prod"' -o json
+  upid storage import-prometheus --url https://prom.example.org \\
+      --token-file /var/run/secrets/token --history 30d -n shop \\
+      --match 'cluster="prod"' -o json
 """
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import typer
-
 WIDTH = 100
 
 
@@ -23,9 +21,9 @@ def _walk(command: Any, path: list[str], parent: Any) -> list[tuple[str, str]]:
 
 
 def render() -> str:
-    from upid.cli.app import app
+    from upid.cli.app import cli_command
 
-    root = typer.main.get_command(app)
+    root = cli_command()
     parts = [
         "# upid command reference",
         "",

@@ -28,7 +28,7 @@ HELP = (
 )
 EXAMPLES = """Examples:
 
-  upid report --html report.html               # the only cluster in the store, last 14 days
+  upid report --html report.html   # the store's only cluster, last 14 days
 
   upid report --html - -n shop --history 7d > shop.html
 """

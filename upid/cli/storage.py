@@ -26,19 +26,48 @@ from upid.cli.session import Session, session
 from upid.errors import UsageError
 from upid.units import format_bytes, format_count, iso, parse_duration
 
-app = typer.Typer(help="Import, inspect, query, export and clean up the history store.", no_args_is_help=True)
+app = typer.Typer(
+    help="Import, inspect, query, export and clean up the history store.",
+    epilog="Examples:\n\n"
+    "  upid storage collect --context prod          # a snapshot from the cluster\n"
+    "  upid storage import usage.csv.gz --cluster prod\n"
+    "  upid storage status",
+    no_args_is_help=True,
+)
 
 
 app.command("import-prometheus", help=prometheus.HELP, epilog=prometheus.EXAMPLES)(prometheus.import_prometheus)
 
 
-@app.command("import", epilog="Example:\n\n  upid storage import usage.csv.gz --cluster prod")
+IMPORT_EPILOG = """Columns (a header row; names in any case; others are ignored):
+
+\b
+  timestamp       ISO-8601 or UNIX seconds             required
+  namespace, pod, container                            required
+  cpu_cores       usage, cores                         required
+  memory_bytes    working set, bytes                   required
+  cluster         default: --cluster                   optional
+  workload_kind, workload   default: Deployment, pod   optional
+  node                                                 optional
+  cpu_request_cores, cpu_limit_cores                   optional
+  memory_request_bytes, memory_limit_bytes             optional
+  network_rx_bytes_per_s, network_tx_bytes_per_s       optional
+
+A bad row is skipped and counted, never the whole file.
+
+Example:
+
+  upid storage import usage.csv.gz --cluster prod
+"""
+
+
+@app.command("import", epilog=IMPORT_EPILOG)
 def import_(
     ctx: typer.Context,
     path: Annotated[
         Path,
         typer.Argument(
-            help="CSV, gzip CSV or Parquet file in the canonical format (docs/import-format.md).",
+            help="CSV, gzip CSV or Parquet file in the canonical format (the columns are below).",
             show_default=False,
         ),
     ],
@@ -305,8 +334,8 @@ def query(
 
 @app.command(
     "export",
-    epilog='Example:\n\n  upid storage export ./upid-export && duckdb -c "SELECT count(*) '
-    "FROM './upid-export/**/*.parquet'\"",
+    epilog="Example:\n\n  upid storage export ./upid-export\n\n"
+    "  duckdb -c \"SELECT count(*) FROM './upid-export/**/*.parquet'\"",
 )
 def export(
     ctx: typer.Context,
@@ -322,7 +351,7 @@ def export(
 
 @app.command(
     "collect",
-    epilog="Examples:\n\n  upid storage collect                      # the current context, all namespaces\n\n"
+    epilog="Examples:\n\n  upid storage collect          # the current context, all namespaces\n\n"
     "  upid storage collect --all-contexts -o json\n\n  */5 * * * * upid storage collect   # cron",
 )
 def collect(

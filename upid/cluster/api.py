@@ -222,8 +222,9 @@ class Api:
         if status == 403:
             return ForbiddenError(
                 f"Error from server (Forbidden): {message or path}",
-                hint="see install/kubernetes/rbac.yaml for the permissions upid needs"
-                + (" (and rbac-optimize.yaml to apply changes)" if method != "GET" else ""),
+                hint="'upid cluster rbac"
+                + (" --optimize" if method != "GET" else "")
+                + "' prints the permissions upid needs, to kubectl apply",
             )
         if status == 409:
             return Conflict(message or path)

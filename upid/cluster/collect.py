@@ -162,7 +162,7 @@ class Collector:
             raise MetricsUnavailableError(
                 f"no usage source: the metrics.k8s.io API is {self.metrics_state} and the kubelet Summary API is "
                 "not allowed (nodes/proxy) or failed on every node",
-                hint="grant list on pods.metrics.k8s.io (install/kubernetes/rbac.yaml)"
+                hint="grant list on pods.metrics.k8s.io: 'upid cluster rbac' prints the permissions upid needs"
                 if self.metrics_state == "forbidden"
                 else "install metrics-server, or grant get on nodes/proxy",
             )

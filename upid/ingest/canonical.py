@@ -211,7 +211,7 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, default_cluster: str, acce
     if missing:
         raise InputError(
             f"{path}: missing required column(s): {', '.join(missing)}",
-            hint="see docs/import-format.md for the canonical columns",
+            hint="'upid storage import --help' lists the columns",
         )
     report = ImportReport(path=path, ignored_columns=sorted(set(types) - set(REQUIRED) - set(OPTIONAL)))
     known = {c: t for c, t in types.items() if c in REQUIRED or c in OPTIONAL}

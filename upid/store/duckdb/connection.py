@@ -95,10 +95,18 @@ def _open_once(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         raise classify(e, path) from e
 
 
+def _first_steps(path: Path) -> str:
+    """What to do when there is no store yet; `upid demo` keeps its own store in UPID_HOME/demo/."""
+    demo = path.parent / "demo" / path.name
+    if demo.exists():
+        return f"the demo's store is {demo}: add --store {demo}; for your own data: upid storage collect or import"
+    return "collect or import data first: upid storage collect, or upid storage import FILE"
+
+
 def connect(path: Path, *, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
     """Open the store, waiting up to `timeout` seconds for another process's lock to go."""
     if read_only and not path.exists():
-        raise NoDataError(f"no store at {path}", hint="import or collect data first: upid storage import FILE")
+        raise NoDataError(f"no store at {path}", hint=_first_steps(path))
     if not read_only and not path.exists():
         _create(path)
     deadline = time.monotonic() + timeout
