@@ -4,6 +4,7 @@ chromium-driver, installed by .ci/run) and checked element by element against `u
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def test_report_renders_in_chromium_with_the_analysis_numbers(upid, demo, browse
 
     cards = browser.find_elements("css selector", "article.workload")
     assert len(cards) == len(demo["recommendations"]) == 50
-    # every chart drew: a visible box, the usage lines and one line per request/limit/recommendation
+    # every chart drew: a visible box, the usage lines and a line per distinct request/limit/recommendation
     drawn = js(
         """return Array.from(document.querySelectorAll('svg.usage-chart')).map(s => {
              const box = s.getBoundingClientRect();
@@ -98,8 +99,27 @@ def test_report_renders_in_chromium_with_the_analysis_numbers(upid, demo, browse
            })"""
     )
     assert len(drawn) == 100
-    assert all(w > 300 and h > 80 and mean >= 1 and peak >= 1 and levels >= 2 and length > 100
-               for w, h, mean, peak, levels, length in drawn)  # fmt: skip
+    bad = [d for d in drawn if not (d[0] > 300 and d[1] > 80 and d[2] >= 1 and d[3] >= 1 and d[4] >= 1 and d[5] > 100)]
+    assert not bad, bad[:5]
+    # the y axis fits the usage and the recommendation: the peak area fills a visible share of every plot (more
+    # than half of most), even where the current request is 40x the usage (it sits at the top edge, with an arrow)
+    shares = js(
+        """return Array.from(document.querySelectorAll('svg.usage-chart')).map(s => {
+             const peak = Array.from(s.querySelectorAll('path.usage-peak')).map(p => p.getBBox().height);
+             return Math.max(...peak) / 160;
+           })"""
+    )
+    shown = [x for x in shares if x > 0]  # a container that used nothing has nothing to show
+    assert len(shown) >= 95 and min(shown) > 0.15, sorted(shares)[:5]  # the least: usage under a 100Mi floor
+    assert js("return document.querySelectorAll('line.off-scale').length") > 0
+    labels = js("return Array.from(document.querySelectorAll('text.level-label')).map(t => t.textContent)")
+    assert any(x.startswith("recommended request") for x in labels) and any("\u2191" in x for x in labels)
+    ticks = js(
+        """return Array.from(document.querySelectorAll('svg.usage-chart[data-resource=memory] text.tick'))
+             .map(t => t.textContent).filter(t => !/^[A-Z][a-z]{2} \\d\\d$/.test(t))"""
+    )
+    odd = [t for t in ticks if not re.fullmatch(r"0|\d+Mi|\d+(\.25|\.5|\.75)?Gi|\d+Ti", t)]  # not 1.95Gi
+    assert ticks and not odd, sorted(set(odd))[:10]
     ranks = [SEVERITIES.index(c.find_element("css selector", ".badge").text) for c in cards]
     assert ranks == sorted(ranks, reverse=True)  # the worst first
 

@@ -153,10 +153,12 @@ def _levels(rec: dict[str, Any], resource: str) -> list[Level]:
     return [Level(label, float(value), css) for label, value, css in candidates if value is not None]
 
 
+FOUND = {"rightsize": "right-sizing", "idle": "idle: scale to zero", "sleep": "idle on a schedule: sleep"}
 LEGEND = (
     '<div class="legend"><span class="key usage-mean">mean</span><span class="key usage-peak">peak</span>'
     '<span class="key request">request</span><span class="key limit">limit</span>'
-    '<span class="key recommended">recommended</span></div>'
+    '<span class="key recommended">recommended request</span>'
+    '<span class="key recommended-limit">recommended limit</span></div>'
 )
 
 
@@ -176,7 +178,6 @@ def _chart_card(chart: dict[str, Any], money: str) -> str:
         series["memory_max"],
         _levels(rec, "memory"),
         format_bytes,
-        scale=GIB if max([v for v in series["memory_max"] if v is not None], default=0.0) >= GIB else MIB,
     )
     search = " ".join(str(rec[k]) for k in ("namespace", "workload_kind", "workload", "container")).lower()
     risk_text = (
@@ -188,7 +189,8 @@ def _chart_card(chart: dict[str, Any], money: str) -> str:
         f'<article class="workload" data-namespace="{_e(rec["namespace"])}" data-search="{_e(search)}">'
         f"<header><h3>{_e(title)} <small>container {_e(rec['container'])}</small></h3>"
         f'<span class="badge sev-{_e(rec["severity"])}">{_e(rec["severity"])}</span>'
-        f'<span class="saving">{_e(format_money(rec["monthly_savings"], money))} a month</span></header>'
+        f'<span class="saving">{_e(format_money(rec["counted_monthly_savings"], money))} a month, '
+        f'{_e(FOUND[rec["finding"]])}</span></header>'
         f'<div class="charts"><figure><figcaption>CPU (cores)</figcaption>{cpu}</figure>'
         f"<figure><figcaption>Memory (working set)</figcaption>{memory}</figure></div>"
         f'<p class="note">{_e(risk_text)}{"; " + _e(rec["reason"]) if rec.get("reason") else ""}</p></article>'

@@ -21,6 +21,10 @@ class Level:
     value: float
     css: str
 
+    @property
+    def recommended(self) -> bool:
+        return self.css.startswith("recommended")
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -76,6 +80,37 @@ def _day_ticks(start: int, step: int, count: int, most: int = 7) -> list[tuple[i
     return [((t - start) // step, datetime.fromtimestamp(t, UTC).strftime("%b %d")) for t in days[::every]]
 
 
+MIB, GIB = 1024**2, 1024**3
+
+
+def nice_bytes_step(span: float, ticks: int = 4) -> float:
+    """A round step in bytes: 1-2-5 GiB from a GiB up, else a power of two MiB (64Mi, 128Mi, 256Mi, 512Mi)."""
+    raw = span / ticks
+    if raw >= GIB:
+        return nice_step(span / GIB, ticks) * GIB
+    return float(2 ** max(0, math.ceil(math.log2(max(raw, 1.0) / MIB)))) * MIB
+
+
+def _fit(peak: Sequence[float | None], levels: Sequence[Level]) -> float:
+    """What the y axis must show: the usage and the recommendation. A current request or limit far above them
+    (the over-provisioned case the chart is for) would flatten both into the bottom: it is drawn at the top
+    edge, labelled, instead."""
+    return max([v for v in peak if v is not None] + [lv.value for lv in levels if lv.recommended] + [0.0])
+
+
+def _level_marks(levels: Sequence[Level], y_max: float, fmt: Fmt) -> list[tuple[float, str, str, bool]]:
+    """(value drawn at, label, css, off scale) per distinct value; levels at the same value share a label."""
+    marks: dict[float, list[Level]] = {}
+    for level in levels:
+        marks.setdefault(round(level.value, 9), []).append(level)
+    out = []
+    for value, same in sorted(marks.items()):
+        names = " = ".join(lv.label for lv in same)
+        off = value > y_max
+        out.append((min(value, y_max), f"{names} {fmt(value)}" + (" \u2191" if off else ""), same[0].css, off))
+    return out
+
+
 def usage_chart(
     resource: str,
     start: int,
@@ -84,17 +119,16 @@ def usage_chart(
     peak: Sequence[float | None],
     levels: Sequence[Level],
     fmt: Fmt,
-    scale: float = 1.0,
     frame: Frame = Frame(),
 ) -> str:
-    """Mean usage as a line over the peak as an area, with the levels as horizontal lines.
-
-    `scale` divides every value before the 1-2-5 ticks are chosen (memory in MiB gives ticks like 256Mi).
-    """
+    """Mean usage as a line over the peak as an area, the levels as labelled horizontal lines (request, limit:
+    dashed and dotted; recommendation: solid, green). The y axis fits the usage and the recommendation, with
+    round ticks (1-2-5 cores; bytes in powers of two MiB or 1-2-5 GiB); a level above it sits on the top edge
+    with an arrow in its label."""
     count = len(mean)
-    top = max([v for v in peak if v is not None] + [lv.value for lv in levels] + [0.0])
-    step_y = nice_step(top / scale * 1.05) * scale if top > 0 else scale
-    y_max = step_y * max(1, math.ceil(top * 1.05 / step_y))
+    top = _fit(peak, levels) * 1.05
+    step_y = (nice_bytes_step(top) if resource == "memory" else nice_step(top)) if top > 0 else 1.0
+    y_max = step_y * max(1, math.ceil(top / step_y))
     f = frame
 
     def x(i: float) -> float:
@@ -106,16 +140,15 @@ def usage_chart(
     base = _num(y(0))
     parts = [
         f'<svg class="chart usage-chart" data-resource="{resource}" data-buckets="{count}" '
-        f'viewBox="0 0 {f.width} {f.height}" role="img" aria-label="{escape(resource)} usage">'
+        f'data-y-max="{y_max:g}" viewBox="0 0 {f.width} {f.height}" role="img" aria-label="{escape(resource)} usage">'
     ]
-    tick = 0.0
-    while tick <= y_max + 1e-12:
+    for n in range(int(round(y_max / step_y)) + 1):
+        tick = n * step_y
         label = escape(fmt(tick)) if tick else "0"
         parts.append(
             f'<line class="grid" x1="{f.left}" x2="{f.width - f.right}" y1="{_num(y(tick))}" y2="{_num(y(tick))}"/>'
             f'<text class="tick" x="{f.left - 4}" y="{_num(y(tick) + 3)}" text-anchor="end">{label}</text>'
         )
-        tick += step_y
     for i, label in _day_ticks(start, step, count):
         parts.append(f'<text class="tick" x="{_num(x(i))}" y="{f.height - 6}" text-anchor="middle">{label}</text>')
     for run in _segments(peak):
@@ -125,11 +158,15 @@ def usage_chart(
     for run in _segments(mean):
         points = " L".join(f"{_num(x(i))},{_num(y(v))}" for i, v in run)
         parts.append(f'<path class="usage-mean" d="M{points}"/>')
-    for level in levels:
-        height = _num(y(level.value))
+    label_y = -1e9
+    for value, label, css, off in sorted(_level_marks(levels, y_max, fmt), key=lambda m: -m[0]):
+        height = y(value)
+        label_y = max(height - 3, label_y + 11)  # labels never overprint each other
         parts.append(
-            f'<line class="level {level.css}" x1="{f.left}" x2="{f.width - f.right}" y1="{height}" y2="{height}">'
-            f"<title>{escape(level.label)} {escape(fmt(level.value))}</title></line>"
+            f'<line class="level {css}{" off-scale" if off else ""}" x1="{f.left}" x2="{f.width - f.right}" '
+            f'y1="{_num(height)}" y2="{_num(height)}"><title>{escape(label)}</title></line>'
+            f'<text class="level-label {css}" x="{f.width - f.right - 4}" y="{_num(max(label_y, f.top + 9))}" '
+            f'text-anchor="end">{escape(label)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

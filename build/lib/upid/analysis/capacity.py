@@ -1,0 +1,97 @@
+"""When the cluster (or a namespace) runs out: the daily trend of total usage and total requests against the
+nodes' allocatable capacity, and the days until each crosses it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from upid.analysis.history import ContainerHistory, unique_sorted
+
+DAY = 86400
+MIN_DAYS = 3  # fewer daily points than this make no trend
+
+
+@dataclass(frozen=True)
+class Trend:
+    scope: str  # cluster | namespace
+    name: str
+    resource: str  # cpu (cores) | memory (bytes)
+    days: int  # daily points the trend was fitted on
+    usage: float  # the fitted daily mean of total usage at the end of the window
+    usage_per_day: float  # its slope
+    requests: float
+    requests_per_day: float
+    allocatable: float | None  # the nodes' capacity (cluster scope, collected clusters only)
+    days_until_usage_full: float | None
+    days_until_requests_full: float | None
+
+
+def _daily(histories: list[ContainerHistory], resource: str, start: int, days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per day: the mean over the day's sampling instants of total usage and of total requests."""
+    usage, requests = np.zeros(days), np.zeros(days)
+    for h in histories:
+        values = h.cpu if resource == "cpu" else h.memory
+        request = h.current.get("cpu_request" if resource == "cpu" else "memory_request") or 0.0
+        day = np.clip((h.ts - start) // DAY, 0, days - 1)
+        instants = np.bincount(np.clip((unique_sorted(h.ts)[0] - start) // DAY, 0, days - 1), minlength=days)
+        per = np.maximum(instants, 1)
+        usage += np.bincount(day, weights=values, minlength=days) / per  # summed over pods, mean per instant
+        requests += np.bincount(day, minlength=days) / per * request  # pods at once x request
+    return usage, requests
+
+
+def _fit(y: np.ndarray) -> tuple[float, float]:
+    """Value at the last day and slope per day of a least-squares line (scikit-learn's LinearRegression)."""
+    from sklearn.linear_model import LinearRegression
+
+    x = np.arange(len(y), dtype=float).reshape(-1, 1)
+    model = LinearRegression().fit(x, y)
+    return float(model.predict([[len(y) - 1.0]])[0]), float(model.coef_[0])
+
+
+def _until(level: float, slope: float, limit: float | None) -> float | None:
+    if limit is None:
+        return None
+    if level >= limit:
+        return 0.0
+    return round((limit - level) / slope, 1) if slope > 0 else None
+
+
+def capacity(histories: list[ContainerHistory], nodes: list[dict[str, Any]], start: int, end: int) -> list[Trend]:
+    days = max(1, int((end - start) // DAY))
+    allocatable = {
+        "cpu": sum(float(n.get("cpu_capacity") or 0) for n in nodes) or None,
+        "memory": sum(float(n.get("memory_capacity") or 0) for n in nodes) or None,
+    }
+    scopes: dict[tuple[str, str], list[ContainerHistory]] = {("cluster", ""): histories}
+    for h in histories:
+        scopes.setdefault(("namespace", h.key[0]), []).append(h)
+    out = []
+    for (scope, name), group in scopes.items():
+        for resource in ("cpu", "memory"):
+            usage, requests = _daily(group, resource, end - days * DAY, days)
+            seen = usage > 0
+            if seen.sum() < MIN_DAYS:
+                continue
+            u, du = _fit(usage[seen])
+            r, dr = _fit(requests[seen])
+            limit = allocatable[resource] if scope == "cluster" else None
+            out.append(
+                Trend(
+                    scope,
+                    name,
+                    resource,
+                    int(seen.sum()),
+                    u,
+                    du,
+                    r,
+                    dr,
+                    limit,
+                    _until(u, du, limit),
+                    _until(r, dr, limit),
+                )
+            )
+    return out

@@ -1,0 +1,1 @@
+"""The command-line layer: Typer and Rich live here and nowhere else."""

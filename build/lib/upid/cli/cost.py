@@ -1,0 +1,236 @@
+"""`upid cost`: what workloads, namespaces and nodes cost over a window, and the cluster's idle cost."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from upid.cli.options import (
+    AllNamespacesOpt,
+    ClusterOpt,
+    ContextOpt,
+    NamespaceOpt,
+    NoHeadersOpt,
+    SelectorOpt,
+    SortByOpt,
+    StoreOpt,
+    UntilOpt,
+)
+from upid.cli.printers import Column, View, emit, output_option
+from upid.cli.session import session
+from upid.units import format_bytes, format_cpu, format_money, iso
+
+app = typer.Typer(
+    help="Cost of workloads, namespaces and nodes, OpenCost's way, and the cluster's idle cost.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+BY = ("namespace", "workload", "node")
+EXAMPLES = """Examples:
+
+  upid cost                   # by namespace: a month at the 14 days' rate
+
+  upid cost --by workload -n shop --window 30d -o json
+
+  upid cost --period window    # what the window itself cost
+
+  upid cost --by label=team
+"""
+
+
+def _period(value: str) -> str:
+    from upid.errors import UsageError
+
+    if value in ("month", "window"):
+        return value
+    raise UsageError(f"unknown --period {value!r}; allowed: month, window")
+
+
+def _by(value: str) -> str:
+    from upid.errors import UsageError
+
+    if value in BY or (value.startswith("label=") and len(value) > 6):
+        return value
+    raise UsageError(f"unknown grouping {value!r}; allowed: {', '.join(BY)}, label=KEY")
+
+
+@app.callback(epilog=EXAMPLES)
+def cost(
+    ctx: typer.Context,
+    cluster: ClusterOpt = None,
+    context: ContextOpt = None,
+    namespace: NamespaceOpt = None,
+    all_namespaces: AllNamespacesOpt = False,
+    selector: SelectorOpt = None,
+    by: Annotated[
+        str, typer.Option("--by", metavar="GROUP", callback=_by, help=f"Group by {', '.join(BY)} or label=KEY.")
+    ] = "namespace",
+    window: Annotated[
+        str, typer.Option("--window", metavar="DURATION", help="How far back from the end (as analyze's --history).")
+    ] = "14d",
+    period: Annotated[
+        str,
+        typer.Option(
+            "--period",
+            metavar="PERIOD",
+            callback=lambda v: _period(v),
+            help="month: window cost / covered hours x 730, as every monthly figure of upid; window: the window's "
+            "own cost.",
+        ),
+    ] = "month",
+    until: UntilOpt = None,
+    output: Annotated[str, output_option()] = "table",
+    no_headers: NoHeadersOpt = False,
+    sort_by: SortByOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Cost over a window: max(request, usage) x unit price per workload; nodes at their capacity; idle = the rest."""
+    if ctx.invoked_subcommand:
+        return
+    from upid.analysis.cost import cost_report
+    from upid.analysis.history import histories
+    from upid.cli.window import analysis_request, pricebook
+    from upid.workflows.analyze import load
+
+    s = session(ctx, store)
+    request = analysis_request(s, cluster, context, namespace, all_namespaces, selector, window, until)
+    target = s.store()
+    frame = load(target, request)
+    labels = target.workload_labels(frame.cluster) if by.startswith("label=") else None
+    book = pricebook(s.settings)
+    report = cost_report(
+        histories(frame), target.nodes(frame.cluster), frame.start, frame.end, book, by, labels, period
+    )
+    emit(_view(report, frame, book.unit.currency), output, s, no_headers, sort_by)
+
+
+def _view(report: Any, frame: Any, currency: str) -> View:
+    money = lambda v: format_money(v, currency)  # noqa: E731
+    records = [
+        {
+            "cluster": frame.cluster,
+            "by": report.by,
+            "period": report.period,
+            "currency": currency,
+            "group": g.key,
+            "cpu_cost": round(g.cpu_cost, 2),
+            "memory_cost": round(g.memory_cost, 2),
+            "cost": round(g.cost, 2),
+            "efficiency": None if g.efficiency is None else round(g.efficiency, 3),
+        }
+        for g in report.groups
+    ]
+    idle = report.idle_cost
+    doc = {
+        "cluster": frame.cluster,
+        "window": {"start": iso(frame.start), "end": iso(frame.end)},
+        "by": report.by,
+        "period": report.period,
+        "covered_hours": round(report.covered_hours, 2),
+        "currency": currency,
+        "groups": [{k: r[k] for k in ("group", "cpu_cost", "memory_cost", "cost", "efficiency")} for r in records],
+        "nodes": [
+            {
+                "name": n.name,
+                "capacity_type": n.capacity_type,
+                "hours": n.hours,
+                "cpu_cores": n.cpu_cores,
+                "memory_bytes": int(n.memory_bytes),
+                "cost": round(n.cost, 2),
+                "price": n.price,
+            }
+            for n in report.nodes
+        ],
+        "summary": {
+            "workload_cost": round(report.workload_cost, 2),
+            "node_cost": None if report.node_cost is None else round(report.node_cost, 2),
+            "idle_cost": None if idle is None else round(idle, 2),
+        },
+    }
+    per = (
+        f"a month (window cost / {report.covered_hours:.2f} covered hours x 730)"
+        if report.period == "month"
+        else f"over the window ({report.covered_hours:.2f} covered hours)"
+    )
+    footer = [
+        f"cluster {frame.cluster}  window {iso(frame.start)} .. {iso(frame.end)}  workloads "
+        f"{money(report.workload_cost)}"
+        + ("" if report.node_cost is None else f"  nodes {money(report.node_cost)}  idle {money(idle)}")
+        + f"  {per}"
+    ]
+    unit = "/MO" if report.period == "month" else ""
+    columns = [
+        Column("group", report.by.upper()),
+        Column("cpu_cost", "CPU" + unit, money, numeric=True),
+        Column("memory_cost", "MEMORY" + unit, money, numeric=True),
+        Column("cost", "TOTAL" + unit, money, numeric=True),
+        Column("efficiency", "EFFICIENCY", lambda v: "-" if v is None else f"{v * 100:.0f}%", numeric=True),
+    ]
+    totals = {k: round(sum(r[k] for r in records), 2) for k in ("cpu_cost", "memory_cost", "cost")}
+    csv = ["cluster", "by", "group", "period", "currency", "cpu_cost", "memory_cost", "cost", "efficiency"]
+    return View(document=doc, records=records, columns=columns, footer=footer, totals=totals, csv=csv)
+
+
+@app.command("prices", epilog="Example:\n\n  upid cost prices --cluster prod -o json")
+def prices_cmd(
+    ctx: typer.Context,
+    cluster: ClusterOpt = None,
+    output: Annotated[str, output_option()] = "table",
+    store: StoreOpt = None,
+) -> None:
+    """Which price each collected node got, and why: per instance type from the settings or the shipped list
+    prices (whose sources and dates are listed), else unit prices."""
+    from upid.cli.window import pricebook
+    from upid.workflows.analyze import choose_cluster
+
+    s = session(ctx, store)
+    target = s.store()
+    name = choose_cluster(target, cluster, s.settings.cluster)
+    book = pricebook(s.settings)
+    money = book.unit
+    records = []
+    for n in target.nodes(name):
+        price = book.node(n)
+        cores, memory = float(n["cpu_capacity"] or 0), float(n["memory_capacity"] or 0)
+        hourly = price.rates.hourly(cores, memory)
+        records.append(
+            {
+                "node": n["name"],
+                "instance_type": n.get("instance_type"),
+                "region": n.get("region"),
+                "capacity_type": n.get("capacity_type"),
+                "cpu_cores": cores,
+                "memory_bytes": int(memory),
+                "hourly": round(hourly, 4),
+                "cpu_core_hour": round(price.rates.cpu_core_hour, 6),
+                "memory_gib_hour": round(price.rates.memory_gib_hour, 6),
+                "price": price.reason,
+            }
+        )
+    sources = [
+        {"provider": p, "date": b.get("date"), "regions": sorted(b["regions"]), "source": b["source"]}
+        for p, b in book.table.get("providers", {}).items()
+    ]
+    dash = lambda v: v or "-"  # noqa: E731
+    columns = [
+        Column("node", "NODE"),
+        Column("instance_type", "TYPE", dash),
+        Column("capacity_type", "CAPACITY", dash),
+        Column("cpu_cores", "CPU", format_cpu, numeric=True),
+        Column("memory_bytes", "MEMORY", format_bytes, numeric=True),
+        Column("hourly", "PER HOUR", lambda v: format_money(v, money.currency), numeric=True),
+        Column("price", "PRICE"),
+    ]
+    footer = [f"list prices: {x['provider']} {', '.join(x['regions'])} ({x['date'] or 'undated'})" for x in sources]
+    emit(
+        View(
+            document={"cluster": name, "currency": money.currency, "nodes": records, "list_prices": sources},
+            records=records,
+            columns=columns,
+            footer=footer,
+            empty="No nodes collected for this cluster: costs use unit prices per workload.",
+        ),
+        output,
+        s,
+    )

@@ -1,0 +1,1 @@
+"""Producers of SampleBatches from files (the canonical import format)."""

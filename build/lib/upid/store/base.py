@@ -1,0 +1,163 @@
+"""The store interface every backend implements (DuckDB now; PostgreSQL/TimescaleDB later).
+
+Backends take and return plain dataclasses and numpy arrays; they wrap their driver's errors into
+upid.errors.StoreError and its subclasses, so callers never see a driver exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # keep `upid --help` free of numpy
+    from collections.abc import Sequence
+
+    from upid.analysis.frame import UsageFrame
+    from upid.inventory import Collection
+    from upid.samples import SampleBatch
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    cluster: str
+    received: int  # samples in the batch
+    written: int  # samples that were new (the rest were already stored)
+    series_created: int
+    spooled: bool = False  # the store was busy: the batch waits in the spool for the next writer
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    name: str
+    series: int
+    samples: int
+    first: int | None  # UNIX seconds
+    last: int | None
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    path: Path
+    schema_version: int
+    size_bytes: int  # the database file plus its sample blocks
+    clusters: list[ClusterStatus]
+    spooled_batches: int
+
+    @property
+    def samples(self) -> int:
+        return sum(c.samples for c in self.clusters)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: int
+    command: str
+    cluster: str | None
+    user: str
+    result: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """What a store-changing command tells the audit log about itself."""
+
+    command: str
+    args: list[str]
+    user: str
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One change `upid optimize` made (or tried to) to one workload: the audit trail and the rollback's input.
+    `before`/`after`: {"replicas": int|None, "annotations": {...}, "containers": {name: {cpu_request, ...}}}."""
+
+    run: str
+    cluster: str
+    context: str | None
+    kube_user: str | None
+    os_user: str
+    namespace: str
+    kind: str
+    name: str
+    action: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    status: str = "pending"
+    message: str | None = None
+    rollback_of: int | None = None
+    id: int | None = None
+    started_at: int | None = None
+    finished_at: int | None = None
+
+
+class Store(Protocol):
+    """What upid needs from a backend. Each call opens and closes its own connection."""
+
+    def write(self, batch: SampleBatch, audit: AuditRecord) -> WriteResult: ...
+
+    def write_many(self, batches: Sequence[SampleBatch], audit: AuditRecord) -> list[WriteResult]: ...
+
+    def status(self) -> StoreStatus: ...
+
+    def clusters(self) -> list[str]: ...
+
+    def newest_sample(self, cluster: str) -> int | None: ...
+
+    def sample_times(self, cluster: str, start: int, end: int, namespaces: list[str] | None = None) -> set[int]: ...
+
+    def load_usage(
+        self,
+        cluster: str,
+        start: int,
+        end: int,
+        namespaces: list[str] | None,
+        workloads: list[tuple[str, str, str]] | None = None,
+    ) -> UsageFrame: ...
+
+    def nodes(self, cluster: str) -> list[dict[str, Any]]: ...
+
+    def workload_labels(self, cluster: str) -> dict[tuple[str, str, str], dict[str, str]]: ...
+
+    def write_collection(self, collection: Collection, name: str, audit: AuditRecord) -> WriteResult: ...
+
+    def previous_counters(self, uid: str) -> dict[tuple[str, str, str], tuple[int, float, float, float]]: ...
+
+    def cluster_identities(self) -> list[dict[str, object]]: ...
+
+    def cleanup(
+        self,
+        days_to_keep: int,
+        audit: AuditRecord,
+        now: float | None = None,
+        clusters: list[str] | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, int]: ...
+
+    def audit_log(self, limit: int) -> list[AuditEntry]: ...
+
+    def verify(self) -> dict[str, Any]: ...
+
+    def workload_guards(self, cluster: str) -> dict[tuple[str, str, str], dict[str, Any]]: ...
+
+    def begin_change(self, change: ChangeRecord) -> int: ...
+
+    def end_change(
+        self, change_id: int, status: str, message: str | None, after: dict[str, Any] | None = None
+    ) -> None: ...
+
+    def changes(self, limit: int = 50, cluster: str | None = None) -> list[ChangeRecord]: ...
+
+    def query(self, sql: str, timeout: float = 300.0) -> QueryResult:
+        """One read-only SELECT over the store's data and nothing else (docs/security.md)."""
+        ...
+
+    def export(self, directory: Path, overwrite: bool) -> dict[str, int]: ...

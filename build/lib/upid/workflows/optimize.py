@@ -1,0 +1,34 @@
+"""`upid optimize`'s plan, from the store alone: no cluster access (imported history works too)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from upid.analysis.history import histories
+from upid.analysis.idle import IdlePolicy, detect
+from upid.analysis.rightsizing import rightsize
+from upid.analysis.savings import findings
+from upid.optimize.plan import Plan, PlanOptions, build_plan
+from upid.store.base import Store
+from upid.workflows.analyze import AnalysisRequest, load, pricing
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan: Plan
+    container_order: dict[tuple[str, str, str], list[str]]  # the pod template's order, where collected
+
+
+def make_plan(store: Store, request: AnalysisRequest, options: PlanOptions, idle_policy: IdlePolicy) -> PlanResult:
+    frame = load(store, request)
+    # Every resource gets a recommendation here, also the one an HPA scales on: whether upid may set it
+    # is the plan's safety rule (--allow-hpa), not the strategy's.
+    containers = [replace(h, hpa_resources=frozenset()) for h in histories(frame)]
+    rates = pricing(store, frame, containers, request.book)
+    report = rightsize(frame, request.strategy, request.cpu_limit, rates, containers, request.severity)
+    idle = detect(containers, frame.end, idle_policy)
+    guards = store.workload_guards(frame.cluster)
+    annotations = {h.key[:3]: h.annotations for h in containers}
+    plan = build_plan(report, idle, findings(report, idle), guards, annotations, options)
+    order = {key: list(g.get("containers") or []) for key, g in guards.items()}
+    return PlanResult(plan, order)
