@@ -1,7 +1,0 @@
-"""`python -m upid` runs the CLI."""
-
-import sys
-
-from upid.cli.app import main
-
-sys.exit(main())

@@ -1,1 +1,0 @@
-"""Pure analysis: arrays and dataclasses in, results out. No CLI, store, cluster or driver imports here."""

@@ -1,1 +1,0 @@
-"""The command-line layer: Typer and Rich live here and nowhere else."""

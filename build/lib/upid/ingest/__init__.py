@@ -1,1 +1,0 @@
-"""Producers of SampleBatches from files (the canonical import format)."""

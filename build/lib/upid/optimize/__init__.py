@@ -1,1 +1,0 @@
-"""Turning findings into changes: the plan and its safety rules (pure), and its Kubernetes form (patches)."""

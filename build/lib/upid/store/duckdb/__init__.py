@@ -1,1 +1,0 @@
-"""The embedded DuckDB backend: a database file for metadata and fresh samples, plus zstd Parquet blocks."""
