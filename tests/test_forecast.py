@@ -154,3 +154,24 @@ def test_forecast_on_a_collected_cluster(upid, kube) -> None:
     # minutes of history: too little to repeat a day, so no forecast and no trend, and nothing invented
     assert doc["forecasts"] == [] and doc["capacity"] == []
     assert "No containers to forecast." in upid("forecast", "-A").err  # notices go to stderr
+
+
+def test_capacity_counts_the_nodes_the_cluster_has_now_at_their_allocatable() -> None:
+    """A node replaced during the window is not capacity any more; allocatable, not raw capacity, is what the
+    scheduler hands out."""
+    days, step = 10, 3600
+    ts = 1_767_225_600 + np.arange(days * 24) * step
+    h = ContainerHistory(
+        key=("ns", "Deployment", "web", "c"), ts=ts, cpu=2.0 + 0.5 * (ts - ts[0]) / 86400,
+        memory=np.full(len(ts), 1e9), pod=np.zeros(len(ts), dtype=int), current={"cpu_request": 4.0},
+    )  # fmt: skip
+    end = int(ts[-1])
+    node = {"cpu_capacity": 8, "cpu_allocatable": 7.5, "memory_capacity": 16e9, "memory_allocatable": 15e9}
+    nodes = [
+        {**node, "name": "old", "first_seen": int(ts[0]), "last_seen": int(ts[0]) + 2 * 86400},  # replaced
+        {**node, "name": "new", "first_seen": int(ts[0]) + 2 * 86400, "last_seen": end},
+        {**node, "name": "other", "first_seen": int(ts[0]), "last_seen": end - 300},
+    ]
+    trends = {(t.scope, t.resource): t for t in capacity([h], nodes, int(ts[0]), end + step)}
+    assert trends["cluster", "cpu"].allocatable == 15.0  # two nodes now, at 7.5 allocatable each
+    assert trends["cluster", "memory"].allocatable == 30e9

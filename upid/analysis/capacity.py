@@ -1,5 +1,5 @@
 """When the cluster (or a namespace) runs out: the daily trend of total usage and total requests against the
-nodes' allocatable capacity, and the days until each crosses it."""
+allocatable capacity of the nodes it has now, and the days until each crosses it."""
 
 from __future__ import annotations
 
@@ -60,12 +60,29 @@ def _until(level: float, slope: float, limit: float | None) -> float | None:
     return round((limit - level) / slope, 1) if slope > 0 else None
 
 
+PRESENT = 3600  # a node last seen this close to the newest sighting is still there (collections every few minutes)
+
+
+def current_nodes(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The nodes the cluster has now: those seen in its newest collection, not every node it ever had (a node
+    replaced last week is not capacity today)."""
+    seen = [float(n["last_seen"]) for n in nodes if n.get("last_seen") is not None]
+    if not seen:
+        return nodes
+    newest = max(seen)
+    return [n for n in nodes if n.get("last_seen") is None or float(n["last_seen"]) >= newest - PRESENT]
+
+
+def _allocatable(nodes: list[dict[str, Any]], resource: str) -> float | None:
+    """What the scheduler can hand out on the current nodes: allocatable, or capacity where it is unknown."""
+    total = sum(float(n.get(f"{resource}_allocatable") or n.get(f"{resource}_capacity") or 0) for n in nodes)
+    return total or None
+
+
 def capacity(histories: list[ContainerHistory], nodes: list[dict[str, Any]], start: int, end: int) -> list[Trend]:
     days = max(1, int((end - start) // DAY))
-    allocatable = {
-        "cpu": sum(float(n.get("cpu_capacity") or 0) for n in nodes) or None,
-        "memory": sum(float(n.get("memory_capacity") or 0) for n in nodes) or None,
-    }
+    now = current_nodes(nodes)
+    allocatable = {"cpu": _allocatable(now, "cpu"), "memory": _allocatable(now, "memory")}
     scopes: dict[tuple[str, str], list[ContainerHistory]] = {("cluster", ""): histories}
     for h in histories:
         scopes.setdefault(("namespace", h.key[0]), []).append(h)
