@@ -4,8 +4,9 @@
   large: 5,000 containers x 14 days (~20 M samples): 14 days of the trace imported 10 times under
          different namespaces (10 imports of ~2 M samples each)
 
-Reported: the whole `upid analyze -o json` process (wall, peak RSS), and in one process the split
-between the store's SQL (loading the window) and the Python analysis.
+Reported: the whole `upid analyze -o json` process (wall, peak RSS), in one process the split between the
+store's SQL (loading the window) and the Python analysis, and the bare engine: DuckDB's grouped p95 and max
+over the same samples, with the ratio of the whole process to it.
 
     python bench/analyze.py [--sizes small,large]
 """
@@ -51,17 +52,20 @@ def prepare(home: Path, size: str) -> tuple[int, str]:
     return 5000, "14d"
 
 
-def whole_process(home: Path, history: str) -> tuple[float, float]:
-    env = {**os.environ, "UPID_HOME": str(home)}
+def whole_process(home: Path, history: str, code: Path | None = None) -> tuple[float, float]:
+    """`code`: a checkout of another version of upid to run instead (its package first on the path)."""
+    env = {**os.environ, "UPID_HOME": str(home), **({"PYTHONPATH": str(code)} if code else {})}
+    cwd = str(code) if code else None  # `python -m` puts the working directory first on the path
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "upid", "analyze", "--history", history, "-o", "json"],
         env=env,
         stdout=subprocess.DEVNULL,
+        cwd=cwd,
     )
-    _, code, usage = os.wait4(proc.pid, 0)
-    if code:
-        raise SystemExit(f"analyze failed with status {code}")
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status:
+        raise SystemExit(f"analyze failed with status {status}")
     return time.perf_counter() - started, usage.ru_maxrss / 1024
 
 
@@ -80,14 +84,41 @@ def split(home: Path, history: str) -> tuple[float, float, int]:
     return sql, time.perf_counter() - started, len(frame.ts)
 
 
+def bare(home: Path, history: str) -> float:
+    """The bare engine: DuckDB computing per-series p95 and max of CPU and memory over the same stored samples
+    (the head and the blocks), in a fresh read-only connection, as a floor for what analyze can cost."""
+    from upid.store.duckdb import blocks
+    from upid.units import parse_duration
+
+    con = duckdb.connect(str(home / "upid.duckdb"), read_only=True)
+    end = (
+        con.execute("SELECT max(max_ts) FROM blocks").fetchone()[0]
+        or con.execute("SELECT max(ts) FROM samples").fetchone()[0]
+    )
+    files = [blocks.blocks_dir(home / "upid.duckdb") / f for (f,) in con.execute("SELECT file FROM blocks").fetchall()]
+    started = time.perf_counter()
+    con.execute(f"""SELECT series_id, quantile_cont(cpu_m, 0.95), max(cpu_m), quantile_cont(mem_kib, 0.95),
+                    max(mem_kib) FROM ({blocks.samples_sql(files)})
+                    WHERE ts > ?::TIMESTAMP - INTERVAL {parse_duration(history)} SECOND GROUP BY series_id""",
+                [end]).fetchall()  # fmt: skip
+    took = time.perf_counter() - started
+    con.close()
+    return took
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="small,large")
+    parser.add_argument("--against", metavar="REV", help="also time this git revision's whole process, same store")
     args = parser.parse_args()
+    old = None
+    if args.against:
+        old = Path(tempfile.mkdtemp(prefix="upid-bench-rev-"))
+        subprocess.run(["git", "worktree", "add", "--detach", str(old), args.against], check=True, capture_output=True)
     print(f"machine: {os.cpu_count()} cores")
     print(
         f"{'size':>6s} {'containers':>10s} {'samples':>11s} {'wall s':>7s} {'peak RSS':>9s} {'SQL s':>6s} "
-        f"{'Python s':>8s}"
+        f"{'Python s':>8s} {'bare s':>7s} {'x bare':>7s}"
     )
     for size in args.sizes.split(","):
         with tempfile.TemporaryDirectory(prefix="upid-bench-") as tmp:
@@ -95,10 +126,18 @@ def main() -> None:
             containers, history = prepare(home, size)
             wall, rss = whole_process(home, history)
             sql, python, samples = split(home, history)
+            floor = bare(home, history)
             print(
-                f"{size:>6s} {containers:>10,d} {samples:>11,d} {wall:>7.2f} {rss:>7.0f}MB {sql:>6.2f} {python:>8.2f}",
+                f"{size:>6s} {containers:>10,d} {samples:>11,d} {wall:>7.2f} {rss:>7.0f}MB {sql:>6.2f} {python:>8.2f} "
+                f"{floor:>7.2f} {wall / floor:>7.1f}",
                 flush=True,
             )
+            if old:
+                then, then_rss = whole_process(home, history, old)
+                print(f"{'':>6s} {args.against}: {then:.2f} s, {then_rss:.0f}MB; this tree {wall:.2f} s "
+                      f"({then / wall:.2f}x faster)", flush=True)  # fmt: skip
+    if old:
+        subprocess.run(["git", "worktree", "remove", "--force", str(old)], check=False, capture_output=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from upid.analysis.history import ContainerHistory
+from upid.analysis.history import ContainerHistory, present
 from upid.analysis.strategies.base import Strategy
 from upid.units import iso
 
@@ -17,7 +17,7 @@ FIT_SHARE = 2 / 3
 def _crossings(h: ContainerHistory, limit: float) -> int:
     """Times memory went above the limit (each would have been an OOM kill), counted per pod."""
     count = 0
-    for p in np.unique(h.pod):
+    for p in present(h.pod):
         above = h.memory[h.pod == p] > limit
         count += int(above[0]) + int(np.count_nonzero(above[1:] & ~above[:-1]))
     return count

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from upid.analysis.history import ContainerHistory
+from upid.analysis.history import ContainerHistory, present
 
 if TYPE_CHECKING:
     from upid.analysis.pricebook import PriceBook
@@ -60,7 +60,7 @@ def to_month(window_cost: float, hours: float) -> float:
 
 def sampling_interval(histories: list[ContainerHistory]) -> float:
     """Seconds between a pod's samples, the median over pods (300 when no pod has two)."""
-    steps = [float(np.median(np.diff(h.ts[h.pod == p]))) for h in histories for p in np.unique(h.pod)
+    steps = [float(np.median(np.diff(h.ts[h.pod == p]))) for h in histories for p in present(h.pod)
              if (h.pod == p).sum() > 1]  # fmt: skip
     return float(np.median(steps)) if steps else 300.0
 
@@ -171,7 +171,7 @@ def pod_costs(
     bytes; None: not requested), by default the container's current ones."""
     out = []
     cpu_request, memory_request = requests or (h.current.get("cpu_request"), h.current.get("memory_request"))
-    for p in np.unique(h.pod):
+    for p in present(h.pod):
         node = h.nodes.get(int(p))
         prices = pricing.of_node(node)
         factor = 1 - prices.discount

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from upid.analysis.history import ContainerHistory
+from upid.analysis.history import ContainerHistory, present, segment_percentiles
 from upid.analysis.schedule import Schedule, recurring
 
 HOUR = 3600
@@ -114,13 +114,11 @@ def _worst_day(run: ContainerHistory, end: int) -> tuple[float, float | None]:
     """The highest daily p99 of CPU and of network over the run, days counted back from `end`: a run whose p99
     is low overall can still hold a busy day, and such a workload wakes again (measured: docs/idle.md)."""
     day = (end - run.ts) // 86400
-    bounds = np.flatnonzero(np.r_[True, day[1:] != day[:-1], True])  # ts sorted: each day is one slice
-    cpu = max(float(np.percentile(run.cpu[a:b], 99)) for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+    cpu = float(segment_percentiles(run.cpu, day, 99).max())
     if run.network is None or not np.isfinite(run.network).any():
         return cpu, None
-    nets = [run.network[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    net = max(float(np.nanpercentile(n, 99)) for n in nets if np.isfinite(n).any())
-    return cpu, net
+    measured = np.isfinite(run.network)
+    return cpu, float(segment_percentiles(run.network[measured], day[measured], 99).max())
 
 
 def _container(h: ContainerHistory, end: int, policy: IdlePolicy) -> dict[str, Any] | None:
@@ -141,7 +139,7 @@ def _container(h: ContainerHistory, end: int, policy: IdlePolicy) -> dict[str, A
     if worst_cpu >= share or (worst_net is not None and worst_net >= policy.network):
         return None  # quiet over the run as a whole is not enough: every day of it must be
     days = (run.ts - run.ts[0]) // 86400
-    peaks = np.array([run.memory[days == d].max() for d in np.unique(days)])
+    peaks = np.array([run.memory[days == d].max() for d in present(days)])
     growth = float(np.polyfit(np.arange(len(peaks)), peaks, 1)[0] / max(peaks.mean(), 1)) if len(peaks) > 2 else 0.0
     return {
         "since": since,

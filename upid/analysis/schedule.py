@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from upid.analysis.history import ContainerHistory
+from upid.analysis.history import ContainerHistory, present
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MIN_WEEKS = 2
@@ -93,8 +93,9 @@ def _offset(epoch: int, zone: ZoneInfo) -> int:
 def _local_hours(ts: np.ndarray, zone: ZoneInfo) -> tuple[np.ndarray, np.ndarray]:
     """(weekday 0=Monday, hour) of each timestamp in the zone, its offset taken once per day."""
     days = ts // 86400
-    offsets = {int(d): _offset(int(d) * 86400 + 43200, zone) for d in np.unique(days)}
-    local = ts + np.vectorize(offsets.__getitem__)(days)
+    first = int(days.min()) if len(days) else 0
+    offsets = np.array([_offset(d * 86400 + 43200, zone) for d in range(first, int(days.max(initial=first)) + 1)])
+    local = ts + offsets[days - first]
     return ((local // 86400 + 3) % 7).astype(int), ((local % 86400) // 3600).astype(int)  # 1970-01-01: Thursday
 
 
@@ -144,12 +145,14 @@ def recurring(
     busy = np.concatenate([_busy(h, burst_share, network) for h in members])
     weekday, hour = _local_hours(ts, zone)
     week = ts // (7 * 86400)
-    weeks = len(np.unique(week))
+    weeks = len(present(week - week.min())) if len(week) else 0
     if weeks < MIN_WEEKS + 1:  # two whole weeks at least: partial ones at both ends
         return None
     key = (week * 7 + weekday) * 24 + hour
     order = np.argsort(key, kind="stable")
-    uniq, first = np.unique(key[order], return_index=True)
+    ordered = key[order]
+    first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    uniq = ordered[first]
     hour_busy = np.maximum.reduceat(busy[order].astype(int), first).astype(bool)
     slot = uniq % (7 * 24)  # weekday * 24 + hour
     idle_share = np.bincount(slot, weights=~hour_busy, minlength=168) / np.maximum(np.bincount(slot, minlength=168), 1)

@@ -88,20 +88,13 @@ def cost(
     """Cost over a window: max(request, usage) x unit price per workload; nodes at their capacity; idle = the rest."""
     if ctx.invoked_subcommand:
         return
-    from upid.analysis.cost import cost_report
-    from upid.analysis.history import histories
     from upid.cli.window import analysis_request, pricebook
-    from upid.workflows.analyze import load
+    from upid.workflows.cost import cost as run
 
     s = session(ctx, store)
     request = analysis_request(s, cluster, context, namespace, all_namespaces, selector, window, until)
-    target = s.store()
-    frame = load(target, request)
-    labels = target.workload_labels(frame.cluster) if by.startswith("label=") else None
     book = pricebook(s.settings)
-    report = cost_report(
-        histories(frame), target.nodes(frame.cluster), frame.start, frame.end, book, by, labels, period
-    )
+    frame, report = run(s.store(), request, book, by, period)
     emit(_view(report, frame, book.unit.currency), output, s, no_headers, sort_by)
 
 

@@ -190,7 +190,7 @@ def _chart_card(chart: dict[str, Any], money: str) -> str:
         f"<header><h3>{_e(title)} <small>container {_e(rec['container'])}</small></h3>"
         f'<span class="badge sev-{_e(rec["severity"])}">{_e(rec["severity"])}</span>'
         f'<span class="saving">{_e(format_money(rec["counted_monthly_savings"], money))} a month, '
-        f'{_e(FOUND[rec["finding"]])}</span></header>'
+        f"{_e(FOUND[rec['finding']])}</span></header>"
         f'<div class="charts"><figure><figcaption>CPU (cores)</figcaption>{cpu}</figure>'
         f"<figure><figcaption>Memory (working set)</figcaption>{memory}</figure></div>"
         f'<p class="note">{_e(risk_text)}{"; " + _e(rec["reason"]) if rec.get("reason") else ""}</p></article>'

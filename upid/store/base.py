@@ -6,6 +6,7 @@ upid.errors.StoreError and its subclasses, so callers never see a driver excepti
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -103,6 +104,8 @@ class Store(Protocol):
     """What upid needs from a backend. Each call opens and closes its own connection."""
 
     def write(self, batch: SampleBatch, audit: AuditRecord) -> WriteResult: ...
+
+    def snapshot(self) -> AbstractContextManager[None]: ...
 
     def write_many(self, batches: Sequence[SampleBatch], audit: AuditRecord) -> list[WriteResult]: ...
 

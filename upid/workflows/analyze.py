@@ -92,11 +92,17 @@ class Analysis:
     idle: list[IdleItem]
 
 
+def read(store: Store, request: AnalysisRequest) -> tuple[UsageFrame, list[ContainerHistory], Pricing]:
+    """Everything an analysis reads, in one snapshot of the store: the window, its histories, the pods' rates."""
+    with store.snapshot():
+        frame = load(store, request)
+        containers = histories(frame)
+        return frame, containers, pricing(store, frame, containers, request.book)
+
+
 def run(store: Store, request: AnalysisRequest, policy: IdlePolicy | None = None) -> Analysis:
     """Right-sizing of every workload container, and the idle workloads, over the same window."""
-    frame = load(store, request)
-    containers = histories(frame)
-    rates = pricing(store, frame, containers, request.book)
+    frame, containers, rates = read(store, request)
     report = rightsize(frame, request.strategy, request.cpu_limit, rates, containers, request.severity)
     return Analysis(frame, containers, report, detect(containers, frame.end, policy))
 
@@ -120,9 +126,7 @@ class IdleResult:
 
 
 def idle(store: Store, request: AnalysisRequest, policy: IdlePolicy) -> IdleResult:
-    frame = load(store, request)
-    containers = histories(frame)
-    rates = pricing(store, frame, containers, request.book)
+    frame, containers, rates = read(store, request)
     return IdleResult(frame, detect(containers, frame.end, policy), rates, current_monthly(containers, rates))
 
 

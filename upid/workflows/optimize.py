@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from upid.analysis.history import histories
 from upid.analysis.idle import IdlePolicy, detect
 from upid.analysis.rightsizing import rightsize
 from upid.analysis.savings import findings
 from upid.optimize.plan import Plan, PlanOptions, build_plan
 from upid.store.base import Store
-from upid.workflows.analyze import AnalysisRequest, load, pricing
+from upid.workflows.analyze import AnalysisRequest, read
 
 
 @dataclass(frozen=True)
@@ -20,14 +19,14 @@ class PlanResult:
 
 
 def make_plan(store: Store, request: AnalysisRequest, options: PlanOptions, idle_policy: IdlePolicy) -> PlanResult:
-    frame = load(store, request)
+    with store.snapshot():
+        frame, containers, rates = read(store, request)
+        guards = store.workload_guards(frame.cluster)
     # Every resource gets a recommendation here, also the one an HPA scales on: whether upid may set it
     # is the plan's safety rule (--allow-hpa), not the strategy's.
-    containers = [replace(h, hpa_resources=frozenset()) for h in histories(frame)]
-    rates = pricing(store, frame, containers, request.book)
+    containers = [replace(h, hpa_resources=frozenset()) for h in containers]
     report = rightsize(frame, request.strategy, request.cpu_limit, rates, containers, request.severity)
     idle = detect(containers, frame.end, idle_policy)
-    guards = store.workload_guards(frame.cluster)
     annotations = {h.key[:3]: h.annotations for h in containers}
     plan = build_plan(report, idle, findings(report, idle), guards, annotations, options)
     order = {key: list(g.get("containers") or []) for key, g in guards.items()}

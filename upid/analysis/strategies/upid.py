@@ -30,8 +30,8 @@ DAY = 86400
 
 
 def daily_peaks(ts: np.ndarray, memory: np.ndarray) -> np.ndarray:
-    days = (ts - ts[0]) // DAY
-    _, first = np.unique(days, return_index=True)
+    days = (ts - ts[0]) // DAY  # sorted, as a history's times are
+    first = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
     return np.maximum.reduceat(memory, first)
 
 

@@ -40,6 +40,7 @@ class DuckDBStore:
         self.lock_timeout = lock_timeout
         self.thresholds = thresholds or blocks.Thresholds()
         self.notify = notify  # warnings for people (a quarantined spool file): the CLI prints them on stderr
+        self._held: duckdb.DuckDBPyConnection | None = None  # the snapshot's connection, while one is open
 
     # -- connections -------------------------------------------------------------------------
 
@@ -61,7 +62,24 @@ class DuckDBStore:
             con.close()
 
     @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside sees one consistent state through one connection, the schema checked once (a
+        command's reads: a few milliseconds each instead of a connection each). Writers wait for it or spool."""
+        if self._held is not None:
+            yield
+            return
+        with self._reader() as con:
+            self._held = con
+            try:
+                yield
+            finally:
+                self._held = None
+
+    @contextmanager
     def _reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._held is not None:
+            yield self._held
+            return
         self._settle()
         con = connect(self.path, read_only=True, timeout=self.lock_timeout)
         try:
