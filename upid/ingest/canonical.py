@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,9 +185,17 @@ def _staging_sql(source: str, row_no: str, types: dict[str, str], cluster: str, 
     return f"SELECT * EXCLUDE ({raw_cols}), {reason} AS reason FROM (SELECT {', '.join(cols)} FROM {source})"
 
 
-def read_canonical(path: Path, default_cluster: str, accept: Acceptance | None = None) -> ImportReport:
-    """Parse and validate `path`; the report carries one SampleBatch per cluster found in it. Rows dated outside
-    `accept` (default: from 2000 to ten minutes ahead of this machine's clock) are bad rows."""
+CHUNK_SAMPLES = 1_000_000  # samples per batch handed to the store: bounds the memory of a big import
+PARSE_MEMORY = "200MB"  # DuckDB's, while parsing: its tables spill to disk beyond it
+
+
+@contextmanager
+def parsed(
+    path: Path, default_cluster: str, accept: Acceptance | None = None, chunk: int = CHUNK_SAMPLES
+) -> Iterator[tuple[ImportReport, Iterator[SampleBatch]]]:
+    """Parse and validate `path`, then yield its report and the batches of at most `chunk` samples (a cluster's
+    series, in order), built one at a time while the caller writes them: the whole file is never in memory.
+    Rows dated outside `accept` (default: from 2000 to ten minutes ahead of this machine's clock) are bad rows."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
@@ -194,15 +204,26 @@ def read_canonical(path: Path, default_cluster: str, accept: Acceptance | None =
         raise InputError(f"{path} is empty")
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = '{PARSE_MEMORY}'")
     try:
-        return _read(con, path, default_cluster, accept or Acceptance.now())
+        report, with_resources = _read(con, path, default_cluster, accept or Acceptance.now())
+        yield report, _batches(con, with_resources, chunk)
     except duckdb.Error as e:
         raise InputError(f"{path}: cannot read as CSV or Parquet: {str(e).strip().splitlines()[0]}") from e
     finally:
         con.close()
 
 
-def _read(con: duckdb.DuckDBPyConnection, path: Path, default_cluster: str, accept: Acceptance) -> ImportReport:
+def read_canonical(path: Path, default_cluster: str, accept: Acceptance | None = None) -> ImportReport:
+    """The whole file at once: the report carries every batch (tests, small files)."""
+    with parsed(path, default_cluster, accept, chunk=2**62) as (report, batches):
+        report.batches = list(batches)
+    return report
+
+
+def _read(
+    con: duckdb.DuckDBPyConnection, path: Path, default_cluster: str, accept: Acceptance
+) -> tuple[ImportReport, bool]:
     source, row_no = _source(path)
     # DuckDB matches column names case-insensitively, so 'Timestamp' serves as 'timestamp'
     types = {c.lower(): t for c, t, *_ in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
@@ -222,10 +243,21 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, default_cluster: str, acce
             f"{path}: no usable row ({report.rows} read, {report.bad} bad)",
             hint="; ".join(report.reasons[:3]) or None,
         )
-    with_resources = any(c in known for c in RESOURCE_COLUMNS)
-    for (cluster,) in con.execute("SELECT DISTINCT cluster FROM series ORDER BY cluster").fetchall():
-        report.batches.append(_batch(con, cluster, with_resources))
-    return report
+    return report, any(c in known for c in RESOURCE_COLUMNS)
+
+
+def _batches(con: duckdb.DuckDBPyConnection, with_resources: bool, chunk: int) -> Iterator[SampleBatch]:
+    """Per cluster, runs of consecutive series holding at most `chunk` samples (a series is never split)."""
+    rows = con.execute("""SELECT s.cluster, s.idx, count(*) FROM series s JOIN good g USING (idx)
+                          GROUP BY ALL ORDER BY s.idx""").fetchall()
+    start = 0
+    while start < len(rows):
+        cluster, total, end = rows[start][0], 0, start
+        while end < len(rows) and rows[end][0] == cluster and (end == start or total + rows[end][2] <= chunk):
+            total += rows[end][2]
+            end += 1
+        yield _batch(con, cluster, with_resources, (int(rows[start][1]), int(rows[end - 1][1])))
+        start = end
 
 
 def _count_bad(con: duckdb.DuckDBPyConnection, report: ImportReport, csv: bool) -> None:
@@ -266,9 +298,13 @@ def _count_bad(con: duckdb.DuckDBPyConnection, report: ImportReport, csv: bool) 
     report.duplicates = int(counts[0]) - report.kept
 
 
-def _batch(con: duckdb.DuckDBPyConnection, cluster: str, with_resources: bool) -> SampleBatch:
+def _batch(con: duckdb.DuckDBPyConnection, cluster: str, with_resources: bool, span: tuple[int, int]) -> SampleBatch:
+    """The batch of the cluster's series with index in `span` (inclusive)."""
     keys = ", ".join(SERIES_KEY)
-    con.execute("CREATE OR REPLACE TEMP TABLE b_series AS SELECT * FROM series WHERE cluster = ?", [cluster])
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE b_series AS SELECT * FROM series WHERE cluster = ? AND idx BETWEEN ? AND ?",
+        [cluster, *span],
+    )
     series = con.execute(f"SELECT {keys}, coalesce(node, '') AS node FROM b_series ORDER BY idx").fetchnumpy()
     base = one(con, "SELECT min(idx) FROM b_series")
     offset = int(base[0]) if base and base[0] is not None else 0

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # keep `upid --help` free of numpy
-    from collections.abc import Sequence
+    from collections.abc import Iterable
 
     from upid.analysis.frame import UsageFrame
     from upid.inventory import Collection
@@ -107,7 +107,7 @@ class Store(Protocol):
 
     def snapshot(self) -> AbstractContextManager[None]: ...
 
-    def write_many(self, batches: Sequence[SampleBatch], audit: AuditRecord) -> list[WriteResult]: ...
+    def write_many(self, batches: Iterable[SampleBatch], audit: AuditRecord) -> list[WriteResult]: ...
 
     def status(self) -> StoreStatus: ...
 

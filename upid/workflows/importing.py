@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from upid.ingest.canonical import ImportReport, read_canonical
+from upid.ingest.canonical import ImportReport, parsed
 from upid.samples import Acceptance
 from upid.store.base import AuditRecord, Store, WriteResult
 
@@ -50,8 +50,17 @@ class ImportOutcome:
 def import_file(
     store: Store, path: Path, cluster: str, audit: AuditRecord, accept: Acceptance | None = None
 ) -> ImportOutcome:
-    """Parse and validate first (no lock held), then write one batch per cluster found in the file."""
-    report = read_canonical(path, cluster, accept)
+    """Parse and validate first (no lock held), then write the file's batches (a million samples at most each)
+    as they are built, all in one transaction; one result per cluster."""
+    with parsed(path, cluster, accept) as (report, batches):
+        results = store.write_many(batches, audit)
     outcome = ImportOutcome(report=report)
-    outcome.writes = store.write_many(report.batches, audit)
+    merged: dict[str, WriteResult] = {}
+    for r in results:
+        before = merged.get(r.cluster)
+        merged[r.cluster] = r if before is None else replace(
+            before, received=before.received + r.received, written=before.written + r.written,
+            series_created=before.series_created + r.series_created,
+        )  # fmt: skip
+    outcome.writes = list(merged.values())
     return outcome

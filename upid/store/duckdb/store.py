@@ -8,7 +8,7 @@ spool their batch instead of failing; readers wait up to the full lock timeout.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from upid.store.duckdb.connection import connect, one, wrapped
 from upid.store.duckdb.inventory import cluster_identities, previous_counters, write_collection
 from upid.store.duckdb.writer import write_batches
 
+WRITE_MEMORY_LIMIT = "200MB"
 WRITER_SHARE = 1 / 3  # of the lock timeout a writer waits before spooling
 
 
@@ -53,6 +54,7 @@ class DuckDBStore:
         )
         try:
             with wrapped(self.path):
+                con.execute(f"SET memory_limit = '{WRITE_MEMORY_LIMIT}'")  # staging spills rather than grows
                 migrations.migrate(con, self.path)
                 blocks.sweep_orphans(con, self.path)
                 integrity.record_missing(con, blocks.blocks_dir(self.path))
@@ -132,18 +134,19 @@ class DuckDBStore:
     def write(self, batch: SampleBatch, audit: AuditRecord) -> WriteResult:
         return self.write_many([batch], audit)[0]
 
-    def write_many(self, batches: Sequence[SampleBatch], audit: AuditRecord) -> list[WriteResult]:
-        """Several batches (a file's clusters) through one connection and transaction, or spooled when busy."""
+    def write_many(self, batches: Iterable[SampleBatch], audit: AuditRecord) -> list[WriteResult]:
+        """Several batches (a file's, built one at a time) through one connection and transaction: all or none.
+        When the store stays busy, each is spooled instead."""
         try:
             with self._writer() as con:
                 return write_batches(con, self.path, batches, audit, self.thresholds)
         except StoreLockedError:
+            out = []
             for batch in batches:
                 spool.put(self.path, batch, audit)
-            return [
-                WriteResult(cluster=b.cluster, received=len(b), written=0, series_created=0, spooled=True)
-                for b in batches
-            ]
+                out.append(WriteResult(cluster=batch.cluster, received=len(batch), written=0, series_created=0,
+                                       spooled=True))  # fmt: skip
+            return out
 
     def write_collection(self, collection: Collection, name: str, audit: AuditRecord) -> WriteResult:
         """A cluster snapshot (samples and inventory) in one transaction, or spooled whole when busy."""

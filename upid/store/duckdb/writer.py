@@ -8,7 +8,7 @@ acknowledged (kill -9) is harmless to repeat.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -70,8 +70,11 @@ def _map_series(con: duckdb.DuckDBPyConnection, batch: SampleBatch, cluster_id: 
     return int(after[0]) - int(before[0]) if after and before else 0
 
 
-def _stage_samples(con: duckdb.DuckDBPyConnection, batch: SampleBatch, cluster_id: int, store: Path) -> int:
-    """Build temp table b_new of samples not stored yet; returns its row count."""
+def _stage_samples(
+    con: duckdb.DuckDBPyConnection, batch: SampleBatch, cluster_id: int, store: Path, fresh: bool = False
+) -> int:
+    """Build temp table b_new of samples not stored yet; returns its row count. `fresh`: every series of the
+    batch was created by this write, so none has a stored sample to skip (no scan of the blocks)."""
     con.register(
         "b_samples",
         {
@@ -97,9 +100,10 @@ def _stage_samples(con: duckdb.DuckDBPyConnection, batch: SampleBatch, cluster_i
     )
     con.unregister("b_samples")
     lo, hi = one(con, "SELECT min(ts)::VARCHAR, max(ts)::VARCHAR FROM b_staged") or (None, None)
-    if lo is None:
+    if lo is None or fresh:
         con.execute("CREATE OR REPLACE TEMP TABLE b_new AS FROM b_staged")
-        return 0
+        row = one(con, "SELECT count(*) FROM b_new")
+        return int(row[0]) if row else 0
     existing = blocks.samples_sql(blocks.block_files(con, store, cluster_id, lo, hi))
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE b_new AS
@@ -171,7 +175,7 @@ def write_samples(
     """Inside the caller's transaction: series, samples, resources and the run record; leaves temp table
     b_map (batch series index -> series_id) for the caller. Returns (samples written, series created)."""
     created = _map_series(con, batch, cluster_id)
-    new = _stage_samples(con, batch, cluster_id, store)
+    new = _stage_samples(con, batch, cluster_id, store, fresh=created == batch.series_count)
     if new >= thresholds.block_min_samples:
         blocks.write_block(con, store, cluster_id, "SELECT * FROM b_new")
     elif new:
@@ -208,7 +212,7 @@ def audited(details: dict[str, Any], spooled: bool) -> dict[str, Any]:
 def write_batches(
     con: duckdb.DuckDBPyConnection,
     store: Path,
-    batches: Sequence[SampleBatch],
+    batches: Iterable[SampleBatch],
     audit: AuditRecord,
     thresholds: blocks.Thresholds,
     spooled: bool = False,
