@@ -60,7 +60,8 @@ def value_problem(value: float, most: float) -> str | None:
 def values_ok(values: np.ndarray, most: float) -> np.ndarray:
     """Element-wise: finite, not negative, at most `most` (NaN, where a value is optional, is tested by the caller)."""
     with np.errstate(invalid="ignore"):
-        return np.isfinite(values) & (values >= 0) & (values <= most)
+        ok: np.ndarray = np.isfinite(values) & (values >= 0) & (values <= most)
+        return ok
 
 
 @dataclass

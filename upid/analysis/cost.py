@@ -152,7 +152,8 @@ def _intervals(ts: np.ndarray) -> np.ndarray:
         return np.full(len(ts), 300 / 3600)
     gaps = np.diff(ts).astype(float)
     median = float(np.median(gaps))
-    return np.minimum(np.append(gaps, median), 2 * median) / 3600
+    hours: np.ndarray = np.minimum(np.append(gaps, median), 2 * median) / 3600
+    return hours
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ one noisy backtest made the median forecast worse (docs/forecast.md), so by defa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -149,7 +150,7 @@ def _training_pairs(length: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     return repeated, steps
 
 
-def _training(series: list[np.ndarray], firsts: list[int], horizon: int, rng: np.random.Generator) -> tuple:
+def _training(series: list[np.ndarray], firsts: list[int], horizon: int, rng: np.random.Generator) -> tuple[Any, ...]:
     """(X, y) over every container and every daily origin whose targets lie in its history, sampled."""
     xs, ys = [], []
     for y, first in zip(series, firsts, strict=True):
@@ -168,7 +169,7 @@ def _training(series: list[np.ndarray], firsts: list[int], horizon: int, rng: np
     return x, target
 
 
-def _fit(x: np.ndarray, y: np.ndarray, settings: ModelSettings) -> list:
+def _fit(x: np.ndarray, y: np.ndarray, settings: ModelSettings) -> list[Any]:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     models = []
@@ -186,7 +187,7 @@ def _fit(x: np.ndarray, y: np.ndarray, settings: ModelSettings) -> list:
     return models
 
 
-def _predict_many(models: list, items: list[tuple[np.ndarray, int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+def _predict_many(models: list[Any], items: list[tuple[np.ndarray, int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
     """p50 and p90 for each (history, first hour, horizon), from one predict call per model for all of them
     (a call per series costs 2.5x the time in scikit-learn's per-call overhead)."""
     if not items:
@@ -208,7 +209,8 @@ def _naive(y: np.ndarray, horizon: int, period: int) -> np.ndarray:
     origin = len(y) - 1
     if period == WEEK:
         return y[origin + steps - WEEK]
-    return y[origin + steps - DAY * np.ceil(steps / DAY).astype(int)]
+    naive: np.ndarray = y[origin + steps - DAY * np.ceil(steps / DAY).astype(int)]
+    return naive
 
 
 def _naive_period(y: np.ndarray) -> int:
@@ -268,7 +270,7 @@ class _Backtest:
 
 def _backtest(
     series: list[Series], horizon: int, rng: np.random.Generator, settings: ModelSettings
-) -> tuple[dict[int, _Backtest], float, list | None]:
+) -> tuple[dict[int, _Backtest], float, list[Any] | None]:
     """Fit without each series' last `horizon` hours (or as many as its history allows beyond the week the
     features look back and two days of training targets, at least a day) and score on them. Also returns the
     factor that widens the p90 band to cover 90 % of the held-out hours, and the models fitted."""

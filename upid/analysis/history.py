@@ -78,7 +78,8 @@ def segment_percentiles(values: np.ndarray, segment: np.ndarray, q: float) -> np
     pos = starts + (q / 100) * (counts - 1)
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, starts + counts - 1)
-    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
+    out: np.ndarray = v[lo] + (v[hi] - v[lo]) * (pos - lo)
+    return out
 
 
 def _value(v: object) -> float | None:

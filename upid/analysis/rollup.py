@@ -39,7 +39,8 @@ class Buckets:
         return self.first * (np.power(self.ratio, np.asarray(i, dtype=np.float64)) - 1) / (self.ratio - 1)
 
     def middle(self, i: np.ndarray | int) -> np.ndarray:
-        return (self.start(i) + self.start(np.asarray(i) + 1)) / 2
+        middle: np.ndarray = (self.start(i) + self.start(np.asarray(i) + 1)) / 2
+        return middle
 
 
 CPU_BUCKETS = Buckets(first=0.001, most=1e4)  # cores: 1 millicore, then +5 % (the VPA starts at 10m)
@@ -83,7 +84,7 @@ def quantile(rollup: Rollup, q: float, buckets: Buckets, hours: slice | None = N
     per_bucket = np.bincount(cells[:, 1], weights=cells[:, 2], minlength=buckets.count)
     cumulative = np.cumsum(per_bucket)
     # np.percentile's linear rule on the order statistics, each read as its bucket's midpoint
-    pos = q / 100 * (cumulative[-1] - 1)
+    pos = q / 100 * (float(cumulative[-1]) - 1)
     below, above = math.floor(pos), math.ceil(pos)
     low = float(buckets.middle(int(np.searchsorted(cumulative, below + 1))))
     high = float(buckets.middle(int(np.searchsorted(cumulative, above + 1))))

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -133,7 +134,7 @@ def wrapped(path: Path) -> Iterator[None]:
         raise classify(e, path) from e
 
 
-def one(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> tuple:
+def one(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> tuple[Any, ...]:
     """The first row of a query, with the result consumed (DuckDB 2 refuses new work on a half-read result)."""
     rows = con.execute(sql, params or []).fetchall()
     return tuple(rows[0]) if rows else ()
