@@ -139,11 +139,11 @@ def test_backtest_counts_what_the_replay_would_have_hit() -> None:
         memory[start : start + 3] = 4 * 1024**3
     risk = backtest(KrrSimple(), history(cpu, memory))
     fitted = math.ceil(0.2 * 1000) / 1000
-    assert risk["cpu_shortfall"] == pytest.approx((0.4 - fitted) / 0.4, abs=1e-3)
-    assert risk["cpu_samples_above"] == 1.0
-    assert risk["oom"] is True and risk["oom_count"] == 2
+    assert risk is not None and risk.cpu_shortfall == pytest.approx((0.4 - fitted) / 0.4, abs=1e-3)
+    assert risk.cpu_samples_above == 1.0
+    assert risk.oom is True and risk.oom_count == 2
     calm = backtest(KrrSimple(), history(np.full(n, 0.2), np.full(n, 500 * MIB)))
-    assert calm["cpu_shortfall"] == 0 and calm["oom_count"] == 0
+    assert calm is not None and calm.cpu_shortfall == 0 and calm.oom_count == 0
 
 
 def test_analyze_strategies_through_the_cli(upid, tmp_path: Path) -> None:

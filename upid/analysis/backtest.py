@@ -3,6 +3,7 @@ later part against its recommendation."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,26 @@ def _crossings(h: ContainerHistory, limit: float) -> int:
     return count
 
 
-def backtest(strategy: Strategy, h: ContainerHistory) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class Backtest:
+    """A recommendation fitted on the first two thirds of the window, replayed on the last third."""
+
+    fit_until: str  # ISO time of the cut
+    replayed_hours: float
+    replayed_samples: int
+    cpu_shortfall: float | None = None  # share of the replayed CPU demand above the recommended request
+    cpu_samples_above: float | None = None  # share of the replayed samples above it
+    oom: bool | None = None  # would a pod's memory have crossed the recommended limit
+    oom_count: int | None = None  # how many times: each an OOM kill
+    reason: str | None = None  # why neither CPU nor memory could be replayed
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `risk` of the JSON documents (docs/json-output.md)."""
+        out = {k: v for k, v in asdict(self).items() if k != "reason"}
+        return {**out, "reason": self.reason} if self.reason is not None else out
+
+
+def backtest(strategy: Strategy, h: ContainerHistory) -> Backtest | None:
     """None when the history is too short to split; else the replay's shortfall and OOM counts."""
     if h.samples < 2:
         return None
@@ -32,23 +52,22 @@ def backtest(strategy: Strategy, h: ContainerHistory) -> dict[str, Any] | None:
     if not replay.samples:
         return None
     rec = strategy.recommend(fit)
-    risk: dict[str, Any] = {
-        "fit_until": iso(cut),
-        "replayed_hours": round(replay.span_hours, 1),
-        "replayed_samples": replay.samples,
-        "cpu_shortfall": None,
-        "cpu_samples_above": None,
-        "oom": None,
-        "oom_count": None,
-    }
+    shortfall = above_share = oom = count = None
     if rec.cpu_request is not None:
         demand = float(replay.cpu.sum())
         above = np.maximum(replay.cpu - rec.cpu_request, 0).sum()
-        risk["cpu_shortfall"] = round(float(above) / demand, 4) if demand > 0 else 0.0
-        risk["cpu_samples_above"] = round(float((replay.cpu > rec.cpu_request).mean()), 4)
+        shortfall = round(float(above) / demand, 4) if demand > 0 else 0.0
+        above_share = round(float((replay.cpu > rec.cpu_request).mean()), 4)
     if rec.memory_limit is not None:
-        crossings = _crossings(replay, rec.memory_limit)
-        risk["oom"], risk["oom_count"] = crossings > 0, crossings
-    if rec.cpu_request is None and rec.memory_limit is None:
-        risk["reason"] = rec.reason
-    return risk
+        count = _crossings(replay, rec.memory_limit)
+        oom = count > 0
+    return Backtest(
+        fit_until=iso(cut) or "",
+        replayed_hours=round(replay.span_hours, 1),
+        replayed_samples=replay.samples,
+        cpu_shortfall=shortfall,
+        cpu_samples_above=above_share,
+        oom=oom,
+        oom_count=count,
+        reason=rec.reason if rec.cpu_request is None and rec.memory_limit is None else None,
+    )

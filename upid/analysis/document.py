@@ -65,7 +65,7 @@ def container_record(cluster: str, row: Row, finding: tuple[str, float] | None =
         "severity": row.severity,
         "severity_reason": row.severity_reason,
         "krr_severity": row.krr_severity,
-        "risk": row.risk,
+        "risk": row.risk.to_dict() if row.risk else None,
         "monthly_cost": row.monthly_cost,
         "monthly_savings": row.monthly_savings,
         "finding": kind,
@@ -150,7 +150,7 @@ def analysis_document(report: RightsizingReport, idle: list[IdleItem] | None = N
             "krr_severity": {s: krr.get(s, 0) for s in KRR_SEVERITIES},
             "cpu_request_cores": _total(rows, "cpu_request", "cpu_request"),
             "memory_request_bytes": {k: int(v) for k, v in _total(rows, "memory_request", "memory_request").items()},
-            "backtest_ooms": sum((r.risk or {}).get("oom_count") or 0 for r in rows),
+            "backtest_ooms": sum((r.risk.oom_count or 0) if r.risk else 0 for r in rows),
             **savings_summary(report, idle),
         },
     }

@@ -4,9 +4,8 @@ its severity (upid's, and KRR's), and the cluster's score and grade (KRR's)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from upid.analysis.backtest import backtest
+from upid.analysis.backtest import Backtest, backtest
 from upid.analysis.cost import Prices, Pricing, as_pricing, covered_hours, monthly_cost
 from upid.analysis.frame import UsageFrame
 from upid.analysis.history import ContainerHistory, histories
@@ -24,7 +23,7 @@ GRADES = ((90, "A"), (70, "B"), (55, "C"), (30, "D"))
 class Row:
     usage: ContainerUsage
     recommendation: Recommendation
-    risk: dict[str, Any] | None
+    risk: Backtest | None
     severity: str  # upid's (upid/analysis/severity.py): money and risk
     monthly_cost: dict[str, float] | None = None  # current, recommended
     krr_severity: str = "good"  # KRR's, by absolute request differences, for comparing with KRR

@@ -191,9 +191,7 @@ class _Builder:
             kept.append(row)
         if not kept:
             return None
-        shortfalls = [
-            float(r.risk["cpu_shortfall"]) for r in kept if r.risk and r.risk.get("cpu_shortfall") is not None
-        ]
+        shortfalls = [r.risk.cpu_shortfall for r in kept if r.risk and r.risk.cpu_shortfall is not None]
         return Change(
             *key,
             action="rightsize",
@@ -205,7 +203,7 @@ class _Builder:
             severity=max((r.severity for r in kept), key=SEVERITIES.index),
             risk={
                 "cpu_shortfall": max(shortfalls) if shortfalls else None,
-                "oom_count": sum(int(r.risk.get("oom_count") or 0) for r in kept if r.risk),
+                "oom_count": sum(r.risk.oom_count or 0 for r in kept if r.risk),
             },
         )
 

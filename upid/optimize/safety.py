@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from upid.analysis.backtest import Backtest
 from upid.analysis.idle import MIN_CONFIDENCE
 
 EXCLUDE_ANNOTATION = "upid.io/exclude"
@@ -74,10 +75,10 @@ def pdb_rollout(kind: str, guard: dict[str, Any]) -> str | None:
     return None
 
 
-def risk(backtest: dict[str, Any] | None, policy: SafetyPolicy) -> str | None:
+def risk(backtest: Backtest | None, policy: SafetyPolicy) -> str | None:
     if not backtest:
         return "no backtest: too little history to measure the risk"
-    shortfall, ooms = backtest.get("cpu_shortfall"), backtest.get("oom_count")
+    shortfall, ooms = backtest.cpu_shortfall, backtest.oom_count
     if shortfall is not None and shortfall > policy.max_cpu_shortfall:
         return f"backtested CPU shortfall {shortfall:.1%} is above the limit {policy.max_cpu_shortfall:.1%}"
     if ooms is not None and ooms > policy.max_oom_kills:
