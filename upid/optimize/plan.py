@@ -7,6 +7,7 @@ annotations), a Plan out. Nothing here talks to a cluster; `upid.workflows.optim
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,7 +97,7 @@ class Plan:
 
     def reconciliation(self) -> dict[str, float]:
         """The plan's savings and what is not in it, adding up to analyze's savings a month (to the cent)."""
-        skipped = round(sum(s.monthly_savings for s in self.skipped), 2)
+        skipped = round(sum(s.monthly_savings for s in self.skipped if s.rule != "hpa"), 2)  # hpa: beyond analyze
         parts = {
             "plan": self.monthly_savings,
             "skipped": skipped,
@@ -140,11 +141,22 @@ def _keep_only(before: Values, after: Values, blocked: set[str]) -> Values:
     return {k: (before[k] if k.split("_")[0] in blocked else v) for k, v in after.items()}
 
 
+Saving = Callable[[Row, Values], float]  # what a container saves a month with these values
+
+
+def _whole(row: Row, after: Values) -> float:
+    return row.monthly_savings
+
+
 class _Builder:
     def __init__(
-        self, guards: dict[Key, dict[str, Any]], annotations: dict[Key, dict[str, str]], options: PlanOptions
+        self,
+        guards: dict[Key, dict[str, Any]],
+        annotations: dict[Key, dict[str, str]],
+        options: PlanOptions,
+        saving: Saving = _whole,
     ) -> None:
-        self.guards, self.annotations, self.options = guards, annotations, options
+        self.guards, self.annotations, self.options, self.saving = guards, annotations, options, saving
         self.skipped: list[Skip] = []
         self.not_applicable = 0.0
 
@@ -162,33 +174,41 @@ class _Builder:
         ) or self.refuse(key, None, action, "excluded", safety.excluded(self.annotations.get(key, {})), savings)
 
     def rightsize(self, key: Key, rows: list[Row]) -> Change | None:
-        whole = sum(r.monthly_savings for r in rows)
-        if self.workload_refused(key, "rightsize", whole):
-            return None
         guard = self.guards.get(key, {})
-        if self.refuse(key, None, "rightsize", "pdb", safety.pdb_rollout(key[1], guard), whole):
-            return None
         blocked = safety.hpa_resources(guard, self.options.safety)
-        containers, kept = [], []
+        # per container: the values it would get and what they save; a resource an HPA scales on is kept as
+        # it is (analyze recommends nothing for it either), so only the rest counts
+        plans = []
         for row in rows:
-            name = row.usage.container
             before, wanted = _values(row), _after(row)
             after = _keep_only(before, wanted, blocked)
-            if after != wanted:
+            part = row.monthly_savings if after == wanted else self.saving(row, after) if after != before else 0.0
+            plans.append((row, before, wanted, after, part))
+        whole = sum(p[-1] for p in plans)
+        if self.workload_refused(key, "rightsize", whole):
+            return None
+        if self.refuse(key, None, "rightsize", "pdb", safety.pdb_rollout(key[1], guard), whole):
+            return None
+        containers, kept, amounts = [], [], []
+        for row, before, wanted, after, part in plans:
+            name = row.usage.container
+            if after != wanted:  # what --allow-hpa would add; not part of analyze's savings
                 held = ", ".join(sorted(blocked))
-                self.refuse(key, name, "rightsize", "hpa", f"an HPA scales on {held}: {held} left as is")
+                self.refuse(key, name, "rightsize", "hpa", f"an HPA scales on {held}: {held} left as is",
+                            row.monthly_savings - part)  # fmt: skip
             if after == before:
-                self.not_applicable += row.monthly_savings
+                self.not_applicable += part
                 continue
             hours = (row.usage.last - row.usage.first) / 3600
             why = safety.history(hours, self.options.safety)
-            if self.refuse(key, name, "rightsize", "history", why, row.monthly_savings):
+            if self.refuse(key, name, "rightsize", "history", why, part):
                 continue
             why = safety.risk(row.risk, self.options.safety)
-            if self.refuse(key, name, "rightsize", "risk", why, row.monthly_savings):
+            if self.refuse(key, name, "rightsize", "risk", why, part):
                 continue
             containers.append(ContainerChange(name, before, after))
             kept.append(row)
+            amounts.append(part)
         if not kept:
             return None
         shortfalls = [r.risk.cpu_shortfall for r in kept if r.risk and r.risk.cpu_shortfall is not None]
@@ -196,7 +216,7 @@ class _Builder:
             *key,
             action="rightsize",
             containers=tuple(containers),
-            monthly_savings=round(sum(r.monthly_savings for r in kept), 2),
+            monthly_savings=round(sum(amounts), 2),
             confidence=min(
                 (r.recommendation.confidence for r in kept if r.recommendation.confidence is not None), default=None
             ),
@@ -241,12 +261,14 @@ def build_plan(
     guards: dict[Key, dict[str, Any]],
     annotations: dict[Key, dict[str, str]],
     options: PlanOptions,
+    saving: Saving = _whole,
 ) -> Plan:
-    """`found`: each workload's one finding (upid/analysis/savings.py), so that the plan and what it leaves
+    """`saving`: what a container saves with the values a change gives it (for a change an HPA keeps partly);
+    `found`: each workload's one finding (upid/analysis/savings.py), so that the plan and what it leaves
     out add up to analyze's savings; `guards`: HPA and PDBs per workload (the store's `workload_guards`);
     `annotations`: each workload's annotations. A workload idle on a schedule is neither resized nor scaled:
     its sleep schedule is `upid idle -o kube-green`'s."""
-    builder = _Builder(guards, annotations, options)
+    builder = _Builder(guards, annotations, options, saving)
     changes: list[Change] = []
     sleeping: set[Key] = set()
     sleep: dict[Key, float] = {}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from upid.analysis.cost import covered_hours, monthly_cost
 from upid.analysis.idle import IdlePolicy, detect
-from upid.analysis.rightsizing import rightsize
+from upid.analysis.rightsizing import Row, rightsize
 from upid.analysis.savings import findings
 from upid.optimize.plan import Plan, PlanOptions, build_plan
 from upid.store.base import Store
@@ -28,6 +29,15 @@ def make_plan(store: Store, request: AnalysisRequest, options: PlanOptions, idle
     report = rightsize(frame, request.strategy, request.cpu_limit, rates, containers, request.severity)
     idle = detect(containers, frame.end, idle_policy)
     annotations = {h.key[:3]: h.annotations for h in containers}
-    plan = build_plan(report, idle, findings(report, idle), guards, annotations, options)
+    by_key = {h.key: h for h in containers}
+    hours = covered_hours(containers)
+
+    def saving(row: Row, after: dict[str, float | None]) -> float:
+        u = row.usage
+        h = by_key[(u.namespace, u.workload_kind, u.workload, u.container)]
+        changed = monthly_cost(h, after["cpu_request"], after["memory_request"], rates, hours)
+        return round((row.monthly_cost or {}).get("current", 0.0) - changed, 2)
+
+    plan = build_plan(report, idle, findings(report, idle), guards, annotations, options, saving)
     order = {key: list(g.get("containers") or []) for key, g in guards.items()}
     return PlanResult(plan, order)
