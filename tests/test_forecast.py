@@ -175,3 +175,22 @@ def test_capacity_counts_the_nodes_the_cluster_has_now_at_their_allocatable() ->
     trends = {(t.scope, t.resource): t for t in capacity([h], nodes, int(ts[0]), end + step)}
     assert trends["cluster", "cpu"].allocatable == 15.0  # two nodes now, at 7.5 allocatable each
     assert trends["cluster", "memory"].allocatable == 30e9
+
+
+def test_capacity_of_a_collected_cluster_is_its_nodes_allocatable(upid, kube, tmp_path: Path) -> None:
+    """Through the store: the nodes' allocatable as collected (capacity minus what the kubelet reserves)."""
+    from kube.history import write_history
+
+    from upid.units import parse_quantity
+
+    collected = upid("storage", "collect", "--kubeconfig", kube.kubeconfig, "-o", "json").json()
+    cluster = collected["collections"][0]["cluster"]
+    history = write_history(kube.cluster, tmp_path / "history.parquet", days=4)
+    assert upid("storage", "import", history, "--cluster", cluster).code == 0
+    doc = upid("forecast", "-A", "--history", "4d", "--horizon", "1h", "-o", "json").json()
+    [cpu] = [c for c in doc["capacity"] if c["scope"] == "cluster" and c["resource"] == "cpu"]
+    from kube import objects
+
+    nodes = [objects.node(kube.cluster, n)["status"] for n in kube.cluster.node_names]
+    assert cpu["allocatable"] == pytest.approx(sum(parse_quantity(n["allocatable"]["cpu"]) for n in nodes))
+    assert cpu["allocatable"] < sum(parse_quantity(n["capacity"]["cpu"]) for n in nodes)

@@ -161,7 +161,8 @@ def load_usage(
 def nodes(con: duckdb.DuckDBPyConnection, cluster: str) -> list[dict[str, Any]]:
     cid = _cluster_id(con, cluster)
     cursor = con.execute(
-        """SELECT name, cpu_capacity, memory_capacity, instance_type, region, zone, capacity_type, provider_id,
+        """SELECT name, cpu_capacity, memory_capacity, cpu_allocatable, memory_allocatable,
+                                   instance_type, region, zone, capacity_type, provider_id,
                                    epoch(first_seen)::BIGINT AS first_seen, epoch(last_seen)::BIGINT AS last_seen
                             FROM nodes WHERE cluster_id = ? ORDER BY name""",
         [cid],
