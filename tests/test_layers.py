@@ -62,3 +62,20 @@ def test_collect_imports_no_scikit_learn_scipy_or_pyarrow(kube, home) -> None:
     loaded = _loaded_after(code)
     assert "duckdb" in loaded and "kubernetes" in loaded  # it did collect and store
     assert not loaded & {"sklearn", "scipy", "pyarrow"}
+
+
+def test_storage_status_loads_no_numpy(home, tmp_path) -> None:
+    """A store that is only read for its totals needs DuckDB, not numpy (a 30 ms import, on every cron run)."""
+    import os
+
+    import synth
+
+    from upid.cli.app import main
+
+    assert main(["storage", "import", str(synth.make().write_csv(tmp_path / "u.csv"))]) == 0
+    code = "from upid.cli.app import main\nmain(['storage', 'status'])"
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print('numpy' in sys.modules, file=sys.stderr)"],
+        capture_output=True, text=True, check=True, cwd=REPO, env={**os.environ, "UPID_HOME": str(home)},
+    )  # fmt: skip
+    assert out.stderr.strip().splitlines()[-1] == "False"

@@ -10,8 +10,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np  # annotations only; numpy is imported where it is used
+
 
 SERIES_KEY = ("namespace", "workload_kind", "workload", "pod", "container")
 UNSET = -1
@@ -45,6 +48,7 @@ class Acceptance:
         return None
 
     def times_ok(self, ts: np.ndarray) -> np.ndarray:
+
         return (ts >= MIN_TS) & (ts <= self.latest)
 
 
@@ -59,6 +63,8 @@ def value_problem(value: float, most: float) -> str | None:
 
 def values_ok(values: np.ndarray, most: float) -> np.ndarray:
     """Element-wise: finite, not negative, at most `most` (NaN, where a value is optional, is tested by the caller)."""
+    import numpy as np
+
     with np.errstate(invalid="ignore"):
         ok: np.ndarray = np.isfinite(values) & (values >= 0) & (values <= most)
         return ok

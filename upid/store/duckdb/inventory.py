@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
 
 from upid.errors import UsageError
 from upid.inventory import Collection, Identity
@@ -16,6 +15,9 @@ from upid.store.base import AuditRecord, WriteResult
 from upid.store.duckdb import blocks
 from upid.store.duckdb.connection import one
 from upid.store.duckdb.writer import add_audit, audited, ensure_cluster, transaction, write_samples
+
+if TYPE_CHECKING:
+    pass  # annotations only; numpy is imported where it is used
 
 
 def resolve_cluster(con: duckdb.DuckDBPyConnection, identity: Identity, name: str) -> tuple[int, str]:
@@ -72,6 +74,8 @@ def _upsert(
 ) -> None:
     """All rows in one set-based INSERT ... ON CONFLICT (a statement per row costs ~0.2 ms each).
     `columns` maps each column to the SQL that types it from the registered value."""
+    import numpy as np
+
     if not rows:
         return
     con.register("b_upsert", {c: np.asarray([r[i] for r in rows], dtype=object) for i, c in enumerate(columns)})
@@ -203,6 +207,8 @@ def _upsert_inventory(con: duckdb.DuckDBPyConnection, cid: int, c: Collection) -
 
 
 def _statuses_and_counters(con: duckdb.DuckDBPyConnection, c: Collection) -> None:
+    import numpy as np
+
     if c.statuses:
         cols = {
             k: np.asarray([s[k] for s in c.statuses], dtype=object if k != "series_idx" else np.int64)

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
 
-from upid.analysis.frame import UsageFrame
 from upid.errors import NoDataError, UsageError
 from upid.store.base import AuditEntry, AuditRecord, ClusterStatus
 from upid.store.duckdb import blocks
 from upid.store.duckdb.connection import one, sql_literal
 from upid.store.duckdb.writer import add_audit, transaction
+
+if TYPE_CHECKING:
+    import numpy as np  # annotations only; numpy is imported where it is used
+
+    from upid.analysis.frame import UsageFrame
 
 READ_MEMORY_LIMIT = "400MB"
 
@@ -90,6 +93,10 @@ def load_usage(
     namespaces: list[str] | None,
     workloads: list[tuple[str, str, str]] | None = None,
 ) -> UsageFrame:
+    import numpy as np
+
+    from upid.analysis.frame import UsageFrame
+
     cid = _cluster_id(con, cluster)
     ns_filter = ""
     params: list[object] = [cid]
@@ -271,6 +278,8 @@ def _sql_ts(con: duckdb.DuckDBPyConnection, epoch: int) -> str:
 
 def _filled(values: np.ndarray) -> np.ndarray:
     """DuckDB returns masked arrays where NULLs occur: turn those into NaN (numbers) or None."""
+    import numpy as np
+
     if isinstance(values, np.ma.MaskedArray):
         masked: Any = values
         if values.dtype.kind == "f":

@@ -12,12 +12,13 @@ import time
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from upid.samples import SampleBatch
 from upid.store.base import AuditRecord
+
+if TYPE_CHECKING:
+    pass  # annotations only; numpy is imported where it is used
 
 
 def spool_dir(store: Path) -> Path:
@@ -25,6 +26,8 @@ def spool_dir(store: Path) -> Path:
 
 
 def put(store: Path, batch: SampleBatch, audit: AuditRecord, extra: dict[str, Any] | None = None) -> Path:
+    import numpy as np
+
     folder = spool_dir(store)
     folder.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -53,6 +56,8 @@ class BadSpoolFile(Exception):
 
 
 def load(path: Path) -> tuple[SampleBatch, AuditRecord, dict[str, Any] | None]:
+    import numpy as np
+
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["__meta__"]))

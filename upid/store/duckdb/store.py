@@ -11,11 +11,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from upid.analysis.frame import UsageFrame
 from upid.errors import StoreLockedError
 from upid.inventory import Collection
 from upid.samples import SampleBatch
@@ -24,6 +23,9 @@ from upid.store.duckdb import blocks, changes, integrity, migrations, queries, s
 from upid.store.duckdb.connection import connect, one, wrapped
 from upid.store.duckdb.inventory import cluster_identities, previous_counters, write_collection
 from upid.store.duckdb.writer import write_batches
+
+if TYPE_CHECKING:
+    from upid.analysis.frame import UsageFrame  # numpy: imported only by the reads that build one
 
 WRITE_MEMORY_LIMIT = "200MB"
 WRITER_SHARE = 1 / 3  # of the lock timeout a writer waits before spooling

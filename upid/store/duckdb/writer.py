@@ -11,15 +11,17 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
 
 from upid.samples import SOURCES, SampleBatch
 from upid.store.base import AuditRecord, WriteResult
 from upid.store.duckdb import blocks
 from upid.store.duckdb.connection import one
+
+if TYPE_CHECKING:
+    pass  # annotations only; numpy is imported where it is used
 
 _KEY_MATCH = (
     "s.namespace = b.namespace AND s.workload_kind = b.workload_kind AND s.workload = b.workload "
@@ -43,6 +45,8 @@ def ensure_cluster(con: duckdb.DuckDBPyConnection, name: str) -> int:
 
 def _map_series(con: duckdb.DuckDBPyConnection, batch: SampleBatch, cluster_id: int) -> int:
     """Create the batch's unknown series and build temp table b_map(idx, series_id); returns how many were new."""
+    import numpy as np
+
     series = dict(batch.series)
     series["idx"] = np.arange(batch.series_count, dtype=np.int32)
     con.register("b_series", series)
@@ -75,6 +79,8 @@ def _stage_samples(
 ) -> int:
     """Build temp table b_new of samples not stored yet; returns its row count. `fresh`: every series of the
     batch was created by this write, so none has a stored sample to skip (no scan of the blocks)."""
+    import numpy as np
+
     con.register(
         "b_samples",
         {
