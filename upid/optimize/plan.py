@@ -315,7 +315,7 @@ def build_plan(
         changes=sorted(kept, key=lambda c: -c.monthly_savings),
         skipped=builder.skipped,
         below_threshold=len(changes) - len(kept),
-        below_threshold_savings=sum(c.monthly_savings for c in changes if c not in kept),
+        below_threshold_savings=sum(c.monthly_savings for c in changes) - sum(c.monthly_savings for c in kept),
         sleep=sleep,
         not_applicable=builder.not_applicable,
         left_out=left_out,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from upid.analysis.cost import covered_hours, monthly_cost
+from upid.analysis.cost import monthly_cost
 from upid.analysis.idle import IdlePolicy, detect
 from upid.analysis.rightsizing import Row, rightsize
 from upid.analysis.savings import findings
@@ -30,7 +30,7 @@ def make_plan(store: Store, request: AnalysisRequest, options: PlanOptions, idle
     idle = detect(containers, frame.end, idle_policy)
     annotations = {h.key[:3]: h.annotations for h in containers}
     by_key = {h.key: h for h in containers}
-    hours = covered_hours(containers)
+    hours = report.covered_hours  # the monthly figures' divisor, as rightsize computed it
 
     def saving(row: Row, after: dict[str, float | None]) -> float:
         u = row.usage
