@@ -71,13 +71,14 @@ def whole_process(home: Path, history: str, code: Path | None = None) -> tuple[f
 
 def split(home: Path, history: str) -> tuple[float, float, int]:
     from upid.analysis.rightsizing import rightsize
+    from upid.analysis.window import Scope
     from upid.store.duckdb.store import DuckDBStore
     from upid.units import parse_duration
 
     store = DuckDBStore(home / "upid.duckdb")
     end = store.newest_sample("default")
     started = time.perf_counter()
-    frame = store.load_usage("default", end - parse_duration(history), end, None)
+    frame = store.window("default", end - parse_duration(history), end, Scope()).usage
     sql = time.perf_counter() - started
     started = time.perf_counter()
     rightsize(frame, "upid")

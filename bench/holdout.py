@@ -6,7 +6,7 @@ the month it was chosen on, which is marked as such. A month is cut at several h
 days); the history before a cut is what upid sees, the `FUTURE_DAYS` after it are the truth.
 
 A month's whole trace is imported once with `upid storage import` into a store under the bench cache, and
-each cut is read back as upid reads it (`store.load_usage` up to the cut), so the benches can call upid's own
+each cut is read back as upid reads it (`store.window` up to the cut), so the benches can call upid's own
 analysis functions on the same histories many times without re-importing.
 """
 
@@ -93,6 +93,7 @@ def _future(month: int, lo: int, hi: int) -> dict[str, Future]:
 def cut(month: int, split_days: int) -> Cut:
     """The history before the cut as upid loads it, and the week after it from the trace."""
     from upid.analysis.history import histories
+    from upid.analysis.window import Scope
     from upid.settings import load_settings
     from upid.store import open_store
 
@@ -101,8 +102,8 @@ def cut(month: int, split_days: int) -> Cut:
     end = (start + split_days * DAY) // 3600 * 3600
     settings = load_settings({"UPID_HOME": str(home)})
     store = open_store(settings)
-    frame = store.load_usage(CLUSTER, end - split_days * DAY, end, None, None)
-    return Cut(month, split_days, end, histories(frame), _future(month, end, end + FUTURE_DAYS * DAY))
+    window = store.window(CLUSTER, end - split_days * DAY, end, Scope())
+    return Cut(month, split_days, end, histories(window), _future(month, end, end + FUTURE_DAYS * DAY))
 
 
 def cuts(months: Iterable[int] = MONTHS, splits: Iterable[int] = SPLITS) -> dict[int, list[Cut]]:

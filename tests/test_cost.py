@@ -154,28 +154,31 @@ def test_instance_prices_from_the_settings_win_and_workloads_pay_their_nodes_rat
 
 
 def test_price_book_lookup_order_and_split() -> None:
+    from dataclasses import replace
+
     from upid.analysis.pricebook import PriceBook, shipped_table
+    from upid.analysis.window import Node
 
     book = PriceBook(Prices(), instances={"m5.xlarge": 0.15}, table=shipped_table())
-    m5 = {"instance_type": "m5.large", "region": "us-east-1", "cpu_capacity": 2, "memory_capacity": 8 * GIB}
-    aws = {**m5, "provider_id": "aws:///us-east-1a/i-0abc"}
+    m5 = Node("a", instance_type="m5.large", region="us-east-1", cpu_capacity=2, memory_capacity=8 * GIB)
+    aws = replace(m5, provider_id="aws:///us-east-1a/i-0abc")
     price = book.node(aws)
     assert price.hourly == 0.096 and price.reason == "aws us-east-1 on-demand 2026-01-19 list price of m5.large"
     assert price.rates.cpu_core_hour == pytest.approx(0.096 / (2 + 8 / 10))  # 10:1 per core : GiB
     assert 2 * price.rates.cpu_core_hour + 8 * price.rates.memory_gib_hour == pytest.approx(0.096)
-    elsewhere = book.node({**aws, "region": "eu-west-1"})
+    elsewhere = book.node(replace(aws, region="eu-west-1"))
     assert elsewhere.hourly == 0.096 and "no eu-west-1 price shipped" in elsewhere.reason
-    assert book.node({**aws, "instance_type": "m5.xlarge"}).hourly == 0.15  # the settings win
-    spot = book.node({**aws, "capacity_type": "spot"})  # no AWS spot list prices are shipped
+    assert book.node(replace(aws, instance_type="m5.xlarge")).hourly == 0.15  # the settings win
+    spot = book.node(replace(aws, capacity_type="spot"))  # no AWS spot list prices are shipped
     assert spot.hourly is None and spot.rates.cpu_core_hour == 0.006655 and "OpenCost's spot unit prices" in spot.reason
-    gke = {"instance_type": "e2-standard-4", "region": "us-central1", "capacity_type": "spot", "cpu_capacity": 4}
-    gke_spot = book.node({**gke, "memory_capacity": 16 * GIB, "provider_id": "gce://p/us-central1-a/n"})
+    gke = Node("g", instance_type="e2-standard-4", region="us-central1", capacity_type="spot", cpu_capacity=4)
+    gke_spot = book.node(replace(gke, memory_capacity=16 * GIB, provider_id="gce://p/us-central1-a/n"))
     assert gke_spot.hourly == 0.080424 and "us-east1 spot" in gke_spot.reason
     assert "no us-central1 price shipped" in gke_spot.reason
-    unknown = book.node({**aws, "instance_type": "x9.huge"})
+    unknown = book.node(replace(aws, instance_type="x9.huge"))
     assert unknown.rates == Prices() and "x9.huge not in the price table" in unknown.reason
     azure = book.node(
-        {"instance_type": "Standard_D4s_v5", "region": "eastus2", "cpu_capacity": 4, "memory_capacity": 16 * GIB}
+        Node("z", instance_type="Standard_D4s_v5", region="eastus2", cpu_capacity=4, memory_capacity=16 * GIB)
     )
     assert azure.hourly == 0.192 and azure.reason.startswith("azure eastus2 on-demand 2023-12-18")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from upid.analysis.capacity import capacity
 from upid.analysis.forecast import DAY, Series, forecast
 from upid.analysis.history import ContainerHistory
+from upid.analysis.window import Node
 from upid.errors import ExitCode
 
 H0 = 1_767_225_600 // 3600  # epoch hours of 2026-01-01T00:00Z
@@ -78,7 +80,7 @@ def test_capacity_days_until_full_from_a_linear_trend() -> None:
         pod=np.zeros(len(ts), dtype=int),
         current={"cpu_request": 4.0, "memory_request": 2e9},
     )
-    nodes = [{"cpu_capacity": 8, "memory_capacity": 16e9}, {"cpu_capacity": 4, "memory_capacity": 16e9}]
+    nodes = [Node("a", cpu_capacity=8, memory_capacity=16e9), Node("b", cpu_capacity=4, memory_capacity=16e9)]
     trends = {(t.scope, t.resource): t for t in capacity([h], nodes, int(ts[0]), int(ts[-1]) + step)}
     cpu = trends["cluster", "cpu"]
     assert cpu.usage_per_day == pytest.approx(0.5, abs=1e-6) and cpu.allocatable == 12
@@ -166,11 +168,11 @@ def test_capacity_counts_the_nodes_the_cluster_has_now_at_their_allocatable() ->
         memory=np.full(len(ts), 1e9), pod=np.zeros(len(ts), dtype=int), current={"cpu_request": 4.0},
     )  # fmt: skip
     end = int(ts[-1])
-    node = {"cpu_capacity": 8, "cpu_allocatable": 7.5, "memory_capacity": 16e9, "memory_allocatable": 15e9}
+    node = Node("", cpu_capacity=8, cpu_allocatable=7.5, memory_capacity=16e9, memory_allocatable=15e9)
     nodes = [
-        {**node, "name": "old", "first_seen": int(ts[0]), "last_seen": int(ts[0]) + 2 * 86400},  # replaced
-        {**node, "name": "new", "first_seen": int(ts[0]) + 2 * 86400, "last_seen": end},
-        {**node, "name": "other", "first_seen": int(ts[0]), "last_seen": end - 300},
+        replace(node, name="old", first_seen=int(ts[0]), last_seen=int(ts[0]) + 2 * 86400),  # replaced
+        replace(node, name="new", first_seen=int(ts[0]) + 2 * 86400, last_seen=end),
+        replace(node, name="other", first_seen=int(ts[0]), last_seen=end - 300),
     ]
     trends = {(t.scope, t.resource): t for t in capacity([h], nodes, int(ts[0]), end + step)}
     assert trends["cluster", "cpu"].allocatable == 15.0  # two nodes now, at 7.5 allocatable each

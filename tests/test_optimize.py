@@ -399,6 +399,7 @@ def test_the_optimizer_role_grants_what_apply_rollback_and_wake_use(upid, env) -
 def test_rule_only_deployments_and_statefulsets_scale_to_zero() -> None:
     from upid.analysis.idle import IdleItem
     from upid.analysis.rightsizing import RightsizingReport
+    from upid.analysis.window import Pdb, Workload
     from upid.optimize.plan import PlanOptions, build_plan
 
     report = RightsizingReport("c", 0, 1, "upid", [], None, None)
@@ -406,12 +407,12 @@ def test_rule_only_deployments_and_statefulsets_scale_to_zero() -> None:
         IdleItem("team-0", kind, f"w-{kind}", 2, 0, 200.0, 0.9, {}, {"cpu_cores": 1.0, "memory_bytes": 1.0})
         for kind in ("DaemonSet", "Deployment", "StatefulSet")
     ]
-    plan = build_plan(report, items, {}, {}, {}, PlanOptions())
+    plan = build_plan(report, items, {}, {}, PlanOptions())
     assert sorted(c.kind for c in plan.changes) == ["Deployment", "StatefulSet"]
     assert [(s.kind, s.rule) for s in plan.skipped] == [("DaemonSet", "not-scalable")]
     # a PDB with maxUnavailable 0 keeps pods available just as minAvailable does
-    guards = {("team-0", "Deployment", "w-Deployment"): {"pdbs": [{"name": "p", "max_unavailable": "0"}]}}
-    plan = build_plan(report, items[1:2], {}, guards, {}, PlanOptions())
+    guards = {("team-0", "Deployment", "w-Deployment"): Workload(pdbs=(Pdb("p", max_unavailable="0"),))}
+    plan = build_plan(report, items[1:2], {}, guards, PlanOptions())
     assert not plan.changes and plan.skipped[0].rule == "pdb"
 
 
@@ -431,7 +432,7 @@ def test_rule_scale_to_zero_needs_the_idle_confidence_measured_out_of_sample() -
         "team-0", "Deployment", "nightly", 2, None, None, 1.0, {}, savings,
         schedule=Schedule((0, 1, 2, 3, 4), 20, 8, "UTC", 60, 3),
     )  # fmt: skip
-    plan = build_plan(report, [sure, unsure, nightly], {}, {}, {}, PlanOptions())
+    plan = build_plan(report, [sure, unsure, nightly], {}, {}, PlanOptions())
     assert [c.name for c in plan.changes] == ["sure"]
     assert [(s.name, s.rule) for s in plan.skipped] == [("unsure", "confidence")]
 

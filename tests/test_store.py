@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import synth
 
+from upid.analysis.window import Scope
 from upid.errors import ExitCode
 from upid.ingest.canonical import read_canonical
 from upid.store.base import AuditRecord
@@ -185,7 +186,7 @@ def test_blocks_and_head_answer_alike(tmp_path: Path) -> None:
             store.write(_batch(tmp_path, start=synth.START + start, samples=48 if start else 60), AUDIT)
     assert not list(blocks_dir(head_only.path).glob("c*/*.parquet"))
     assert len(list(blocks_dir(blocky.path).glob("c*/*.parquet"))) >= 2
-    a, b = (s.load_usage("alpha", synth.START - 1, synth.START + 10**6, None) for s in (head_only, blocky))
+    a, b = (s.window("alpha", synth.START - 1, synth.START + 10**6, Scope()).usage for s in (head_only, blocky))
     for field in ("container_idx", "ts", "cpu", "memory"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
     assert head_only.status().samples == blocky.status().samples

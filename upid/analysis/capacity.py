@@ -3,12 +3,13 @@ allocatable capacity of the nodes it has now, and the days until each crosses it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from upid.analysis.history import ContainerHistory, unique_sorted
+from upid.analysis.window import Node
 
 DAY = 86400
 MIN_DAYS = 3  # fewer daily points than this make no trend
@@ -63,23 +64,26 @@ def _until(level: float, slope: float, limit: float | None) -> float | None:
 PRESENT = 3600  # a node last seen this close to the newest sighting is still there (collections every few minutes)
 
 
-def current_nodes(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def current_nodes(nodes: Sequence[Node]) -> list[Node]:
     """The nodes the cluster has now: those seen in its newest collection, not every node it ever had (a node
     replaced last week is not capacity today)."""
-    seen = [float(n["last_seen"]) for n in nodes if n.get("last_seen") is not None]
+    seen = [n.last_seen for n in nodes if n.last_seen is not None]
     if not seen:
-        return nodes
+        return list(nodes)
     newest = max(seen)
-    return [n for n in nodes if n.get("last_seen") is None or float(n["last_seen"]) >= newest - PRESENT]
+    return [n for n in nodes if n.last_seen is None or n.last_seen >= newest - PRESENT]
 
 
-def _allocatable(nodes: list[dict[str, Any]], resource: str) -> float | None:
+def _allocatable(nodes: Sequence[Node], resource: str) -> float | None:
     """What the scheduler can hand out on the current nodes: allocatable, or capacity where it is unknown."""
-    total = sum(float(n.get(f"{resource}_allocatable") or n.get(f"{resource}_capacity") or 0) for n in nodes)
+    if resource == "cpu":
+        total = sum(n.cpu_allocatable or n.cpu_capacity for n in nodes)
+    else:
+        total = sum(n.memory_allocatable or n.memory_capacity for n in nodes)
     return total or None
 
 
-def capacity(histories: list[ContainerHistory], nodes: list[dict[str, Any]], start: int, end: int) -> list[Trend]:
+def capacity(histories: list[ContainerHistory], nodes: Sequence[Node], start: int, end: int) -> list[Trend]:
     days = max(1, int((end - start) // DAY))
     now = current_nodes(nodes)
     allocatable = {"cpu": _allocatable(now, "cpu"), "memory": _allocatable(now, "memory")}

@@ -11,8 +11,9 @@ Unit prices default to OpenCost's (configs/default.json, GCP us-central1 based: 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from upid.analysis.history import ContainerHistory, present
 
 if TYPE_CHECKING:
     from upid.analysis.pricebook import PriceBook
+    from upid.analysis.window import Node
 
 HOURS_PER_MONTH = 730
 GIB = 1024**3
@@ -187,32 +189,32 @@ def pod_costs(
 
 
 def node_costs(
-    nodes: list[dict[str, Any]], start: int, end: int, book: PriceBook, tail: float = 0.0
+    nodes: Sequence[Node], start: int, end: int, book: PriceBook, tail: float = 0.0
 ) -> tuple[list[NodeCost], dict[str, Prices]]:
     """Each node's cost for its hours in the window at the price the book gives it, and the rates its
     capacity is billed at. A node's last sighting stands for one collection interval (`tail` seconds)."""
     out, rates = [], {}
     for n in nodes:
-        first, last = max(start, int(n["first_seen"])), min(end + tail, int(n["last_seen"]) + tail)
+        seen_first = start if n.first_seen is None else n.first_seen
+        seen_last = end if n.last_seen is None else n.last_seen
+        first, last = max(start, seen_first), min(end + tail, seen_last + tail)
         hours = max(0.0, (last - first) / 3600)
         price = book.node(n)
-        cores, memory = float(n["cpu_capacity"] or 0), float(n["memory_capacity"] or 0)
+        cores, memory = n.cpu_capacity, n.memory_capacity
         cost = price.rates.hourly(cores, memory) * hours
-        rates[str(n["name"])] = price.rates
-        out.append(
-            NodeCost(str(n["name"]), n.get("capacity_type") or None, round(hours, 2), cores, memory, cost, price.reason)
-        )
+        rates[n.name] = price.rates
+        out.append(NodeCost(n.name, n.capacity_type or None, round(hours, 2), cores, memory, cost, price.reason))
     return out, rates
 
 
 def cost_report(
     histories: list[ContainerHistory],
-    nodes: list[dict[str, Any]],
+    nodes: Sequence[Node],
     start: int,
     end: int,
     book: PriceBook,
     by: str,
-    labels: dict[tuple[str, str, str], dict[str, str]] | None = None,
+    labels: Mapping[tuple[str, str, str], Mapping[str, str]] | None = None,
     period: str = "month",
 ) -> CostReport:
     """Cost grouped `by` namespace, workload, node or label=KEY, and the cluster's idle cost, over the window
@@ -220,7 +222,7 @@ def cost_report(
     by node) is rounded to the cent before it is summed, as `analyze` rounds each row, so the views add up.
     Pods on a priced node are billed at that node's rates, so workloads + idle = nodes."""
     groups: dict[str, list[float]] = {}
-    known = {str(n["name"]) for n in nodes}
+    known = {n.name for n in nodes}
     total = on_nodes = 0.0
     priced_nodes, rates = node_costs(nodes, start, end, book, sampling_interval(histories))
     pricing = Pricing(book.unit, rates)
@@ -252,7 +254,9 @@ def cost_report(
     )
 
 
-def _group(by: str, h: ContainerHistory, node: str | None, labels: dict[tuple[str, str, str], dict[str, str]]) -> str:
+def _group(
+    by: str, h: ContainerHistory, node: str | None, labels: Mapping[tuple[str, str, str], Mapping[str, str]]
+) -> str:
     namespace, kind, workload, _ = h.key
     if by == "namespace":
         return namespace

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,7 +30,6 @@ class UsageFrame:
     cpu: np.ndarray  # cores
     memory: np.ndarray  # bytes
     network: np.ndarray | None = None  # bytes/s received + sent by the pod (NaN: not measured)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def container_count(self) -> int:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 
-from upid.analysis.frame import CONTAINER_KEY, RESOURCE_KEYS, UsageFrame
+from upid.analysis.frame import CONTAINER_KEY, RESOURCE_KEYS
+from upid.analysis.window import ClusterWindow
 
 
 @dataclass(frozen=True)
@@ -86,18 +86,14 @@ def _value(v: object) -> float | None:
     return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)  # type: ignore[arg-type]
 
 
-def histories(frame: UsageFrame) -> list[ContainerHistory]:
-    """One ContainerHistory per workload container with samples in the frame."""
-    ooms: dict[tuple[str, ...], list[int]] = frame.extra.get("oom_kills", {})
-    hpas: dict[tuple[str, str, str], frozenset[str]] = frame.extra.get("hpa_resources", {})
-    per_pod: dict[tuple[str, str, str], int] = frame.extra.get("containers_per_pod", {})
-    restarts: dict[tuple[str, ...], int] = frame.extra.get("restarts", {})
-    workloads: dict[tuple[str, str, str], dict[str, Any]] = frame.extra.get("workloads", {})
-    pod_nodes: dict[tuple[int, int], str] = frame.extra.get("pod_nodes", {})
+def histories(window: ClusterWindow) -> list[ContainerHistory]:
+    """One ContainerHistory per workload container with samples in the window."""
+    frame, events = window.usage, window.events
     out = []
     for c, part in frame.groups():
         ns, kind, workload, container = (str(frame.containers[k][c]) for k in CONTAINER_KEY)
         key = (ns, kind, workload, container)
+        recorded = window.workload((ns, kind, workload))
         out.append(
             ContainerHistory(
                 key=key,
@@ -106,14 +102,14 @@ def histories(frame: UsageFrame) -> list[ContainerHistory]:
                 memory=frame.memory[part],
                 pod=frame.pod_idx[part],
                 current={k: _value(frame.containers[k][c]) for k in RESOURCE_KEYS},
-                oom_kills=tuple(sorted(ooms.get(key, ()))),
-                hpa_resources=hpas.get((ns, kind, workload), frozenset()),
-                containers_in_pod=per_pod.get((ns, kind, workload), 1),
+                oom_kills=events.oom_kills.get(key, ()),
+                hpa_resources=frozenset(recorded.hpa.resources) if recorded.hpa else frozenset(),
+                containers_in_pod=events.containers_per_pod.get((ns, kind, workload), 1),
                 network=None if frame.network is None else frame.network[part],
-                restarts=restarts.get(key, 0),
-                annotations=workloads.get((ns, kind, workload), {}).get("annotations", {}),
-                replicas=workloads.get((ns, kind, workload), {}).get("replicas"),
-                nodes={p: n for (cidx, p), n in pod_nodes.items() if cidx == c},
+                restarts=events.restarts.get(key, 0),
+                annotations=dict(recorded.annotations),
+                replicas=recorded.replicas,
+                nodes=dict(events.pod_nodes.get(c, {})),
             )
         )
     return out

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from upid.analysis.cost import GIB, SPOT, Prices
+from upid.analysis.window import Node
 
 CPU_TO_RAM = 10.0  # OpenCost: a core-hour costs ten GiB-hours when only the node total is known
 PROVIDERS = {"aws://": "aws", "gce://": "gcp", "azure://": "azure"}
@@ -33,10 +34,10 @@ class PriceBook:
     instances: dict[str, float] = field(default_factory=dict)  # the user's per-instance hourly prices
     table: dict[str, Any] = field(default_factory=dict)  # the shipped list prices
 
-    def node(self, node: dict[str, Any]) -> NodePrice:
-        itype, region = node.get("instance_type"), node.get("region")
-        spot = node.get("capacity_type") == "spot"
-        cores, memory = float(node.get("cpu_capacity") or 0), float(node.get("memory_capacity") or 0)
+    def node(self, node: Node) -> NodePrice:
+        itype, region = node.instance_type, node.region
+        spot = node.capacity_type == "spot"
+        cores, memory = node.cpu_capacity, node.memory_capacity
         if itype and itype in self.instances:
             return self._split(self.instances[itype], cores, memory, f"{itype}: instance_prices in the settings")
         found = self._listed(itype, region, "spot" if spot else "on-demand", provider_of(node)) if itype else None
@@ -77,8 +78,8 @@ class PriceBook:
         return NodePrice(rates, hourly, reason)
 
 
-def provider_of(node: dict[str, Any]) -> str | None:
-    provider_id = str(node.get("provider_id") or "")
+def provider_of(node: Node) -> str | None:
+    provider_id = node.provider_id or ""
     return next((name for prefix, name in PROVIDERS.items() if provider_id.startswith(prefix)), None)
 
 

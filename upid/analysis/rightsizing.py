@@ -13,6 +13,7 @@ from upid.analysis.limits import apply_cpu_limit
 from upid.analysis.severity import SEVERITIES, SeverityRule, krr_severity, severity
 from upid.analysis.strategies import STRATEGIES, Recommendation
 from upid.analysis.usage import ContainerUsage, summarize
+from upid.analysis.window import ClusterWindow
 
 __all__ = ["SEVERITIES", "RightsizingReport", "Row", "rightsize", "score"]
 SCORE_COST = {"warning": 0.7, "critical": 1.0}
@@ -84,7 +85,7 @@ def rightsize(
     strategy = STRATEGIES[strategy_name]()
     pricing = as_pricing(prices)
     rule = rule or SeverityRule()
-    containers = containers or histories(frame)
+    containers = containers or histories(ClusterWindow(frame))
     hours = covered_hours(containers)
     rows = []
     for usage, h in zip(summarize(frame).containers, containers, strict=True):

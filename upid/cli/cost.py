@@ -175,26 +175,24 @@ def prices_cmd(
     """Which price each collected node got, and why: per instance type from the settings or the shipped list
     prices (whose sources and dates are listed), else unit prices."""
     from upid.cli.window import pricebook
-    from upid.workflows.analyze import choose_cluster
+    from upid.workflows.analyze import AnalysisRequest
+    from upid.workflows.cost import node_prices
 
     s = session(ctx, store)
-    target = s.store()
-    name = choose_cluster(target, cluster, s.settings.cluster)
     book = pricebook(s.settings)
     money = book.unit
     records = []
-    for n in target.nodes(name):
-        price = book.node(n)
-        cores, memory = float(n["cpu_capacity"] or 0), float(n["memory_capacity"] or 0)
-        hourly = price.rates.hourly(cores, memory)
+    name, priced = node_prices(s.store(), AnalysisRequest(cluster, s.settings.cluster), book)
+    for n, price in priced:
+        hourly = price.rates.hourly(n.cpu_capacity, n.memory_capacity)
         records.append(
             {
-                "node": n["name"],
-                "instance_type": n.get("instance_type"),
-                "region": n.get("region"),
-                "capacity_type": n.get("capacity_type"),
-                "cpu_cores": cores,
-                "memory_bytes": int(memory),
+                "node": n.name,
+                "instance_type": n.instance_type,
+                "region": n.region,
+                "capacity_type": n.capacity_type,
+                "cpu_cores": n.cpu_capacity,
+                "memory_bytes": int(n.memory_capacity),
                 "hourly": round(hourly, 4),
                 "cpu_core_hour": round(price.rates.cpu_core_hour, 6),
                 "memory_gib_hour": round(price.rates.memory_gib_hour, 6),

@@ -7,13 +7,14 @@ annotations), a Plan out. Nothing here talks to a cluster; `upid.workflows.optim
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from upid.analysis.idle import IdleItem
 from upid.analysis.rightsizing import SEVERITIES, RightsizingReport, Row
 from upid.analysis.savings import Finding
+from upid.analysis.window import NO_WORKLOAD, Workload
 from upid.optimize import safety
 from upid.optimize.safety import SafetyPolicy
 
@@ -151,14 +152,16 @@ def _whole(row: Row, after: Values) -> float:
 class _Builder:
     def __init__(
         self,
-        guards: dict[Key, dict[str, Any]],
-        annotations: dict[Key, dict[str, str]],
+        workloads: Mapping[Key, Workload],
         options: PlanOptions,
         saving: Saving = _whole,
     ) -> None:
-        self.guards, self.annotations, self.options, self.saving = guards, annotations, options, saving
+        self.workloads, self.options, self.saving = workloads, options, saving
         self.skipped: list[Skip] = []
         self.not_applicable = 0.0
+
+    def workload(self, key: Key) -> Workload:
+        return self.workloads.get(key, NO_WORKLOAD)
 
     def refuse(
         self, key: Key, container: str | None, action: str, rule: str, reason: str | None, savings: float = 0.0
@@ -171,10 +174,10 @@ class _Builder:
         policy = self.options.safety
         return self.refuse(
             key, None, action, "protected-namespace", safety.protected_namespace(key[0], policy), savings
-        ) or self.refuse(key, None, action, "excluded", safety.excluded(self.annotations.get(key, {})), savings)
+        ) or self.refuse(key, None, action, "excluded", safety.excluded(self.workload(key).annotations), savings)
 
     def rightsize(self, key: Key, rows: list[Row]) -> Change | None:
-        guard = self.guards.get(key, {})
+        guard = self.workload(key)
         blocked = safety.hpa_resources(guard, self.options.safety)
         # per container: the values it would get and what they save; a resource an HPA scales on is kept as
         # it is (analyze recommends nothing for it either), so only the rest counts
@@ -231,7 +234,7 @@ class _Builder:
         key = (item.namespace, item.workload_kind, item.workload)
         if self.workload_refused(key, "scale-to-zero", monthly):
             return None
-        guard = self.guards.get(key, {})
+        guard = self.workload(key)
         for rule, reason in (
             ("not-scalable", safety.scalable(item.workload_kind)),
             ("hpa", safety.hpa_scale_down(guard, self.options.safety)),
@@ -258,17 +261,16 @@ def build_plan(
     report: RightsizingReport,
     idle: list[IdleItem],
     found: dict[Key, Finding],
-    guards: dict[Key, dict[str, Any]],
-    annotations: dict[Key, dict[str, str]],
+    workloads: Mapping[Key, Workload],
     options: PlanOptions,
     saving: Saving = _whole,
 ) -> Plan:
     """`saving`: what a container saves with the values a change gives it (for a change an HPA keeps partly);
     `found`: each workload's one finding (upid/analysis/savings.py), so that the plan and what it leaves
-    out add up to analyze's savings; `guards`: HPA and PDBs per workload (the store's `workload_guards`);
-    `annotations`: each workload's annotations. A workload idle on a schedule is neither resized nor scaled:
+    out add up to analyze's savings; `workloads`: each workload's annotations, HPA and PDBs, as collected
+    (ClusterWindow.workloads). A workload idle on a schedule is neither resized nor scaled:
     its sleep schedule is `upid idle -o kube-green`'s."""
-    builder = _Builder(guards, annotations, options, saving)
+    builder = _Builder(workloads, options, saving)
     changes: list[Change] = []
     sleeping: set[Key] = set()
     sleep: dict[Key, float] = {}

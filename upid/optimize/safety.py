@@ -6,11 +6,12 @@ tests/test_optimize.py that fails if the rule is removed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from upid.analysis.backtest import Backtest
 from upid.analysis.idle import MIN_CONFIDENCE
+from upid.analysis.window import Workload
 
 EXCLUDE_ANNOTATION = "upid.io/exclude"
 ORIGINAL_REPLICAS = "upid.io/original-replicas"  # the kube-downscaler convention, in upid's own prefix
@@ -35,43 +36,43 @@ def protected_namespace(namespace: str, policy: SafetyPolicy) -> str | None:
     return None
 
 
-def excluded(annotations: dict[str, str]) -> str | None:
+def excluded(annotations: Mapping[str, str]) -> str | None:
     if str(annotations.get(EXCLUDE_ANNOTATION, "")).lower() == "true":
         return f'annotated {EXCLUDE_ANNOTATION}: "true"'
     return None
 
 
-def hpa_resources(guard: dict[str, Any], policy: SafetyPolicy) -> set[str]:
+def hpa_resources(workload: Workload, policy: SafetyPolicy) -> set[str]:
     """The resources upid must not set: the ones an HPA scales the workload on (unless --allow-hpa)."""
-    hpa = guard.get("hpa")
-    return set() if policy.allow_hpa or not hpa else set(hpa["resources"])
+    hpa = workload.hpa
+    return set() if policy.allow_hpa or not hpa else set(hpa.resources)
 
 
-def hpa_scale_down(guard: dict[str, Any], policy: SafetyPolicy) -> str | None:
-    hpa = guard.get("hpa")
+def hpa_scale_down(workload: Workload, policy: SafetyPolicy) -> str | None:
+    hpa = workload.hpa
     if hpa and not policy.allow_hpa:
-        return f"HPA {hpa['name']} keeps at least {hpa['min_replicas'] or 1} replica(s) (pass --allow-hpa to override)"
+        return f"HPA {hpa.name} keeps at least {hpa.min_replicas or 1} replica(s) (pass --allow-hpa to override)"
     return None
 
 
-def pdb_scale_down(guard: dict[str, Any]) -> str | None:
+def pdb_scale_down(workload: Workload) -> str | None:
     """A PodDisruptionBudget that wants pods available forbids scaling them all away."""
-    for pdb in guard.get("pdbs", []):
-        low, high = pdb.get("min_available"), pdb.get("max_unavailable")
+    for pdb in workload.pdbs:
+        low, high = pdb.min_available, pdb.max_unavailable
         if (low not in (None, "0", "0%")) or high in ("0", "0%"):
             wants = f"minAvailable {low}" if low not in (None, "0", "0%") else f"maxUnavailable {high}"
-            return f"PodDisruptionBudget {pdb['name']} ({wants}) keeps pods available"
+            return f"PodDisruptionBudget {pdb.name} ({wants}) keeps pods available"
     return None
 
 
-def pdb_rollout(kind: str, guard: dict[str, Any]) -> str | None:
+def pdb_rollout(kind: str, workload: Workload) -> str | None:
     """A resource change rolls pods; StatefulSets and DaemonSets take one down first, which a PDB with no
     disruption left forbids. (Deployments surge a new pod first, so their PDB is not touched.)"""
     if kind not in IN_PLACE_ROLLOUT:
         return None
-    for pdb in guard.get("pdbs", []):
-        if pdb.get("disruptions_allowed") == 0:
-            return f"PodDisruptionBudget {pdb['name']} allows no disruption now; the rollout would break it"
+    for pdb in workload.pdbs:
+        if pdb.disruptions_allowed == 0:
+            return f"PodDisruptionBudget {pdb.name} allows no disruption now; the rollout would break it"
     return None
 
 

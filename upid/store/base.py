@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # keep `upid --help` free of numpy
     from collections.abc import Iterable
 
-    from upid.analysis.frame import UsageFrame
+    from upid.analysis.window import ClusterWindow, Scope
     from upid.inventory import Collection
     from upid.samples import SampleBatch
 
@@ -117,18 +117,10 @@ class Store(Protocol):
 
     def sample_times(self, cluster: str, start: int, end: int, namespaces: list[str] | None = None) -> set[int]: ...
 
-    def load_usage(
-        self,
-        cluster: str,
-        start: int,
-        end: int,
-        namespaces: list[str] | None,
-        workloads: list[tuple[str, str, str]] | None = None,
-    ) -> UsageFrame: ...
-
-    def nodes(self, cluster: str) -> list[dict[str, Any]]: ...
-
-    def workload_labels(self, cluster: str) -> dict[tuple[str, str, str], dict[str, str]]: ...
+    def window(self, cluster: str, start: int, end: int, scope: Scope) -> ClusterWindow:
+        """The one read of an analysis: the scoped workloads' usage over (start, end], with the cluster's nodes,
+        workloads and events, in typed records (upid.analysis.window)."""
+        ...
 
     def write_collection(self, collection: Collection, name: str, audit: AuditRecord) -> WriteResult: ...
 
@@ -148,8 +140,6 @@ class Store(Protocol):
     def audit_log(self, limit: int) -> list[AuditEntry]: ...
 
     def verify(self) -> dict[str, Any]: ...
-
-    def workload_guards(self, cluster: str) -> dict[tuple[str, str, str], dict[str, Any]]: ...
 
     def begin_change(self, change: ChangeRecord) -> int: ...
 

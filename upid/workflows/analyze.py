@@ -12,8 +12,8 @@ from upid.analysis.pricebook import PriceBook
 from upid.analysis.rightsizing import RightsizingReport, rightsize
 from upid.analysis.savings import current_monthly, idle_monthly
 from upid.analysis.severity import SeverityRule
+from upid.analysis.window import ClusterWindow, Scope
 from upid.errors import NoDataError, UsageError
-from upid.selectors import matches, parse_selector
 from upid.store.base import Store
 from upid.units import iso
 
@@ -62,26 +62,40 @@ class AnalysisRequest:
     severity: SeverityRule | None = None  # the money thresholds of `severity`; the defaults when None
 
 
-def _selected(store: Store, cluster: str, selector: str | None) -> list[tuple[str, str, str]] | None:
-    if not selector:
-        return None
-    requirements = parse_selector(selector)
-    return [key for key, labels in store.workload_labels(cluster).items() if matches(requirements, labels)]
+def load(store: Store, request: AnalysisRequest) -> ClusterWindow:
+    """The request's window of its cluster, in one read; at least one sample, or NoDataError."""
+    with store.snapshot():
+        name = choose_cluster(store, request.cluster, request.default_cluster)
+        end = request.until if request.until is not None else store.newest_sample(name)
+        if end is None:
+            raise NoDataError(f"cluster {name!r} has no samples yet")
+        scope = Scope(tuple(request.namespaces) if request.namespaces else None, request.selector or None)
+        window = store.window(name, end - request.history, end, scope)
+    if not len(window.usage.ts):
+        where = f" in namespace(s) {', '.join(request.namespaces)}" if request.namespaces else ""
+        where += f" with labels {request.selector}" if request.selector else ""
+        raise NoDataError(f"no samples for cluster {name!r}{where} in the window ending {iso(end)}")
+    return window
 
 
-def load(store: Store, request: AnalysisRequest) -> UsageFrame:
-    name = choose_cluster(store, request.cluster, request.default_cluster)
-    end = request.until if request.until is not None else store.newest_sample(name)
-    if end is None:
-        raise NoDataError(f"cluster {name!r} has no samples yet")
-    frame = store.load_usage(
-        name, end - request.history, end, request.namespaces, _selected(store, name, request.selector)
-    )
-    if not len(frame.ts):
-        scope = f" in namespace(s) {', '.join(request.namespaces)}" if request.namespaces else ""
-        scope += f" with labels {request.selector}" if request.selector else ""
-        raise NoDataError(f"no samples for cluster {name!r}{scope} in the window ending {iso(end)}")
-    return frame
+@dataclass(frozen=True)
+class Read:
+    """What every analysis starts from: the window, its containers' histories, and the pods' rates."""
+
+    window: ClusterWindow
+    containers: list[ContainerHistory]
+    pricing: Pricing
+
+    @property
+    def frame(self) -> UsageFrame:
+        return self.window.usage
+
+
+def read(store: Store, request: AnalysisRequest) -> Read:
+    """The store read once (one snapshot), then the histories and the pods' rates."""
+    window = load(store, request)
+    containers = histories(window)
+    return Read(window, containers, pricing(window, containers, request.book))
 
 
 @dataclass(frozen=True)
@@ -92,19 +106,11 @@ class Analysis:
     idle: list[IdleItem]
 
 
-def read(store: Store, request: AnalysisRequest) -> tuple[UsageFrame, list[ContainerHistory], Pricing]:
-    """Everything an analysis reads, in one snapshot of the store: the window, its histories, the pods' rates."""
-    with store.snapshot():
-        frame = load(store, request)
-        containers = histories(frame)
-        return frame, containers, pricing(store, frame, containers, request.book)
-
-
 def run(store: Store, request: AnalysisRequest, policy: IdlePolicy | None = None) -> Analysis:
     """Right-sizing of every workload container, and the idle workloads, over the same window."""
-    frame, containers, rates = read(store, request)
-    report = rightsize(frame, request.strategy, request.cpu_limit, rates, containers, request.severity)
-    return Analysis(frame, containers, report, detect(containers, frame.end, policy))
+    r = read(store, request)
+    report = rightsize(r.frame, request.strategy, request.cpu_limit, r.pricing, r.containers, request.severity)
+    return Analysis(r.frame, r.containers, report, detect(r.containers, r.frame.end, policy))
 
 
 def analyze(
@@ -126,12 +132,13 @@ class IdleResult:
 
 
 def idle(store: Store, request: AnalysisRequest, policy: IdlePolicy) -> IdleResult:
-    frame, containers, rates = read(store, request)
-    return IdleResult(frame, detect(containers, frame.end, policy), rates, current_monthly(containers, rates))
+    r = read(store, request)
+    items = detect(r.containers, r.frame.end, policy)
+    return IdleResult(r.frame, items, r.pricing, current_monthly(r.containers, r.pricing))
 
 
-def pricing(store: Store, frame: UsageFrame, containers: list[ContainerHistory], book: PriceBook | None) -> Pricing:
+def pricing(window: ClusterWindow, containers: list[ContainerHistory], book: PriceBook | None) -> Pricing:
     """Each pod's rates: its node's when the cluster's nodes were collected, else the unit prices."""
     book = book or PriceBook(Prices())
-    _, rates = node_costs(store.nodes(frame.cluster), frame.start, frame.end, book, sampling_interval(containers))
+    _, rates = node_costs(window.nodes, window.start, window.end, book, sampling_interval(containers))
     return Pricing(book.unit, rates)

@@ -1,22 +1,28 @@
-"""`upid cost`: what a window's workloads and nodes cost, grouped, in one snapshot of the store."""
+"""`upid cost`: what a window's workloads and nodes cost, grouped; which price each node gets."""
 
 from __future__ import annotations
 
 from upid.analysis.cost import CostReport, cost_report
 from upid.analysis.frame import UsageFrame
 from upid.analysis.history import histories
-from upid.analysis.pricebook import PriceBook
+from upid.analysis.pricebook import NodePrice, PriceBook
+from upid.analysis.window import Node, Scope
 from upid.store.base import Store
-from upid.workflows.analyze import AnalysisRequest, load
+from upid.workflows.analyze import AnalysisRequest, choose_cluster, load
 
 
 def cost(
     store: Store, request: AnalysisRequest, book: PriceBook, by: str, period: str = "month"
 ) -> tuple[UsageFrame, CostReport]:
     """`by`: namespace, workload, node or label=KEY; `period`: month (the money model's) or window."""
-    with store.snapshot():
-        frame = load(store, request)
-        labels = store.workload_labels(frame.cluster) if by.startswith("label=") else None
-        nodes = store.nodes(frame.cluster)
-    report = cost_report(histories(frame), nodes, frame.start, frame.end, book, by, labels, period)
-    return frame, report
+    window = load(store, request)
+    labels = {key: w.labels for key, w in window.workloads.items()} if by.startswith("label=") else None
+    report = cost_report(histories(window), window.nodes, window.start, window.end, book, by, labels, period)
+    return window.usage, report
+
+
+def node_prices(store: Store, request: AnalysisRequest, book: PriceBook) -> tuple[str, list[tuple[Node, NodePrice]]]:
+    """Every collected node of the cluster (an empty window: nodes only) and the price the book gives it."""
+    name = choose_cluster(store, request.cluster, request.default_cluster)
+    window = store.window(name, 0, 0, Scope())
+    return name, [(n, book.node(n)) for n in window.nodes]

@@ -23,12 +23,11 @@ class ForecastReport:
 
 def run(store: Store, request: AnalysisRequest, horizon_hours: int, threads: int = 1) -> ForecastReport:
     """`threads`: the size of the OpenMP and BLAS pools the models train with (upid.cpus.usable_cpus)."""
-    with store.snapshot():
-        frame = load(store, request)
-        nodes = store.nodes(frame.cluster)
-    containers = histories(frame)
+    window = load(store, request)
+    frame = window.usage
+    containers = histories(window)
     series = [hourly(h, resource, frame.end) for h in containers for resource in ("cpu", "memory")]
-    trends = capacity(containers, nodes, frame.start, frame.end)
+    trends = capacity(containers, window.nodes, frame.start, frame.end)
     with thread_pools(threads):
         forecasts = forecast(series, horizon_hours)
     return ForecastReport(frame, horizon_hours, forecasts, trends)

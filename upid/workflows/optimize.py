@@ -20,15 +20,13 @@ class PlanResult:
 
 
 def make_plan(store: Store, request: AnalysisRequest, options: PlanOptions, idle_policy: IdlePolicy) -> PlanResult:
-    with store.snapshot():
-        frame, containers, rates = read(store, request)
-        guards = store.workload_guards(frame.cluster)
+    r = read(store, request)
+    frame, rates = r.frame, r.pricing
     # Every resource gets a recommendation here, also the one an HPA scales on: whether upid may set it
     # is the plan's safety rule (--allow-hpa), not the strategy's.
-    containers = [replace(h, hpa_resources=frozenset()) for h in containers]
+    containers = [replace(h, hpa_resources=frozenset()) for h in r.containers]
     report = rightsize(frame, request.strategy, request.cpu_limit, rates, containers, request.severity)
     idle = detect(containers, frame.end, idle_policy)
-    annotations = {h.key[:3]: h.annotations for h in containers}
     by_key = {h.key: h for h in containers}
     hours = report.covered_hours  # the monthly figures' divisor, as rightsize computed it
 
@@ -38,6 +36,6 @@ def make_plan(store: Store, request: AnalysisRequest, options: PlanOptions, idle
         changed = monthly_cost(h, after["cpu_request"], after["memory_request"], rates, hours)
         return round((row.monthly_cost or {}).get("current", 0.0) - changed, 2)
 
-    plan = build_plan(report, idle, findings(report, idle), guards, annotations, options, saving)
-    order = {key: list(g.get("containers") or []) for key, g in guards.items()}
+    plan = build_plan(report, idle, findings(report, idle), r.window.workloads, options, saving)
+    order = {key: list(w.containers) for key, w in r.window.workloads.items()}
     return PlanResult(plan, order)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import numpy as np  # annotations only; numpy is imported where it is used
 
     from upid.analysis.frame import UsageFrame
+    from upid.analysis.window import ClusterWindow, ContainerKey, Events, Node, Scope, Workload, WorkloadKey
 
 READ_MEMORY_LIMIT = "400MB"
 
@@ -87,17 +88,17 @@ def cluster_status(con: duckdb.DuckDBPyConnection, store: Path) -> list[ClusterS
 def load_usage(
     con: duckdb.DuckDBPyConnection,
     store: Path,
+    cid: int,
     cluster: str,
     start: int,
     end: int,
     namespaces: list[str] | None,
-    workloads: list[tuple[str, str, str]] | None = None,
-) -> UsageFrame:
+    workloads: list[WorkloadKey] | None = None,
+) -> tuple[UsageFrame, Events]:
     import numpy as np
 
     from upid.analysis.frame import UsageFrame
 
-    cid = _cluster_id(con, cluster)
     ns_filter = ""
     params: list[object] = [cid]
     if namespaces:
@@ -148,9 +149,9 @@ def load_usage(
                l.cr / 1000.0 AS cpu_request, l.cl / 1000.0 AS cpu_limit,
                l.mr::DOUBLE AS memory_request, l.ml::DOUBLE AS memory_limit
         FROM w_series w LEFT JOIN latest l USING (cidx) ORDER BY w.cidx""").fetchnumpy()
-    extra = _context(con, cid, hi)
+    events = _events(con, hi)
     con.execute("DROP TABLE temp.w_series")
-    return UsageFrame(
+    frame = UsageFrame(
         cluster=cluster,
         start=start,
         end=end,
@@ -161,79 +162,114 @@ def load_usage(
         cpu=np.asarray(data.pop("cpu_m")) / 1000.0,
         memory=np.asarray(data.pop("mem_kib")) * 1024.0,
         network=_filled(data.pop("net")).astype(np.float32),
-        extra=extra,
     )
+    return frame, events
 
 
-def nodes(con: duckdb.DuckDBPyConnection, cluster: str) -> list[dict[str, Any]]:
-    cid = _cluster_id(con, cluster)
-    cursor = con.execute(
+def nodes(con: duckdb.DuckDBPyConnection, cid: int) -> tuple[Node, ...]:
+    from upid.analysis.window import Node
+
+    rows = con.execute(
         """SELECT name, cpu_capacity, memory_capacity, cpu_allocatable, memory_allocatable,
-                                   instance_type, region, zone, capacity_type, provider_id,
-                                   epoch(first_seen)::BIGINT AS first_seen, epoch(last_seen)::BIGINT AS last_seen
-                            FROM nodes WHERE cluster_id = ? ORDER BY name""",
+                  instance_type, region, zone, capacity_type, provider_id,
+                  epoch(first_seen)::BIGINT, epoch(last_seen)::BIGINT
+           FROM nodes WHERE cluster_id = ? ORDER BY name""",
         [cid],
+    ).fetchall()
+    return tuple(
+        Node(
+            name=r[0],
+            cpu_capacity=float(r[1] or 0),
+            memory_capacity=float(r[2] or 0),
+            cpu_allocatable=_number(r[3]),
+            memory_allocatable=_number(r[4]),
+            instance_type=r[5],
+            region=r[6],
+            zone=r[7],
+            capacity_type=r[8],
+            provider_id=r[9],
+            first_seen=r[10],
+            last_seen=r[11],
+        )
+        for r in rows
     )
-    names = [d[0] for d in cursor.description or []]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def workload_labels(con: duckdb.DuckDBPyConnection, cluster: str) -> dict[tuple[str, str, str], dict[str, str]]:
-    cid = _cluster_id(con, cluster)
-    rows = con.execute("SELECT namespace, kind, name, labels FROM workloads WHERE cluster_id = ?", [cid]).fetchall()
-    return {(r[0], r[1], r[2]): json.loads(r[3] or "{}") for r in rows}
+def _number(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
 
 
-def workload_guards(con: duckdb.DuckDBPyConnection, cluster: str) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """What `optimize` needs per workload: its HPA, the PDBs whose selector matches its labels, and the order
-    of its containers (for JSON patches)."""
-    cid = _cluster_id(con, cluster)
-    labels = workload_labels(con, cluster)
-    out: dict[tuple[str, str, str], dict[str, Any]] = {key: {"hpa": None, "pdbs": []} for key in labels}
+def workloads(con: duckdb.DuckDBPyConnection, cid: int) -> dict[WorkloadKey, Workload]:
+    """Every workload the cluster's collections recorded: labels, replicas, annotations, its HPA, the PDBs whose
+    selector matches its labels, and the order of its containers (for JSON patches)."""
+    from upid.analysis.window import Hpa, Pdb, Workload
+
+    fields: dict[WorkloadKey, dict[str, Any]] = {}
+    for ns, kind, name, replicas, notes, labels in con.execute(
+        "SELECT namespace, kind, name, replicas, annotations, labels FROM workloads WHERE cluster_id = ?", [cid]
+    ).fetchall():
+        fields[(ns, kind, name)] = {
+            "replicas": replicas,
+            "annotations": json.loads(notes or "{}"),
+            "labels": json.loads(labels or "{}"),
+        }
     for ns, kind, name, containers in con.execute(
         """SELECT namespace, workload_kind, workload, list(container ORDER BY first_id) FROM (
              SELECT namespace, workload_kind, workload, container, min(series_id) AS first_id FROM series
              WHERE cluster_id = ? GROUP BY ALL) GROUP BY ALL""",
         [cid],
     ).fetchall():  # series are created in the pod spec's container order when collected
-        out.setdefault((ns, kind, name), {"hpa": None, "pdbs": []})["containers"] = list(containers)
+        fields.setdefault((ns, kind, name), {})["containers"] = tuple(containers)
     for ns, name, kind, target, lo, resources in con.execute(
         "SELECT namespace, name, target_kind, target_name, min_replicas, resources FROM hpas WHERE cluster_id = ?",
         [cid],
     ).fetchall():
-        entry = out.setdefault((ns, kind, target), {"hpa": None, "pdbs": []})
-        entry["hpa"] = {"name": name, "min_replicas": lo, "resources": sorted(resources or ())}
+        fields.setdefault((ns, kind, target), {})["hpa"] = Hpa(name, lo, tuple(sorted(resources or ())))
     pdbs = con.execute(
         "SELECT namespace, name, min_available, max_unavailable, selector, disruptions_allowed FROM pdbs "
-        "WHERE cluster_id = ?",
+        "WHERE cluster_id = ? ORDER BY namespace, name",
         [cid],
     ).fetchall()
     for ns, name, lo, hi, selector, allowed in pdbs:
         match = json.loads(selector or "{}") or {}  # the PDB's matchLabels
-        for key, have in labels.items():
-            if key[0] == ns and match and all(have.get(k) == v for k, v in match.items()):
-                out[key]["pdbs"].append(
-                    {"name": name, "min_available": lo, "max_unavailable": hi, "disruptions_allowed": allowed}
-                )
-    return out
+        for key, have in fields.items():
+            labels = have.get("labels", {})
+            if key[0] == ns and match and all(labels.get(k) == v for k, v in match.items()):
+                have["pdbs"] = (*have.get("pdbs", ()), Pdb(name, lo, hi, allowed))
+    return {key: Workload(**f) for key, f in fields.items()}
 
 
-def _context(con: duckdb.DuckDBPyConnection, cid: int, hi: str) -> dict[str, Any]:
-    """What strategies use besides usage: OOM kills, HPAs, containers per pod (collected clusters only)."""
-    ooms: dict[tuple[str, ...], list[int]] = {}
-    for *key, at in con.execute(f"""
+def window(
+    con: duckdb.DuckDBPyConnection, store: Path, cluster: str, start: int, end: int, scope: Scope
+) -> ClusterWindow:
+    """The one read of an analysis: usage of the scoped workloads over (start, end], nodes, workloads, events."""
+    from upid.analysis.window import ClusterWindow
+    from upid.selectors import matches, parse_selector
+
+    cid = _cluster_id(con, cluster)
+    known = workloads(con, cid)
+    chosen = None
+    if scope.selector:
+        requirements = parse_selector(scope.selector)
+        chosen = [key for key, w in known.items() if matches(requirements, dict(w.labels))]
+    namespaces = list(scope.namespaces) if scope.namespaces else None
+    frame, events = load_usage(con, store, cid, cluster, start, end, namespaces, chosen)
+    return ClusterWindow(frame, nodes(con, cid), known, events)
+
+
+def _events(con: duckdb.DuckDBPyConnection, hi: str) -> Events:
+    """What strategies use besides usage: OOM kills, restarts, containers per pod, pods' nodes (collected
+    clusters only), for the window's series (w_series)."""
+    from upid.analysis.window import Events
+
+    ooms: dict[ContainerKey, list[int]] = {}
+    for ns, kind, name, container, at in con.execute(f"""
             SELECT DISTINCT w.namespace, w.workload_kind, w.workload, w.container,
                    epoch(try_cast(c.last_termination_at AS TIMESTAMPTZ))::BIGINT
             FROM container_status c JOIN w_series w USING (series_id)
             WHERE c.last_termination_reason = 'OOMKilled' AND c.ts <= {hi}""").fetchall():
         if at is not None:
-            ooms.setdefault(tuple(key), []).append(int(at))
-    hpas = {
-        (ns, kind, name): frozenset(resources or ())
-        for ns, kind, name, resources in con.execute(
-            "SELECT namespace, target_kind, target_name, resources FROM hpas WHERE cluster_id = ?", [cid]
-        ).fetchall()
-    }
+            ooms.setdefault((ns, kind, name, container), []).append(int(at))
     per_pod = {
         (ns, kind, name): int(n)
         for ns, kind, name, n in con.execute(
@@ -241,33 +277,18 @@ def _context(con: duckdb.DuckDBPyConnection, cid: int, hi: str) -> dict[str, Any
         ).fetchall()
     }
     restarts = {
-        tuple(r[:4]): int(r[4])
+        (r[0], r[1], r[2], r[3]): int(r[4])
         for r in con.execute(f"""
         SELECT w.namespace, w.workload_kind, w.workload, w.container,
                coalesce(max(c.restarts) - min(c.restarts), 0)  -- NULL: an imported OOM kill, no counter
         FROM container_status c JOIN w_series w USING (series_id) WHERE c.ts <= {hi} GROUP BY ALL""").fetchall()
     }
-    workloads = {
-        (ns, kind, name): {"replicas": replicas, "annotations": json.loads(annotations or "{}")}
-        for ns, kind, name, replicas, annotations in con.execute(
-            "SELECT namespace, kind, name, replicas, annotations FROM workloads WHERE cluster_id = ?", [cid]
-        ).fetchall()
-    }
-    pod_nodes = {
-        (int(c), int(p)): node
-        for c, p, node in con.execute(
-            "SELECT DISTINCT cidx, pidx, s.node FROM w_series w JOIN series s USING (series_id) "
-            "WHERE s.node IS NOT NULL"
-        ).fetchall()
-    }
-    return {
-        "oom_kills": ooms,
-        "hpa_resources": hpas,
-        "containers_per_pod": per_pod,
-        "restarts": restarts,
-        "workloads": workloads,
-        "pod_nodes": pod_nodes,
-    }
+    pod_nodes: dict[int, dict[int, str]] = {}
+    for c, p, node in con.execute(
+        "SELECT DISTINCT cidx, pidx, s.node FROM w_series w JOIN series s USING (series_id) WHERE s.node IS NOT NULL"
+    ).fetchall():
+        pod_nodes.setdefault(int(c), {})[int(p)] = node
+    return Events({k: tuple(sorted(v)) for k, v in ooms.items()}, restarts, per_pod, pod_nodes)
 
 
 def _sql_ts(con: duckdb.DuckDBPyConnection, epoch: int) -> str:

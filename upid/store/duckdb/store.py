@@ -25,7 +25,7 @@ from upid.store.duckdb.inventory import cluster_identities, previous_counters, w
 from upid.store.duckdb.writer import write_batches
 
 if TYPE_CHECKING:
-    from upid.analysis.frame import UsageFrame  # numpy: imported only by the reads that build one
+    from upid.analysis.window import ClusterWindow, Scope  # numpy: imported only by the reads that build one
 
 WRITE_MEMORY_LIMIT = "200MB"
 WRITER_SHARE = 1 / 3  # of the lock timeout a writer waits before spooling
@@ -220,32 +220,13 @@ class DuckDBStore:
             spooled_batches=len(spool.pending(self.path)),
         )
 
-    def load_usage(
-        self,
-        cluster: str,
-        start: int,
-        end: int,
-        namespaces: list[str] | None,
-        workloads: list[tuple[str, str, str]] | None = None,
-    ) -> UsageFrame:
+    def window(self, cluster: str, start: int, end: int, scope: Scope) -> ClusterWindow:
         with self._reader() as con:
-            return queries.load_usage(con, self.path, cluster, start, end, namespaces, workloads)
-
-    def nodes(self, cluster: str) -> list[dict[str, Any]]:
-        with self._reader() as con:
-            return queries.nodes(con, cluster)
-
-    def workload_labels(self, cluster: str) -> dict[tuple[str, str, str], dict[str, str]]:
-        with self._reader() as con:
-            return queries.workload_labels(con, cluster)
+            return queries.window(con, self.path, cluster, start, end, scope)
 
     def audit_log(self, limit: int) -> list[AuditEntry]:
         with self._reader() as con:
             return queries.audit_log(con, limit)
-
-    def workload_guards(self, cluster: str) -> dict[tuple[str, str, str], dict[str, Any]]:
-        with self._reader() as con:
-            return queries.workload_guards(con, cluster)
 
     def changes(self, limit: int = 50, cluster: str | None = None) -> list[ChangeRecord]:
         if not self.path.exists():
