@@ -47,7 +47,8 @@ def _samples(home: Path, store: Path) -> dict[str, int]:
 def _blocks_consistent(store: Path) -> bool:
     con = duckdb.connect(str(store), read_only=True)
     try:
-        registered = {r[0] for r in con.execute("SELECT file FROM blocks").fetchall()}
+        files = con.execute("SELECT file FROM blocks UNION ALL SELECT file FROM rollup_blocks").fetchall()
+        registered = {r[0] for r in files}  # sample blocks and hourly rollup blocks
     finally:
         con.close()
     on_disk = {str(p.relative_to(blocks_dir(store))) for p in blocks_dir(store).glob("c*/*.parquet")}

@@ -184,8 +184,8 @@ def test_blocks_and_head_answer_alike(tmp_path: Path) -> None:
     for start in (0, 48 * 300, 96 * 300):  # three writes: a block, then head rows that compact
         for store in (head_only, blocky):
             store.write(_batch(tmp_path, start=synth.START + start, samples=48 if start else 60), AUDIT)
-    assert not list(blocks_dir(head_only.path).glob("c*/*.parquet"))
-    assert len(list(blocks_dir(blocky.path).glob("c*/*.parquet"))) >= 2
+    assert not list(blocks_dir(head_only.path).glob("c*/b*.parquet"))
+    assert len(list(blocks_dir(blocky.path).glob("c*/b*.parquet"))) >= 2
     a, b = (s.window("alpha", synth.START - 1, synth.START + 10**6, Scope()).usage for s in (head_only, blocky))
     for field in ("container_idx", "ts", "cpu", "memory"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
@@ -251,7 +251,7 @@ def _blocky(home: Path, tmp_path: Path) -> tuple[DuckDBStore, list[Path]]:
     store = DuckDBStore(home / "upid.duckdb", thresholds=Thresholds(block_min_samples=10))
     store.write(_batch(tmp_path, clusters=("alpha",)), AUDIT)
     store.write(_batch(tmp_path, seed=2, clusters=("beta",), samples=50), AUDIT)
-    files = sorted(blocks_dir(store.path).glob("c*/*.parquet"))
+    files = sorted(blocks_dir(store.path).glob("c*/b*.parquet"))
     assert len(files) == 2
     return store, files
 

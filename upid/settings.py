@@ -19,7 +19,8 @@ STORE_FILE = "upid.duckdb"
 class Settings:
     home: Path
     store: Path
-    days_to_keep: int = 90
+    days_to_keep: int = 35  # raw samples, before each cluster's newest; windows longer than this read rollups
+    hourly_days_to_keep: int = 400  # hourly rollups
     cluster: str | None = None  # the cluster analysed when --cluster is not given and the store has several
     lock_timeout: float = 30.0  # seconds a reader waits for a writer; a writer waits a third of it, then spools
     cpu_limit: str = "none"  # the CPU limit policy of recommendations: none, pNN or Nx
@@ -51,6 +52,7 @@ class Settings:
 _KEYS: dict[str, tuple[type, str]] = {
     "store": (Path, "UPID_STORE"),
     "days_to_keep": (int, "UPID_DAYS_TO_KEEP"),
+    "hourly_days_to_keep": (int, "UPID_HOURLY_DAYS_TO_KEEP"),
     "cluster": (str, "UPID_CLUSTER"),
     "lock_timeout": (float, "UPID_LOCK_TIMEOUT"),
     "cpu_limit": (str, "UPID_CPU_LIMIT"),

@@ -19,7 +19,7 @@ def _crossings(h: ContainerHistory, limit: float) -> int:
     """Times memory went above the limit (each would have been an OOM kill), counted per pod."""
     count = 0
     for p in present(h.pod):
-        above = h.memory[h.pod == p] > limit
+        above = h.memory_peaks[h.pod == p] > limit  # rolled up: an hour whose peak crossed (runs of hours count once)
         count += int(above[0]) + int(np.count_nonzero(above[1:] & ~above[:-1]))
     return count
 
@@ -43,21 +43,24 @@ class Backtest:
         return {**out, "reason": self.reason} if self.reason is not None else out
 
 
+def backtest_cut(first: int, last: int) -> int:
+    """Where a history from `first` to `last` (UNIX seconds) is split: fit up to it, replay after."""
+    return int(first + (last - first) * FIT_SHARE)
+
+
 def backtest(strategy: Strategy, h: ContainerHistory) -> Backtest | None:
     """None when the history is too short to split; else the replay's shortfall and OOM counts."""
     if h.samples < 2:
         return None
-    cut = int(h.ts[0] + (h.ts[-1] - h.ts[0]) * FIT_SHARE)
+    cut = backtest_cut(int(h.ts[0]), int(h.ts[-1]))
     fit, replay = h.until(cut), h.after(cut)
     if not replay.samples:
         return None
     rec = strategy.recommend(fit)
     shortfall = above_share = oom = count = None
     if rec.cpu_request is not None:
-        demand = float(replay.cpu.sum())
-        above = np.maximum(replay.cpu - rec.cpu_request, 0).sum()
-        shortfall = round(float(above) / demand, 4) if demand > 0 else 0.0
-        above_share = round(float((replay.cpu > rec.cpu_request).mean()), 4)
+        short, above = replay.cpu_above(rec.cpu_request)
+        shortfall, above_share = round(short, 4), round(above, 4)
     if rec.memory_limit is not None:
         count = _crossings(replay, rec.memory_limit)
         oom = count > 0

@@ -102,7 +102,7 @@ def _exclusion(key: tuple[str, str, str], h: ContainerHistory, policy: IdlePolic
 def _idle_since(h: ContainerHistory, end: int, burst: float) -> int | None:
     """Start of the trailing run of hours whose every sample stays under the burst threshold."""
     hours = (end - h.ts) // HOUR
-    busy = hours[h.cpu > burst]
+    busy = hours[h.cpu_peaks > burst]  # rolled up: an hour is busy when its peak is
     limit = int(busy.min()) if len(busy) else int(hours.max()) + 1  # the most recent busy hour
     if limit == 0:
         return None
@@ -114,7 +114,7 @@ def _worst_day(run: ContainerHistory, end: int) -> tuple[float, float | None]:
     """The highest daily p99 of CPU and of network over the run, days counted back from `end`: a run whose p99
     is low overall can still hold a busy day, and such a workload wakes again (measured: docs/idle.md)."""
     day = (end - run.ts) // 86400
-    cpu = float(segment_percentiles(run.cpu, day, 99).max())
+    cpu = float(segment_percentiles(run.cpu_peaks, day, 99).max())
     if run.network is None or not np.isfinite(run.network).any():
         return cpu, None
     measured = np.isfinite(run.network)
@@ -129,7 +129,7 @@ def _container(h: ContainerHistory, end: int, policy: IdlePolicy) -> dict[str, A
     if since is None:
         return None
     run = h.after(since - 1)
-    cpu_p99 = float(np.percentile(run.cpu, 99))
+    cpu_p99 = float(np.percentile(run.cpu_peaks, 99))  # rolled up: of the hours' peaks, never below the samples' p99
     net = None
     if run.network is not None and np.isfinite(run.network).any():
         net = float(np.nanpercentile(run.network, 99))
@@ -139,13 +139,13 @@ def _container(h: ContainerHistory, end: int, policy: IdlePolicy) -> dict[str, A
     if worst_cpu >= share or (worst_net is not None and worst_net >= policy.network):
         return None  # quiet over the run as a whole is not enough: every day of it must be
     days = (run.ts - run.ts[0]) // 86400
-    peaks = np.array([run.memory[days == d].max() for d in present(days)])
+    peaks = np.array([run.memory_peaks[days == d].max() for d in present(days)])
     growth = float(np.polyfit(np.arange(len(peaks)), peaks, 1)[0] / max(peaks.mean(), 1)) if len(peaks) > 2 else 0.0
     return {
         "since": since,
         "cpu_p99": round(cpu_p99, 6),
         "cpu_p99_worst_day": round(worst_cpu, 6),
-        "cpu_max": round(float(run.cpu.max()), 6),
+        "cpu_max": round(float(run.cpu_peaks.max()), 6),
         "cpu_request": request,
         "network_p99": None if net is None else round(net, 1),
         "memory_growth_per_day": round(growth, 4),

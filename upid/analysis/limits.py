@@ -9,7 +9,7 @@ import re
 from dataclasses import replace
 
 from upid.analysis.history import ContainerHistory
-from upid.analysis.strategies.base import Recommendation, per_pod_percentile, round_cpu
+from upid.analysis.strategies.base import Recommendation, round_cpu
 
 _POLICY = re.compile(r"^(none|p(\d{1,2}(?:\.\d+)?)|(\d+(?:\.\d+)?)x)$")
 
@@ -30,7 +30,7 @@ def apply_cpu_limit(rec: Recommendation, h: ContainerHistory, policy: str) -> Re
     if policy == "none" or rec.cpu_request is None:
         return rec
     if m.group(2):
-        limit = round_cpu(per_pod_percentile(h.cpu, h.pod, float(m.group(2))))
+        limit = round_cpu(h.cpu_percentile(float(m.group(2))))
     else:
         limit = round_cpu(rec.cpu_request * float(m.group(3)))
     limit = max(limit or 0.0, rec.cpu_request)  # a limit below the request is invalid in Kubernetes

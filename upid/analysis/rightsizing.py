@@ -12,7 +12,7 @@ from upid.analysis.history import ContainerHistory, histories
 from upid.analysis.limits import apply_cpu_limit
 from upid.analysis.severity import SEVERITIES, SeverityRule, krr_severity, severity
 from upid.analysis.strategies import STRATEGIES, Recommendation
-from upid.analysis.usage import ContainerUsage, summarize
+from upid.analysis.usage import ContainerUsage, rolled_up, summarize
 from upid.analysis.window import ClusterWindow
 
 __all__ = ["SEVERITIES", "RightsizingReport", "Row", "rightsize", "score"]
@@ -88,7 +88,8 @@ def rightsize(
     containers = containers or histories(ClusterWindow(frame))
     hours = covered_hours(containers)
     rows = []
-    for usage, h in zip(summarize(frame).containers, containers, strict=True):
+    for summary, h in zip(summarize(frame).containers, containers, strict=True):
+        usage = rolled_up(summary, h)
         rec = apply_cpu_limit(strategy.recommend(h), h, cpu_limit)
         money = _money(h, usage, rec, pricing, hours)
         level, why = severity(h, usage, rec, round(money["current"] - money["recommended"], 2), rule)

@@ -81,8 +81,14 @@ def quantile(rollup: Rollup, q: float, buckets: Buckets, hours: slice | None = N
         cells = cells[(cells[:, 0] >= lo) & (cells[:, 0] < hi)]
     if not len(cells):
         return float("nan")
-    per_bucket = np.bincount(cells[:, 1], weights=cells[:, 2], minlength=buckets.count)
+    return quantile_of(np.bincount(cells[:, 1], weights=cells[:, 2], minlength=buckets.count), q, buckets)
+
+
+def quantile_of(per_bucket: np.ndarray, q: float, buckets: Buckets) -> float:
+    """The q-th percentile (0..100) of a histogram (counts per bucket), each value read as its bucket's midpoint."""
     cumulative = np.cumsum(per_bucket)
+    if not len(cumulative) or cumulative[-1] <= 0:
+        return float("nan")
     # np.percentile's linear rule on the order statistics, each read as its bucket's midpoint
     pos = q / 100 * (float(cumulative[-1]) - 1)
     below, above = math.floor(pos), math.ceil(pos)

@@ -101,7 +101,7 @@ def _local_hours(ts: np.ndarray, zone: ZoneInfo) -> tuple[np.ndarray, np.ndarray
 
 def _busy(h: ContainerHistory, burst_share: float, network: float) -> np.ndarray:
     request = h.current.get("cpu_request") or 0.1
-    busy = h.cpu > burst_share * request
+    busy = h.cpu_peaks > burst_share * request  # rolled up: an hour is busy when its peak is
     if h.network is not None:
         busy |= np.nan_to_num(h.network, nan=0.0) > network
     return busy

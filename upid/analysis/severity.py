@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from upid.analysis.history import ContainerHistory
 from upid.analysis.strategies import Recommendation
 from upid.analysis.usage import ContainerUsage
@@ -67,7 +65,7 @@ def current_cpu_shortfall(h: ContainerHistory) -> float | None:
     demand = float(h.cpu.sum()) if h.samples else 0.0
     if request is None or demand <= 0:
         return None
-    return float(np.maximum(h.cpu - request, 0).sum()) / demand
+    return h.cpu_above(request)[0]
 
 
 def _risk(h: ContainerHistory, usage: ContainerUsage, rule: SeverityRule) -> tuple[str, str] | None:

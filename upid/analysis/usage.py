@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from upid.analysis.frame import CONTAINER_KEY, RESOURCE_KEYS, UsageFrame
+from upid.analysis.history import ContainerHistory
+from upid.analysis.rollup import CPU_BUCKETS, quantile_of
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,22 @@ def summarize(frame: UsageFrame) -> UsageReport:
             )
         )
     return UsageReport(cluster=frame.cluster, start=frame.start, end=frame.end, containers=out)
+
+
+def rolled_up(usage: ContainerUsage, h: ContainerHistory) -> ContainerUsage:
+    """A container's statistics from its hourly rollups (its frame holds pod-hour means): percentiles from the
+    merged histograms, maxima exact, samples as measured."""
+    if h.hourly is None:
+        return usage
+    cpu = np.sum(list(h.hourly.cpu_histograms["all"].values()), axis=0)
+    cpu_max = float(h.hourly.cpu_peak.max())
+    p50, p95 = (min(quantile_of(cpu, q, CPU_BUCKETS), cpu_max) for q in (50, 95))
+    return replace(
+        usage,
+        samples=h.samples,
+        cpu_p50=p50,
+        cpu_p95=p95,
+        cpu_max=cpu_max,
+        memory_p95=h.memory_percentile(95),
+        memory_max=float(h.hourly.memory_peak.max()),
+    )

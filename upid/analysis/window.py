@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # numpy stays out of `upid --help` and `storage status`
+    import numpy as np
+
     from upid.analysis.frame import UsageFrame
 
 WorkloadKey = tuple[str, str, str]  # namespace, kind, name
@@ -82,6 +84,20 @@ class Scope:
 
     namespaces: tuple[str, ...] | None = None
     selector: str | None = None
+    resolution: str = "raw"  # raw samples, or "hour": the hourly rollups (long windows)
+
+
+@dataclass(frozen=True)
+class Hours:
+    """Beside a window read from hourly rollups (its usage holds one sample per pod-hour, the hour's means): each
+    pod-hour's sample count and exact peaks, and the histograms the strategies and backtests merge."""
+
+    count: np.ndarray  # per usage sample: the samples rolled up in that pod-hour
+    cpu_peak: np.ndarray  # cores
+    memory_peak: np.ndarray  # bytes
+    cuts: Mapping[int, int]  # container index -> the backtest's cut (UNIX seconds), as backtest.backtest_cut
+    cpu: Mapping[tuple[int, int, int], np.ndarray]  # (container, pod, 0 fit / 1 replay) -> counts per CPU bucket
+    memory: Mapping[int, np.ndarray]  # container -> counts per memory bucket over the window, every pod
 
 
 @dataclass(frozen=True)
@@ -90,6 +106,7 @@ class ClusterWindow:
     nodes: tuple[Node, ...] = ()
     workloads: Mapping[WorkloadKey, Workload] = field(default_factory=dict)
     events: Events = field(default_factory=Events)
+    hours: Hours | None = None  # when read from hourly rollups
 
     @property
     def cluster(self) -> str:

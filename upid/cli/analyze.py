@@ -13,6 +13,7 @@ from upid.cli.options import (
     HistoryOpt,
     NamespaceOpt,
     NoHeadersOpt,
+    ResolutionOpt,
     SelectorOpt,
     SortByOpt,
     StoreOpt,
@@ -155,6 +156,7 @@ def analyze(
     history: HistoryOpt = "14d",
     until: UntilOpt = None,
     strategy: StrategyOpt = "upid",
+    resolution: ResolutionOpt = "auto",
     cpu_limit: Annotated[
         str | None,
         typer.Option(
@@ -194,7 +196,9 @@ def analyze(
     from upid.workflows.analyze import analyze as run
 
     s = session(ctx, store, cpu_limit=cpu_limit)
-    request = rightsizing_request(s, cluster, context, namespace, all_namespaces, selector, history, until, strategy)
+    request = rightsizing_request(
+        s, cluster, context, namespace, all_namespaces, selector, history, until, strategy, resolution
+    )
     with s.progress("analysing"):
         report, idle = run(s.store(), request, idle_policy(s.settings))
     view = analysis_view(report, idle)

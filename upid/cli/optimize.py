@@ -18,6 +18,7 @@ from upid.cli.options import (
     NamespaceOpt,
     NoHeadersOpt,
     RequestTimeoutOpt,
+    ResolutionOpt,
     SelectorOpt,
     SortByOpt,
     StoreOpt,
@@ -116,6 +117,7 @@ def optimize(
     history: HistoryOpt = "14d",
     until: UntilOpt = None,
     strategy: StrategyOpt = "upid",
+    resolution: ResolutionOpt = "auto",
     only: Annotated[
         str | None,
         typer.Option(
@@ -169,7 +171,9 @@ def optimize(
         raise UsageError(f"-o {output} is for GitOps and scripts; --apply makes the changes itself")
     s = session(ctx, store)
     st = s.settings
-    request = rightsizing_request(s, cluster, context, namespace, all_namespaces, selector, history, until, strategy)
+    request = rightsizing_request(
+        s, cluster, context, namespace, all_namespaces, selector, history, until, strategy, resolution
+    )
     safety = SafetyPolicy(
         protected_namespaces=listed(st.protected_namespaces),
         allow_hpa=allow_hpa,

@@ -124,4 +124,15 @@ StrategyOpt = Annotated[
         help=f"Right-sizing strategy: {', '.join(STRATEGY_NAMES)}.",
     ),
 ]
+RESOLUTIONS = ("auto", "raw", "hour")
+ResolutionOpt = Annotated[
+    str,
+    typer.Option(
+        "--resolution",
+        metavar="RES",
+        callback=choice(RESOLUTIONS, "resolution"),
+        help="raw samples, hour (hourly rollups), or auto: hour when the window reaches back before the "
+        "oldest raw sample kept and the rollups go further.",
+    ),
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]

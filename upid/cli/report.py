@@ -15,6 +15,7 @@ from upid.cli.options import (
     ContextOpt,
     HistoryOpt,
     NamespaceOpt,
+    ResolutionOpt,
     SelectorOpt,
     StoreOpt,
     StrategyOpt,
@@ -68,6 +69,7 @@ def report(
     history: HistoryOpt = "14d",
     until: UntilOpt = None,
     strategy: StrategyOpt = "upid",
+    resolution: ResolutionOpt = "auto",
     charts: Annotated[
         int,
         typer.Option("--charts", metavar="N", min=0, help="Chart the N containers with the worst severity."),
@@ -79,7 +81,9 @@ def report(
     from upid.workflows.report import html_report
 
     s = session(ctx, store)
-    request = rightsizing_request(s, cluster, context, namespace, all_namespaces, selector, history, until, strategy)
+    request = rightsizing_request(
+        s, cluster, context, namespace, all_namespaces, selector, history, until, strategy, resolution
+    )
     with s.progress("building the report"):
         page = html_report(s.store(), request, idle_policy(s.settings), charts)
     if html == "-":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,6 +25,9 @@ from upid.cli.printers import Column, View, emit, output_option, plain
 from upid.cli.session import Session, session
 from upid.errors import UsageError
 from upid.units import format_bytes, format_count, iso, parse_duration
+
+if TYPE_CHECKING:
+    from upid.store.base import Removed
 
 app = typer.Typer(
     help="Import, inspect, query, export and clean up the history store.",
@@ -210,8 +213,19 @@ def cleanup(
             metavar="N",
             min=1,
             show_default=False,
-            help="Keep this many days before each cluster's newest sample "
-            "[env UPID_DAYS_TO_KEEP; config days_to_keep; default 90].",
+            help="Keep this many days of raw samples before each cluster's newest sample "
+            "[env UPID_DAYS_TO_KEEP; config days_to_keep; default 35].",
+        ),
+    ] = None,
+    hourly_days_to_keep: Annotated[
+        int | None,
+        typer.Option(
+            "--hourly-days-to-keep",
+            metavar="N",
+            min=1,
+            show_default=False,
+            help="Keep this many days of hourly rollups, which long windows read "
+            "[env UPID_HOURLY_DAYS_TO_KEEP; config hourly_days_to_keep; default 400].",
         ),
     ] = None,
     cluster: Annotated[
@@ -222,33 +236,43 @@ def cleanup(
     yes: YesOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    """Delete samples older than the retention, counted back from each cluster's newest sample (never from later
-    than now). Asks first on a terminal; without one, --yes is needed."""
+    """Delete raw samples and hourly rollups older than their retention, counted back from each cluster's newest
+    sample (never from later than now); rollups go by whole blocks. Asks first on a terminal; without one, --yes
+    is needed."""
     from upid.errors import NoDataError
 
-    s = session(ctx, store, days_to_keep=days_to_keep)
-    days, target = s.settings.days_to_keep, s.store()
+    s = session(ctx, store, days_to_keep=days_to_keep, hourly_days_to_keep=hourly_days_to_keep)
+    days, hourly, target = s.settings.days_to_keep, s.settings.hourly_days_to_keep, s.store()
+    if hourly < days:
+        raise UsageError(f"hourly rollups must be kept at least as long as raw samples ({hourly} < {days} days)")
     if cluster:
         unknown = sorted(set(cluster) - set(target.clusters()))
         if unknown:
             raise NoDataError(f"unknown cluster(s) {', '.join(unknown)}; the store has {', '.join(target.clusters())}")
     audit = s.audit("storage cleanup")
-    counts = target.cleanup(days, audit, clusters=cluster, dry_run=True)
+    counts = target.cleanup(days, audit, clusters=cluster, dry_run=True, hourly_days_to_keep=hourly)
     if not counts:
         s.notice("nothing to clean up: the store has no samples")
         return
-    total = sum(counts.values())
+    total = sum(c.samples + c.hourly_rows for c in counts.values())
     if dry_run or not yes:  # what would go, before the question
         for name, count in counts.items():
-            s.notice(f"cluster {name}: would remove {format_count(count)} samples older than {days} days")
+            s.notice(f"cluster {name}: would remove {_removed(count, days, hourly)}")
     if not total and yes:
-        s.notice(f"nothing to remove: no sample is older than {days} days")
+        s.notice(f"nothing to remove: no sample is older than {days} days, no hourly rollup older than {hourly}")
     if dry_run or not total:
         return
-    s.confirm(f"Remove {format_count(total)} samples of {len(counts)} cluster(s) for good?", yes)
-    removed = target.cleanup(days, audit, clusters=cluster)
+    samples = format_count(sum(c.samples for c in counts.values()))
+    rows = format_count(sum(c.hourly_rows for c in counts.values()))
+    s.confirm(f"Remove {samples} samples and {rows} hourly rows of {len(counts)} cluster(s) for good?", yes)
+    removed = target.cleanup(days, audit, clusters=cluster, hourly_days_to_keep=hourly)
     for name, count in removed.items():
-        s.notice(f"cluster {name}: removed {format_count(count)} samples older than {days} days")
+        s.notice(f"cluster {name}: removed {_removed(count, days, hourly)}")
+
+
+def _removed(count: Removed, days: int, hourly: int) -> str:
+    text = f"{format_count(count.samples)} samples older than {days} days"
+    return text + (f", {format_count(count.hourly_rows)} hourly rows older than {hourly}" if count.hourly_rows else "")
 
 
 @app.command("audit-log", epilog="Example:\n\n  upid storage audit-log --limit 5 -o json")

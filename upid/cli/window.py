@@ -18,6 +18,7 @@ def analysis_request(
     selector: str | None,
     history: str,
     until: str | None,
+    resolution: str = "auto",
     **extra: Any,
 ) -> Any:
     """An AnalysisRequest: --cluster or --context (the cluster collected through it), -n or -A, -l, window."""
@@ -34,6 +35,7 @@ def analysis_request(
         selector=selector,
         history=parse_duration(history),
         until=parse_timestamp(until) if until else None,
+        resolution=resolution,
         **extra,
     )
 
@@ -48,6 +50,7 @@ def rightsizing_request(
     history: str,
     until: str | None,
     strategy: str,
+    resolution: str = "auto",
 ) -> Any:
     """The request of a command that right-sizes (analyze, report, optimize): the window, the strategy, the
     CPU limit policy from the settings (checked: a bad one is a usage error) and the price book."""
@@ -58,7 +61,7 @@ def rightsizing_request(
     except ValueError as e:
         raise UsageError(str(e)) from None
     return analysis_request(
-        s, cluster, context, namespace, all_namespaces, selector, history, until,
+        s, cluster, context, namespace, all_namespaces, selector, history, until, resolution,
         strategy=strategy, cpu_limit=s.settings.cpu_limit, book=pricebook(s.settings), severity=severity_rule(s),
     )  # fmt: skip
 

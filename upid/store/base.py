@@ -51,6 +51,14 @@ class StoreStatus:
 
 
 @dataclass(frozen=True)
+class Removed:
+    """What a cleanup removed (or would remove) of one cluster: raw samples, and hourly rollup rows."""
+
+    samples: int
+    hourly_rows: int = 0
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     id: int
     at: int
@@ -115,6 +123,10 @@ class Store(Protocol):
 
     def newest_sample(self, cluster: str) -> int | None: ...
 
+    def oldest(self, cluster: str) -> tuple[int | None, int | None]:
+        """The cluster's oldest raw sample and the start of its oldest hourly rollup (UNIX seconds; None: none)."""
+        ...
+
     def sample_times(self, cluster: str, start: int, end: int, namespaces: list[str] | None = None) -> set[int]: ...
 
     def window(self, cluster: str, start: int, end: int, scope: Scope) -> ClusterWindow:
@@ -135,7 +147,11 @@ class Store(Protocol):
         now: float | None = None,
         clusters: list[str] | None = None,
         dry_run: bool = False,
-    ) -> dict[str, int]: ...
+        hourly_days_to_keep: int | None = None,
+    ) -> dict[str, Removed]:
+        """Raw samples older than `days_to_keep` and hourly rollups older than `hourly_days_to_keep` (None: kept),
+        counted back from each cluster's newest sample (never from later than `now`)."""
+        ...
 
     def audit_log(self, limit: int) -> list[AuditEntry]: ...
 

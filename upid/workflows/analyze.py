@@ -60,6 +60,7 @@ class AnalysisRequest:
     cpu_limit: str = "none"  # none, pNN or Nx (upid.analysis.limits)
     book: PriceBook | None = None  # unit and per-instance prices; OpenCost's unit prices when None
     severity: SeverityRule | None = None  # the money thresholds of `severity`; the defaults when None
+    resolution: str = "auto"  # raw, hour (the hourly rollups), or auto (resolution())
 
 
 def load(store: Store, request: AnalysisRequest) -> ClusterWindow:
@@ -69,13 +70,25 @@ def load(store: Store, request: AnalysisRequest) -> ClusterWindow:
         end = request.until if request.until is not None else store.newest_sample(name)
         if end is None:
             raise NoDataError(f"cluster {name!r} has no samples yet")
-        scope = Scope(tuple(request.namespaces) if request.namespaces else None, request.selector or None)
+        namespaces = tuple(request.namespaces) if request.namespaces else None
+        scope = Scope(namespaces, request.selector or None, resolution(store, name, end - request.history, request))
         window = store.window(name, end - request.history, end, scope)
     if not len(window.usage.ts):
         where = f" in namespace(s) {', '.join(request.namespaces)}" if request.namespaces else ""
         where += f" with labels {request.selector}" if request.selector else ""
         raise NoDataError(f"no samples for cluster {name!r}{where} in the window ending {iso(end)}")
     return window
+
+
+def resolution(store: Store, cluster: str, start: int, request: AnalysisRequest) -> str:
+    """auto: the hourly rollups when the window reaches back before the oldest raw sample and the rollups go
+    further back (the raw samples were cleaned up: the retention tiers), else the raw samples."""
+    if request.resolution != "auto":
+        return request.resolution
+    raw, hourly = store.oldest(cluster)
+    if raw is None or hourly is None:
+        return "raw"
+    return "hour" if start < raw and hourly < raw - 3600 else "raw"
 
 
 @dataclass(frozen=True)

@@ -63,8 +63,3 @@ def round_memory(value: float | None, floor: float = 100 * MIB) -> float | None:
 
 def per_pod_max(values: np.ndarray, pods: np.ndarray) -> float:
     return float(max(values[pods == p].max() for p in present(pods)))
-
-
-def per_pod_percentile(values: np.ndarray, pods: np.ndarray, q: float) -> float:
-    """The percentile of each pod's samples, the highest over pods (as KRR's per-pod Prometheus queries)."""
-    return float(max(np.percentile(values[pods == p], q) for p in present(pods)))

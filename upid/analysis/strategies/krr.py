@@ -13,7 +13,6 @@ from upid.analysis.strategies.base import (
     Strategy,
     hpa_reason,
     per_pod_max,
-    per_pod_percentile,
     round_cpu,
     round_memory,
 )
@@ -31,6 +30,6 @@ class KrrSimple(Strategy):
         if missing:
             return Recommendation(None, None, None, None, 0.0, missing)
         cpu_reason, mem_reason = hpa_reason(h, "cpu"), hpa_reason(h, "memory")
-        cpu = None if cpu_reason else round_cpu(per_pod_percentile(h.cpu, h.pod, self.cpu_percentile))
-        memory = None if mem_reason else round_memory(per_pod_max(h.memory, h.pod) * (1 + self.memory_buffer))
+        cpu = None if cpu_reason else round_cpu(h.cpu_percentile(self.cpu_percentile))
+        memory = None if mem_reason else round_memory(per_pod_max(h.memory_peaks, h.pod) * (1 + self.memory_buffer))
         return Recommendation(cpu, None, memory, memory, 1.0, cpu_reason or mem_reason)

@@ -21,7 +21,6 @@ from upid.analysis.strategies.base import (
     Strategy,
     hpa_reason,
     per_pod_max,
-    per_pod_percentile,
     round_cpu,
     round_memory,
 )
@@ -68,8 +67,8 @@ class Upid(Strategy):
         self.min_change = min_change
 
     def memory(self, h: ContainerHistory) -> float:
-        peak = per_pod_max(h.memory, h.pod)
-        peak += growth_per_day(h.ts, h.memory) * self.horizon_days
+        peak = per_pod_max(h.memory_peaks, h.pod)
+        peak += growth_per_day(h.ts, h.memory_peaks) * self.horizon_days
         value = peak + max(self.headroom * peak, min(self.absolute_headroom, self.headroom_cap * peak))
         limit = float(h.current.get("memory_limit") or 0)
         if h.oom_kills and limit:
@@ -85,7 +84,7 @@ class Upid(Strategy):
         if missing:
             return Recommendation(None, None, None, None, 0.0, missing)
         cpu_reason, mem_reason = hpa_reason(h, "cpu"), hpa_reason(h, "memory")
-        cpu = None if cpu_reason else round_cpu(per_pod_percentile(h.cpu, h.pod, self.cpu_percentile))
+        cpu = None if cpu_reason else round_cpu(h.cpu_percentile(self.cpu_percentile))
         memory = None if mem_reason else round_memory(self.memory(h))
         confidence = min(1.0, h.span_hours / (7 * 24))
         return Recommendation(cpu, None, memory, memory, round(confidence, 3), cpu_reason or mem_reason)

@@ -86,6 +86,8 @@ class Vpa(Strategy):
     def recommend(self, h: ContainerHistory) -> Recommendation:
         if h.samples == 0:
             return Recommendation(None, None, None, None, 0.0, "no samples")
+        if h.hourly is not None:  # its decaying histograms weigh each raw sample by its own age
+            return Recommendation(None, None, None, None, 0.0, "the vpa strategy needs raw samples (--resolution raw)")
         e = self.estimates(h)
         per = max(1, h.containers_in_pod)
         cpu_reason, mem_reason = hpa_reason(h, "cpu"), hpa_reason(h, "memory")

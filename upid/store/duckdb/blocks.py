@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from upid.store.duckdb import integrity
+from upid.store.duckdb import integrity, rollups
 from upid.store.duckdb.connection import one, sql_literal
 
 
@@ -70,8 +70,12 @@ def samples_sql(files: list[Path]) -> str:
     return f"{head} UNION ALL SELECT {SAMPLE_COLUMNS} FROM read_parquet([{listing}])"
 
 
-def write_block(con: duckdb.DuckDBPyConnection, store: Path, cluster_id: int, relation: str) -> int:
+def write_block(
+    con: duckdb.DuckDBPyConnection, store: Path, cluster_id: int, relation: str, new_samples: bool = True
+) -> int:
     """Write `relation` (SQL yielding SAMPLE_COLUMNS) as a new block and register it; returns its rows.
+    `new_samples`: the block adds samples to the store, so they are rolled up into hourly rows too (False for
+    a block that re-writes samples already rolled up: cleanup keeping a block's recent part).
 
     Must run inside the caller's transaction, which the caller commits.
     """
@@ -96,6 +100,9 @@ def write_block(con: duckdb.DuckDBPyConnection, store: Path, cluster_id: int, re
         [block_id, cluster_id, name, min_ts, max_ts, rows],
     )
     integrity.record(con, block_id, target)
+    if new_samples:
+        rollups.write_rollups(con, blocks_dir(store), cluster_id, f"SELECT * FROM read_parquet({sql_literal(target)})")
+    rollups.mark_rolled_up(con, block_id)
     return int(rows)
 
 
@@ -115,7 +122,8 @@ def sweep_orphans(con: duckdb.DuckDBPyConnection, store: Path) -> int:
     root = blocks_dir(store)
     if not root.exists():
         return 0
-    known = {row[0] for row in con.execute("SELECT file FROM blocks").fetchall()}
+    registered = con.execute("SELECT file FROM blocks UNION ALL SELECT file FROM rollup_blocks").fetchall()
+    known = {row[0] for row in registered}
     removed = 0
     for path in root.glob("c*/*.parquet"):
         if str(path.relative_to(root)) not in known:

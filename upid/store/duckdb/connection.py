@@ -75,6 +75,13 @@ def sql_literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def sql_ts(con: duckdb.DuckDBPyConnection, epoch: int) -> str:
+    """A UNIX time as a SQL timestamp literal's text (UTC)."""
+    row = one(con, "SELECT make_timestamp(CAST(? AS BIGINT) * 1000000)::VARCHAR", [int(epoch)])
+    assert row is not None
+    return str(row[0])
+
+
 def _create(path: Path) -> None:
     """Create an empty store file with small blocks (later opens read the block size from the file)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -52,38 +52,50 @@ def check_cheaply(store: Path, path: Path, size: int, footer: str | None) -> Non
         raise _corrupt(store, path, "has another footer than when it was written (another block, or damaged)")
 
 
-def record(con: duckdb.DuckDBPyConnection, block_id: int, path: Path) -> None:
+TABLES = ("blocks", "rollup_blocks")  # sample blocks, hourly rollup blocks
+
+
+def record(con: duckdb.DuckDBPyConnection, block_id: int, path: Path, table: str = "blocks") -> None:
     """Record a block's size, footer digest and SHA-256, in the transaction that registers it."""
+    assert table in TABLES
     con.execute(
-        "UPDATE blocks SET bytes = ?, footer_sha256 = ?, sha256 = ? WHERE block_id = ?",
+        f"UPDATE {table} SET bytes = ?, footer_sha256 = ?, sha256 = ? WHERE block_id = ?",
         [path.stat().st_size, _digest(path, tail_only=True), _digest(path, tail_only=False), block_id],
     )
 
 
 def record_missing(con: duckdb.DuckDBPyConnection, root: Path) -> int:
     """Blocks written before upid recorded checksums get them now, from their files (in `root`) as they are."""
-    missing = con.execute("SELECT block_id, file FROM blocks WHERE sha256 IS NULL").fetchall()
-    for block_id, name in missing:
-        if (root / name).exists():
-            record(con, int(block_id), root / name)
-    return len(missing)
+    count = 0
+    for table in TABLES:
+        missing = con.execute(f"SELECT block_id, file FROM {table} WHERE sha256 IS NULL").fetchall()
+        for block_id, name in missing:
+            if (root / name).exists():
+                record(con, int(block_id), root / name, table)
+        count += len(missing)
+    return count
+
+
+# per table: the registry's count and time range columns, and the file's time column
+_SHAPES = {"blocks": ("samples", "min_ts", "max_ts", "ts"), "rollup_blocks": ("rows", "min_hour", "max_hour", "hour")}
 
 
 def verify(con: duckdb.DuckDBPyConnection, store: Path, root: Path) -> list[str]:
-    """Every block read whole: its SHA-256, and its rows, cluster and time range against the registry.
-    Returns one problem per bad block (empty when all are sound)."""
+    """Every block (sample and rollup blocks) read whole: its SHA-256, and its rows, cluster and time range against
+    the registry. Returns one problem per bad block (empty when all are sound)."""
     problems = []
-    rows = con.execute(
-        "SELECT cluster_id, file, samples, min_ts, max_ts, bytes, sha256 FROM blocks ORDER BY block_id"
-    ).fetchall()
-    for cluster_id, name, samples, min_ts, max_ts, size, sha in rows:
-        path = root / name
-        try:
-            _check_whole(con, store, path, int(cluster_id), (samples, min_ts, max_ts), size, sha)
-        except StoreCorruptError as e:
-            problems.append(e.message)
-        except duckdb.Error as e:
-            problems.append(f"store {store}: block {path} cannot be read: {str(e).strip().splitlines()[0]}")
+    for table, (count, lo, hi, _) in _SHAPES.items():
+        rows = con.execute(
+            f"SELECT cluster_id, file, {count}, {lo}, {hi}, bytes, sha256 FROM {table} ORDER BY block_id"
+        ).fetchall()
+        for cluster_id, name, n, first, last, size, sha in rows:
+            path = root / name
+            try:
+                _check_whole(con, store, path, int(cluster_id), (n, first, last), size, sha, table)
+            except StoreCorruptError as e:
+                problems.append(e.message)
+            except duckdb.Error as e:
+                problems.append(f"store {store}: block {path} cannot be read: {str(e).strip().splitlines()[0]}")
     return problems
 
 
@@ -95,6 +107,7 @@ def _check_whole(
     written: tuple[object, object, object],
     size: int | None,
     sha: str | None,
+    table: str = "blocks",
 ) -> None:
     if not path.exists():
         raise missing(store, path)
@@ -102,17 +115,19 @@ def _check_whole(
         check_cheaply(store, path, int(size), None)
     if sha and _digest(path, tail_only=False) != sha:
         raise _corrupt(store, path, "has another SHA-256 than when it was written")
+    time = _SHAPES[table][3]
     got = one(
         con,
-        f"""SELECT count(*), min(ts), max(ts), count(*) FILTER (WHERE series_id NOT IN
+        f"""SELECT count(*), min({time}), max({time}), count(*) FILTER (WHERE series_id NOT IN
             (SELECT series_id FROM series WHERE cluster_id = {int(cluster_id)}))
         FROM read_parquet({sql_literal(path)})""",
     )
     if got[:3] != written or got[3]:
-        samples, lo, hi = written
+        n, lo, hi = written
+        what = "samples" if table == "blocks" else "hourly rows"
         raise _corrupt(
             store,
             path,
-            f"holds {got[0]} samples from {got[1]} to {got[2]} ({got[3]} of another cluster); "
-            f"{samples} from {lo} to {hi} were written",
+            f"holds {got[0]} {what} from {got[1]} to {got[2]} ({got[3]} of another cluster); "
+            f"{n} from {lo} to {hi} were written",
         )

@@ -235,3 +235,22 @@ def _block_checksums(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE blocks ADD COLUMN bytes BIGINT")
     con.execute("ALTER TABLE blocks ADD COLUMN footer_sha256 VARCHAR")
     con.execute("ALTER TABLE blocks ADD COLUMN sha256 VARCHAR")
+
+
+@migration(6, "hourly rollups: rollup blocks per series and hour, and which sample blocks are rolled up")
+def _rollups(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("""
+        CREATE TABLE rollup_blocks (
+            block_id INTEGER PRIMARY KEY,
+            cluster_id INTEGER NOT NULL,
+            file VARCHAR NOT NULL,         -- relative to the blocks folder
+            min_hour INTEGER NOT NULL,     -- UNIX seconds // 3600
+            max_hour INTEGER NOT NULL,
+            rows BIGINT NOT NULL,          -- (series, hour) rows
+            samples BIGINT NOT NULL,       -- the samples they roll up
+            created_at TIMESTAMP NOT NULL,
+            bytes BIGINT, footer_sha256 VARCHAR, sha256 VARCHAR
+        )""")
+    # blocks written before: rolled up by the next writer (upid/store/duckdb/rollups.py backfill)
+    con.execute("ALTER TABLE blocks ADD COLUMN rolled_up BOOLEAN DEFAULT false")
+    con.execute("UPDATE blocks SET rolled_up = false")

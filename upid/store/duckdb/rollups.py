@@ -28,7 +28,7 @@ _COPY_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000"
 # the bucket grids of upid.analysis.rollup (kept in step by tests/test_rollups.py; not imported, to keep numpy
 # out of the write path's imports): first bucket width, ratio, bucket count
 CPU_GRID = (0.001, 1.05, 270)  # cores
-MEMORY_GRID = (float(2**20), 1.05, 270)  # bytes
+MEMORY_GRID = (float(2**20), 1.05, 269)  # bytes
 
 
 def _bucket(value: str, grid: tuple[float, float, int]) -> str:
@@ -61,7 +61,7 @@ def rollup_sql(relation: str) -> str:
             SELECT series_id, hour, count(*)::USMALLINT AS n,
                    sum(cpu_m)::DOUBLE AS cpu_sum, max(cpu_m)::INTEGER AS cpu_max,
                    sum(mem_kib)::DOUBLE AS mem_sum, max(mem_kib)::BIGINT AS mem_max,
-                   count(net)::USMALLINT AS net_n, sum(net)::DOUBLE AS net_sum
+                   count(net)::USMALLINT AS net_n, sum(net)::DOUBLE AS net_sum, max(net)::FLOAT AS net_max
             FROM y GROUP BY ALL),
         c AS (
             SELECT series_id, hour, list((cb * {CELL} + k)::UINTEGER ORDER BY cb) AS cpu_cells
@@ -119,8 +119,7 @@ def rollup_files(
 def hourly_sql(files: list[Path], cluster_id: int) -> str:
     """Every rollup row of the cluster: its rollup blocks, and its head samples rolled up now."""
     head = rollup_sql(
-        "SELECT * FROM samples WHERE series_id IN (SELECT series_id FROM series WHERE cluster_id = "
-        f"{int(cluster_id)})"
+        f"SELECT * FROM samples WHERE series_id IN (SELECT series_id FROM series WHERE cluster_id = {int(cluster_id)})"
     )
     if not files:
         return head
@@ -132,7 +131,8 @@ def drop_older(con: duckdb.DuckDBPyConnection, root: Path, cluster_id: int, cuto
     """Unregister the cluster's rollup blocks wholly before `cutoff_hour`; returns their rows and files (to delete
     once the transaction commits). A block that straddles the cutoff is kept whole: readers filter by hour."""
     old = con.execute(
-        "SELECT block_id, file, rows FROM rollup_blocks WHERE cluster_id = ? AND max_hour < ?", [cluster_id, cutoff_hour]
+        "SELECT block_id, file, rows FROM rollup_blocks WHERE cluster_id = ? AND max_hour < ?",
+        [cluster_id, cutoff_hour],
     ).fetchall()
     for block_id, _, _ in old:
         con.execute("DELETE FROM rollup_blocks WHERE block_id = ?", [block_id])

@@ -2,7 +2,7 @@
 
 A prefix allowlist cannot be made safe (`EXPLAIN ANALYZE` runs what it wraps; table functions read any file),
 so the connection is locked down in DuckDB itself before the query runs: the store is open read-only, the
-only files it may touch are the store's registered block files (`allowed_paths`), external access is off
+only files it may touch are the store's registered sample and rollup block files (`allowed_paths`), external access is off
 (no other file, no network, no ATTACH, no extension install or load), the configuration is locked so the
 query cannot undo any of it, memory is capped and a timer interrupts a query that runs too long. On top of
 that, only one SELECT (or a plain EXPLAIN) is accepted: `allowed_paths` would let a COPY write a block file.
@@ -53,7 +53,9 @@ def check(sql: str) -> None:
 
 
 def _lock_down(con: duckdb.DuckDBPyConnection, store: Path) -> None:
-    files = ", ".join(sql_literal(f) for f in blocks.block_files(con, store))
+    root = blocks.blocks_dir(store)
+    hourly = [root / f for (f,) in con.execute("SELECT file FROM rollup_blocks").fetchall()]
+    files = ", ".join(sql_literal(f) for f in [*blocks.block_files(con, store), *hourly])
     con.execute(f"SET allowed_paths = [{files}]")
     for setting in (
         "SET autoinstall_known_extensions = false",

@@ -18,8 +18,8 @@ import duckdb
 from upid.errors import StoreLockedError
 from upid.inventory import Collection
 from upid.samples import SampleBatch
-from upid.store.base import AuditEntry, AuditRecord, ChangeRecord, QueryResult, StoreStatus, WriteResult
-from upid.store.duckdb import blocks, changes, integrity, migrations, queries, sandbox, spool
+from upid.store.base import AuditEntry, AuditRecord, ChangeRecord, QueryResult, Removed, StoreStatus, WriteResult
+from upid.store.duckdb import blocks, changes, integrity, migrations, queries, rollups, sandbox, spool, window
 from upid.store.duckdb.connection import connect, one, wrapped
 from upid.store.duckdb.inventory import cluster_identities, previous_counters, write_collection
 from upid.store.duckdb.writer import write_batches
@@ -60,6 +60,7 @@ class DuckDBStore:
                 migrations.migrate(con, self.path)
                 blocks.sweep_orphans(con, self.path)
                 integrity.record_missing(con, blocks.blocks_dir(self.path))
+                rollups.backfill(con, blocks.blocks_dir(self.path))
                 self._merge_spool(con)
                 yield con
         finally:
@@ -177,13 +178,15 @@ class DuckDBStore:
         now: float | None = None,
         clusters: list[str] | None = None,
         dry_run: bool = False,
-    ) -> dict[str, int]:
+        hourly_days_to_keep: int | None = None,
+    ) -> dict[str, Removed]:
         clock = time.time() if now is None else now
+        tiers = (days_to_keep, audit, clock, clusters)
         if dry_run:  # counts only: a reader, no lock taken from writers
             with self._reader() as con:
-                return queries.cleanup(con, self.path, days_to_keep, audit, clock, clusters, dry_run=True)[0]
+                return queries.cleanup(con, self.path, *tiers, dry_run=True, hourly_days_to_keep=hourly_days_to_keep)[0]
         with self._writer(timeout=self.lock_timeout) as con:
-            removed, old_files = queries.cleanup(con, self.path, days_to_keep, audit, clock, clusters)
+            removed, old_files = queries.cleanup(con, self.path, *tiers, hourly_days_to_keep=hourly_days_to_keep)
         for path in old_files:
             path.unlink(missing_ok=True)
         return removed
@@ -197,6 +200,10 @@ class DuckDBStore:
     def newest_sample(self, cluster: str) -> int | None:
         with self._reader() as con:
             return queries.newest_sample(con, self.path, cluster)
+
+    def oldest(self, cluster: str) -> tuple[int | None, int | None]:
+        with self._reader() as con:
+            return queries.oldest(con, cluster)
 
     def sample_times(self, cluster: str, start: int, end: int, namespaces: list[str] | None = None) -> set[int]:
         if not self.path.exists():
@@ -222,7 +229,7 @@ class DuckDBStore:
 
     def window(self, cluster: str, start: int, end: int, scope: Scope) -> ClusterWindow:
         with self._reader() as con:
-            return queries.window(con, self.path, cluster, start, end, scope)
+            return window.window(con, self.path, cluster, start, end, scope)
 
     def audit_log(self, limit: int) -> list[AuditEntry]:
         with self._reader() as con:
