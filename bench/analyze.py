@@ -76,7 +76,7 @@ def split(home: Path, history: str) -> tuple[float, float, int]:
     from upid.units import parse_duration
 
     store = DuckDBStore(home / "upid.duckdb")
-    end = store.newest_sample("default")
+    end = store.extent("default").last
     started = time.perf_counter()
     frame = store.window("default", end - parse_duration(history), end, Scope()).usage
     sql = time.perf_counter() - started

@@ -81,8 +81,10 @@ def compare(raw: dict, hour: dict) -> str:
             n += 1
             mem_same += r["recommended"]["memory_request"] == h["recommended"]["memory_request"]
     e = np.asarray(cpu_err)
-    return (f"CPU request vs raw (p95 >= 20m, {len(e)} containers): median {np.median(e):.2%}, "
-            f"95th pct {np.percentile(e, 95):.2%}, max {e.max():.2%}; memory request equal in {mem_same}/{n}")  # fmt: skip
+    return (
+        f"CPU request vs raw (p95 >= 20m, {len(e)} containers): median {np.median(e):.2%}, "
+        f"95th pct {np.percentile(e, 95):.2%}, max {e.max():.2%}; memory request equal in {mem_same}/{n}"
+    )
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
-"""Hourly rollups in the store and the retention tiers (#20): written with the blocks, equal to the reference
-rollup of the same samples, read by long windows, kept after the raw samples are gone, checked by verify.
+"""Hourly rollups in the store and the retention tiers (#20): written by `storage compact` and before cleanup drops
+raw samples, rolled up on the fly until then, equal to the reference rollup of the same samples, read by long
+windows, kept after the raw samples are gone, checked by verify.
 Everything runs on the bundled real sample (50 Bitbrains VMs, 14 days)."""
 
 from __future__ import annotations
@@ -54,9 +55,13 @@ def test_the_sql_buckets_are_the_reference_buckets_on_real_values() -> None:
     np.testing.assert_array_equal(sql_mem, MEMORY_BUCKETS.index(np.asarray(mem, dtype=np.float64)))
 
 
-def test_stored_rollups_equal_the_reference_rollup_of_each_series(imported: Path) -> None:
+def test_stored_rollups_equal_the_reference_rollup_of_each_series(upid, imported: Path) -> None:
+    assert not _rows(imported, "SELECT file FROM rollup_blocks"), "an import leaves the rollups for later"
+    r = upid("storage", "compact")
+    assert r.code == 0 and "rolled up 1 block(s), 201,175 samples" in r.err, r.err
     files = [f for (f,) in _rows(imported, "SELECT file FROM rollup_blocks")]
-    assert files, "a block's samples are rolled up when the block is written"
+    assert files and _rows(imported, "SELECT count(*) FROM blocks WHERE NOT rolled_up") == [(0,)]
+    assert "rolled up 0 block(s)" in upid("storage", "compact").err  # once only
     root = imported.parent / (imported.name + ".blocks")
     con = duckdb.connect()
     listing = [str(root / f) for f in files]
@@ -84,7 +89,9 @@ def test_stored_rollups_equal_the_reference_rollup_of_each_series(imported: Path
 
 def test_hourly_analysis_matches_raw_where_it_is_exact_and_is_close_elsewhere(upid, imported: Path) -> None:
     raw = _json(upid, "analyze", "--resolution", "raw")
-    hour = _json(upid, "analyze", "--resolution", "hour")
+    hour = _json(upid, "analyze", "--resolution", "hour")  # the block rolled up on the fly
+    assert upid("storage", "compact").code == 0
+    assert _json(upid, "analyze", "--resolution", "hour") == hour  # the same from the stored rollups
     assert hour["summary"]["containers"] == raw["summary"]["containers"] == 50
     by_key = {(r["workload"], r["container"]): r for r in raw["recommendations"]}
     close = 0
@@ -122,6 +129,7 @@ def test_raw_tier_cleanup_keeps_the_hourly_history_and_long_windows_read_it(upid
 
 
 def test_hourly_tier_drops_whole_rollup_blocks(upid, imported: Path) -> None:
+    assert upid("storage", "compact").code == 0
     # with the default tiers nothing goes (14 days of data)
     r = upid("storage", "cleanup", "--dry-run")
     assert r.code == 0 and "would remove 0 samples" in r.err
@@ -155,7 +163,8 @@ def test_head_samples_are_rolled_up_when_read_and_when_cleanup_drops_them(upid, 
     assert again["recommendations"][0]["recommended"] == hour["recommendations"][0]["recommended"]
 
 
-def test_a_store_without_rollups_gets_them_at_the_next_write(upid, imported: Path) -> None:
+def test_a_store_without_rollups_gets_them_at_compact(upid, imported: Path) -> None:
+    assert upid("storage", "compact").code == 0
     expected = _rows(imported, "SELECT sum(rows), sum(samples) FROM rollup_blocks")[0]
     con = duckdb.connect(str(imported))
     root = imported.parent / (imported.name + ".blocks")
@@ -164,11 +173,12 @@ def test_a_store_without_rollups_gets_them_at_the_next_write(upid, imported: Pat
     con.execute("DELETE FROM rollup_blocks")
     con.execute("UPDATE blocks SET rolled_up = false")  # as migration 6 leaves a store written before it
     con.close()
-    assert upid("storage", "import", sample_path(), "--cluster", "bb").code == 0  # nothing new: a write all the same
+    assert upid("storage", "compact").code == 0
     assert _rows(imported, "SELECT sum(rows), sum(samples) FROM rollup_blocks")[0] == expected
 
 
 def test_verify_finds_a_damaged_rollup_block(upid, imported: Path, tmp_path: Path) -> None:
+    assert upid("storage", "compact").code == 0
     assert upid("storage", "verify").code == 0
     (f,) = _rows(imported, "SELECT file FROM rollup_blocks")[0]
     path = imported.parent / (imported.name + ".blocks") / f

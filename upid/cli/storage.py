@@ -174,6 +174,16 @@ def status(
     emit(View(document=doc, records=clusters, columns=columns, footer=footer), output, s, no_headers)
 
 
+@app.command("compact", epilog="Example:\n\n  upid storage compact")
+def compact(ctx: typer.Context, store: StoreOpt = None) -> None:
+    """Write the hourly rollups of every sample block that waits for them (imports and collects leave that for
+    later, so they stay fast; cleanup does it first anyway). Long windows read the rollups."""
+    s = session(ctx, store)
+    done = s.store().compact(s.audit("storage compact"))
+    s.notice(f"rolled up {done['blocks']} block(s), {format_count(done['samples'])} samples, into "
+             f"{format_count(done['hourly_rows'])} hourly rows")  # fmt: skip
+
+
 @app.command("verify", epilog="Example:\n\n  upid storage verify && echo sound")
 def verify(
     ctx: typer.Context,

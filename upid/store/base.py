@@ -51,6 +51,15 @@ class StoreStatus:
 
 
 @dataclass(frozen=True)
+class Extent:
+    """The time a cluster's history covers (UNIX seconds; None: no data of that kind)."""
+
+    first: int | None  # the oldest raw sample
+    last: int | None  # the newest raw sample: where a window ends by default
+    first_hourly: int | None  # the start of the oldest hourly rollup (older than `first` once raw was cleaned up)
+
+
+@dataclass(frozen=True)
 class Removed:
     """What a cleanup removed (or would remove) of one cluster: raw samples, and hourly rollup rows."""
 
@@ -121,10 +130,8 @@ class Store(Protocol):
 
     def clusters(self) -> list[str]: ...
 
-    def newest_sample(self, cluster: str) -> int | None: ...
-
-    def oldest(self, cluster: str) -> tuple[int | None, int | None]:
-        """The cluster's oldest raw sample and the start of its oldest hourly rollup (UNIX seconds; None: none)."""
+    def extent(self, cluster: str) -> Extent:
+        """The time the cluster's raw samples and hourly rollups cover; NoDataError for an unknown cluster."""
         ...
 
     def sample_times(self, cluster: str, start: int, end: int, namespaces: list[str] | None = None) -> set[int]: ...
@@ -151,6 +158,10 @@ class Store(Protocol):
     ) -> dict[str, Removed]:
         """Raw samples older than `days_to_keep` and hourly rollups older than `hourly_days_to_keep` (None: kept),
         counted back from each cluster's newest sample (never from later than `now`)."""
+        ...
+
+    def compact(self, audit: AuditRecord) -> dict[str, int]:
+        """Write the hourly rollups of the sample blocks that wait for them: blocks, samples, hourly_rows."""
         ...
 
     def audit_log(self, limit: int) -> list[AuditEntry]: ...

@@ -14,7 +14,7 @@ from upid.analysis.savings import current_monthly, idle_monthly
 from upid.analysis.severity import SeverityRule
 from upid.analysis.window import ClusterWindow, Scope
 from upid.errors import NoDataError, UsageError
-from upid.store.base import Store
+from upid.store.base import Extent, Store
 from upid.units import iso
 
 
@@ -67,11 +67,12 @@ def load(store: Store, request: AnalysisRequest) -> ClusterWindow:
     """The request's window of its cluster, in one read; at least one sample, or NoDataError."""
     with store.snapshot():
         name = choose_cluster(store, request.cluster, request.default_cluster)
-        end = request.until if request.until is not None else store.newest_sample(name)
+        extent = store.extent(name)
+        end = request.until if request.until is not None else extent.last
         if end is None:
             raise NoDataError(f"cluster {name!r} has no samples yet")
         namespaces = tuple(request.namespaces) if request.namespaces else None
-        scope = Scope(namespaces, request.selector or None, resolution(store, name, end - request.history, request))
+        scope = Scope(namespaces, request.selector or None, resolution(extent, end - request.history, request))
         window = store.window(name, end - request.history, end, scope)
     if not len(window.usage.ts):
         where = f" in namespace(s) {', '.join(request.namespaces)}" if request.namespaces else ""
@@ -80,12 +81,12 @@ def load(store: Store, request: AnalysisRequest) -> ClusterWindow:
     return window
 
 
-def resolution(store: Store, cluster: str, start: int, request: AnalysisRequest) -> str:
+def resolution(extent: Extent, start: int, request: AnalysisRequest) -> str:
     """auto: the hourly rollups when the window reaches back before the oldest raw sample and the rollups go
     further back (the raw samples were cleaned up: the retention tiers), else the raw samples."""
     if request.resolution != "auto":
         return request.resolution
-    raw, hourly = store.oldest(cluster)
+    raw, hourly = extent.first, extent.first_hourly
     if raw is None or hourly is None:
         return "raw"
     return "hour" if start < raw and hourly < raw - 3600 else "raw"

@@ -71,11 +71,11 @@ def samples_sql(files: list[Path]) -> str:
 
 
 def write_block(
-    con: duckdb.DuckDBPyConnection, store: Path, cluster_id: int, relation: str, new_samples: bool = True
+    con: duckdb.DuckDBPyConnection, store: Path, cluster_id: int, relation: str, rolled_up: bool = False
 ) -> int:
     """Write `relation` (SQL yielding SAMPLE_COLUMNS) as a new block and register it; returns its rows.
-    `new_samples`: the block adds samples to the store, so they are rolled up into hourly rows too (False for
-    a block that re-writes samples already rolled up: cleanup keeping a block's recent part).
+    `rolled_up`: its samples are in the hourly rollups already (cleanup keeping a block's recent part); else the
+    block waits for them (rollups.py: `storage compact`, cleanup, and reads until then).
 
     Must run inside the caller's transaction, which the caller commits.
     """
@@ -100,9 +100,8 @@ def write_block(
         [block_id, cluster_id, name, min_ts, max_ts, rows],
     )
     integrity.record(con, block_id, target)
-    if new_samples:
-        rollups.write_rollups(con, blocks_dir(store), cluster_id, f"SELECT * FROM read_parquet({sql_literal(target)})")
-    rollups.mark_rolled_up(con, block_id)
+    if rolled_up:
+        rollups.mark_rolled_up(con, block_id)
     return int(rows)
 
 

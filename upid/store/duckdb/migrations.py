@@ -251,6 +251,6 @@ def _rollups(con: duckdb.DuckDBPyConnection) -> None:
             created_at TIMESTAMP NOT NULL,
             bytes BIGINT, footer_sha256 VARCHAR, sha256 VARCHAR
         )""")
-    # blocks written before: rolled up by the next writer (upid/store/duckdb/rollups.py backfill)
+    # every block waits for its rollups until `storage compact` or `cleanup` (upid/store/duckdb/rollups.py)
     con.execute("ALTER TABLE blocks ADD COLUMN rolled_up BOOLEAN DEFAULT false")
     con.execute("UPDATE blocks SET rolled_up = false")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from upid.errors import NoDataError, UsageError
-from upid.store.base import AuditEntry, AuditRecord, ClusterStatus, Removed
+from upid.store.base import AuditEntry, AuditRecord, ClusterStatus, Extent, Removed
 from upid.store.duckdb import blocks, rollups
 from upid.store.duckdb.connection import one, sql_literal, sql_ts
 from upid.store.duckdb.writer import add_audit, transaction
@@ -54,17 +54,17 @@ def newest_sample(con: duckdb.DuckDBPyConnection, store: Path, cluster: str) -> 
     return int(row[0]) if row and row[0] is not None else None
 
 
-def oldest(con: duckdb.DuckDBPyConnection, cluster: str) -> tuple[int | None, int | None]:
-    """The cluster's oldest raw sample and the start of its oldest hourly rollup (UNIX seconds; None: none)."""
+def extent(con: duckdb.DuckDBPyConnection, store: Path, cluster: str) -> Extent:
     cid = cluster_id(con, cluster)
+    in_cluster = f"series_id IN (SELECT series_id FROM series WHERE cluster_id = {cid})"
     row = one(
         con,
         f"""SELECT epoch(least((SELECT min(min_ts) FROM blocks WHERE cluster_id = {cid}),
-                              (SELECT min(ts) FROM samples WHERE series_id IN
-                                 (SELECT series_id FROM series WHERE cluster_id = {cid}))))::BIGINT,
+                              (SELECT min(ts) FROM samples WHERE {in_cluster})))::BIGINT,
                    (SELECT min(min_hour) FROM rollup_blocks WHERE cluster_id = {cid})::BIGINT * 3600""",
     )
-    return (None, None) if row is None else (row[0], row[1])
+    first, hourly = (None, None) if row is None else (row[0], row[1])
+    return Extent(first, newest_sample(con, store, cluster), hourly)
 
 
 def sample_times(
@@ -218,7 +218,7 @@ def _cleanup_cluster(con: duckdb.DuckDBPyConnection, store: Path, cid: int, cuto
                 store,
                 cid,
                 f"SELECT * FROM read_parquet({sql_literal(path)}) WHERE ts >= {sql_literal(cutoff)}::TIMESTAMP",
-                new_samples=False,
+                rolled_up=True,  # cleanup rolls every block up before it drops anything
             )
             count += int(rows) - kept
         con.execute("DELETE FROM blocks WHERE block_id = ?", [block_id])

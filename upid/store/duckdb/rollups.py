@@ -2,10 +2,12 @@
 network, and the +5 % histograms of CPU and memory (upid.analysis.rollup.Buckets), so that any quantile over any
 run of hours is a merge of rows, and a window longer than the raw retention can still be analysed.
 
-They are written when samples become a block (a large write, or the head compacted), from exactly the samples that
-block adds, as zstd Parquet "rollup blocks" registered in `rollup_blocks` in the same transaction. An hour whose
-samples came in two writes has two rows; readers merge rows per (series, hour) by sum and max. The head's samples
-are rolled up on the fly when a window is read. Cleanup keeps them for `hourly_retention` and drops whole blocks.
+Each sample block is rolled up once, into a zstd Parquet "rollup block" registered in `rollup_blocks`, in the
+transaction that marks the block `rolled_up`: by `upid storage compact`, and by `storage cleanup` before anything
+leaves the raw tier (not by the write itself: an import stays at full speed). An hour whose samples came in two
+blocks has two rows; readers merge rows per (series, hour) by sum and max. A read at hourly resolution rolls up on
+the fly what has no rollups yet: the head and the blocks still waiting. Cleanup keeps rollups for
+`hourly_days_to_keep` and drops whole rollup blocks.
 
 A histogram row is a list of cells, each `bucket * 65536 + count` (a series has at most 3,600 samples an hour).
 """
@@ -64,10 +66,10 @@ def rollup_sql(relation: str) -> str:
                    count(net)::USMALLINT AS net_n, sum(net)::DOUBLE AS net_sum, max(net)::FLOAT AS net_max
             FROM y GROUP BY ALL),
         c AS (
-            SELECT series_id, hour, list((cb * {CELL} + k)::UINTEGER ORDER BY cb) AS cpu_cells
+            SELECT series_id, hour, list_sort(list((cb * {CELL} + k)::UINTEGER)) AS cpu_cells
             FROM (SELECT series_id, hour, cb, count(*) AS k FROM y GROUP BY ALL) GROUP BY ALL),
         m AS (
-            SELECT series_id, hour, list((mb * {CELL} + k)::UINTEGER ORDER BY mb) AS mem_cells
+            SELECT series_id, hour, list_sort(list((mb * {CELL} + k)::UINTEGER)) AS mem_cells
             FROM (SELECT series_id, hour, mb, count(*) AS k FROM y GROUP BY ALL) GROUP BY ALL)
         SELECT a.*, c.cpu_cells, m.mem_cells
         FROM a JOIN c USING (series_id, hour) JOIN m USING (series_id, hour)"""
@@ -116,15 +118,27 @@ def rollup_files(
     return files
 
 
-def hourly_sql(files: list[Path], cluster_id: int) -> str:
-    """Every rollup row of the cluster: its rollup blocks, and its head samples rolled up now."""
-    head = rollup_sql(
-        f"SELECT * FROM samples WHERE series_id IN (SELECT series_id FROM series WHERE cluster_id = {int(cluster_id)})"
-    )
+def hourly_sql(files: list[Path], pending: list[Path], cluster_id: int) -> str:
+    """Every rollup row of the cluster: its rollup blocks (`files`), and rolled up now its head and the sample
+    blocks still waiting for their rollups (`pending`)."""
+    in_cluster = f"series_id IN (SELECT series_id FROM series WHERE cluster_id = {int(cluster_id)})"
+    waiting = f"SELECT * FROM samples WHERE {in_cluster}"
+    if pending:
+        waiting += f" UNION ALL SELECT * FROM read_parquet([{', '.join(sql_literal(f) for f in pending)}])"
+    now = rollup_sql(waiting)
     if not files:
-        return head
+        return now
     listing = ", ".join(sql_literal(f) for f in files)
-    return f"({head}) UNION ALL (SELECT * FROM read_parquet([{listing}]))"
+    return f"({now}) UNION ALL (SELECT * FROM read_parquet([{listing}]))"
+
+
+def pending_files(con: duckdb.DuckDBPyConnection, store: Path, cluster_id: int, lo: str, hi: str) -> list[Path]:
+    """The cluster's sample blocks overlapping [lo, hi] (SQL timestamps) that have no rollups yet, checked."""
+    from upid.store.duckdb import blocks
+
+    rows = con.execute("SELECT file FROM blocks WHERE NOT rolled_up AND cluster_id = ?", [cluster_id]).fetchall()
+    waiting = {blocks.blocks_dir(store) / r[0] for r in rows}
+    return [f for f in blocks.block_files(con, store, cluster_id, lo, hi) if f in waiting]
 
 
 def drop_older(con: duckdb.DuckDBPyConnection, root: Path, cluster_id: int, cutoff_hour: int) -> tuple[int, list[Path]]:

@@ -2,8 +2,8 @@
 
 A prefix allowlist cannot be made safe (`EXPLAIN ANALYZE` runs what it wraps; table functions read any file),
 so the connection is locked down in DuckDB itself before the query runs: the store is open read-only, the
-only files it may touch are the store's registered sample and rollup block files (`allowed_paths`), external access is off
-(no other file, no network, no ATTACH, no extension install or load), the configuration is locked so the
+only files it may touch are the store's registered sample and rollup block files (`allowed_paths`), external
+access is off (no other file, no network, no ATTACH, no extension install or load), the configuration is locked so the
 query cannot undo any of it, memory is capped and a timer interrupts a query that runs too long. On top of
 that, only one SELECT (or a plain EXPLAIN) is accepted: `allowed_paths` would let a COPY write a block file.
 The connection is closed after the query; its locked settings never serve anything else.

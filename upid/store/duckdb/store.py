@@ -18,11 +18,20 @@ import duckdb
 from upid.errors import StoreLockedError
 from upid.inventory import Collection
 from upid.samples import SampleBatch
-from upid.store.base import AuditEntry, AuditRecord, ChangeRecord, QueryResult, Removed, StoreStatus, WriteResult
+from upid.store.base import (
+    AuditEntry,
+    AuditRecord,
+    ChangeRecord,
+    Extent,
+    QueryResult,
+    Removed,
+    StoreStatus,
+    WriteResult,
+)
 from upid.store.duckdb import blocks, changes, integrity, migrations, queries, rollups, sandbox, spool, window
 from upid.store.duckdb.connection import connect, one, wrapped
 from upid.store.duckdb.inventory import cluster_identities, previous_counters, write_collection
-from upid.store.duckdb.writer import write_batches
+from upid.store.duckdb.writer import add_audit, write_batches
 
 if TYPE_CHECKING:
     from upid.analysis.window import ClusterWindow, Scope  # numpy: imported only by the reads that build one
@@ -60,7 +69,6 @@ class DuckDBStore:
                 migrations.migrate(con, self.path)
                 blocks.sweep_orphans(con, self.path)
                 integrity.record_missing(con, blocks.blocks_dir(self.path))
-                rollups.backfill(con, blocks.blocks_dir(self.path))
                 self._merge_spool(con)
                 yield con
         finally:
@@ -161,6 +169,15 @@ class DuckDBStore:
             spool.put(self.path, collection.batch, audit, extra)
             return WriteResult(cluster=name, received=len(collection.batch), written=0, series_created=0, spooled=True)
 
+    def compact(self, audit: AuditRecord) -> dict[str, int]:
+        """Roll up every block that waits for its hourly rows (each in its own transaction)."""
+        with self._writer(timeout=self.lock_timeout) as con:
+            pending = one(con, "SELECT count(*), coalesce(sum(samples), 0) FROM blocks WHERE NOT rolled_up")
+            rows = rollups.backfill(con, blocks.blocks_dir(self.path))
+            details = {"blocks": int(pending[0]), "samples": int(pending[1]), "hourly_rows": rows}
+            add_audit(con, audit, None, "ok", details)
+        return details
+
     def previous_counters(self, uid: str) -> dict[tuple[str, str, str], tuple[int, float, float, float]]:
         if not self.path.exists():
             return {}
@@ -186,6 +203,7 @@ class DuckDBStore:
             with self._reader() as con:
                 return queries.cleanup(con, self.path, *tiers, dry_run=True, hourly_days_to_keep=hourly_days_to_keep)[0]
         with self._writer(timeout=self.lock_timeout) as con:
+            rollups.backfill(con, blocks.blocks_dir(self.path))  # nothing leaves the raw tier before it is rolled up
             removed, old_files = queries.cleanup(con, self.path, *tiers, hourly_days_to_keep=hourly_days_to_keep)
         for path in old_files:
             path.unlink(missing_ok=True)
@@ -197,13 +215,9 @@ class DuckDBStore:
         with self._reader() as con:
             return [r[0] for r in con.execute("SELECT name FROM clusters ORDER BY name").fetchall()]
 
-    def newest_sample(self, cluster: str) -> int | None:
+    def extent(self, cluster: str) -> Extent:
         with self._reader() as con:
-            return queries.newest_sample(con, self.path, cluster)
-
-    def oldest(self, cluster: str) -> tuple[int | None, int | None]:
-        with self._reader() as con:
-            return queries.oldest(con, cluster)
+            return queries.extent(con, self.path, cluster)
 
     def sample_times(self, cluster: str, start: int, end: int, namespaces: list[str] | None = None) -> set[int]:
         if not self.path.exists():

@@ -1,8 +1,9 @@
 """The window read of the DuckDB backend: one cluster's scoped workloads over (start, end], as a ClusterWindow.
 
 Raw: every sample, in 4-byte columns, sorted by container, time and pod. Hourly: the rollups (rollups.py) merged
-per pod-hour into a frame of hourly means (network: the hour's peak), with the pod-hours' counts and peaks and the pods' CPU histograms for the
-window and the backtest's two parts, aggregated here so that no histogram cell reaches Python.
+per pod-hour into a frame of hourly means (network: the hour's peak), with the pod-hours' counts and peaks and
+the pods' CPU histograms for the window and the backtest's two parts, aggregated here so that no histogram cell
+reaches Python.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ def _hourly(
 
     root = blocks.blocks_dir(store)
     lo_hour, hi_hour = int(start) // rollups.HOUR - 1, int(end) // rollups.HOUR
-    rows = rollups.hourly_sql(rollups.rollup_files(con, store, root, cid, lo_hour, hi_hour), cid)
+    pending = rollups.pending_files(con, store, cid, sql_ts(con, start - rollups.HOUR), sql_ts(con, end))
+    rows = rollups.hourly_sql(rollups.rollup_files(con, store, root, cid, lo_hour, hi_hour), pending, cid)
     chosen = f"FROM ({rows}) r JOIN w_series w USING (series_id) WHERE {_hours(start, end)}"
     data = con.execute(f"""
         SELECT CAST(w.cidx AS INTEGER) AS cidx, CAST(w.pidx AS INTEGER) AS pidx, r.hour::BIGINT * 3600 AS ts,
