@@ -186,7 +186,7 @@ def _staging_sql(source: str, row_no: str, types: dict[str, str], cluster: str, 
 
 
 CHUNK_SAMPLES = 1_000_000  # samples per batch handed to the store: bounds the memory of a big import
-PARSE_MEMORY = "200MB"  # DuckDB's, while parsing: its tables spill to disk beyond it
+PARSE_MEMORY = "150MB"  # DuckDB's, while parsing: its tables spill to disk beyond it
 
 
 @contextmanager

@@ -36,7 +36,7 @@ from upid.store.duckdb.writer import add_audit, write_batches
 if TYPE_CHECKING:
     from upid.analysis.window import ClusterWindow, Scope  # numpy: imported only by the reads that build one
 
-WRITE_MEMORY_LIMIT = "200MB"
+WRITE_MEMORY_LIMIT = "150MB"
 WRITER_SHARE = 1 / 3  # of the lock timeout a writer waits before spooling
 
 
