@@ -25,13 +25,16 @@ import duckdb
 from datasets import month_file
 
 
-def prepare(home: Path, size: str) -> tuple[int, str]:
-    env = {**os.environ, "UPID_HOME": str(home)}
+def prepare(home: Path, size: str, code: Path | None = None) -> tuple[int, str]:
+    """`code`: import with another version of upid (its package first on the path), so that it can read the store."""
+    env = {**os.environ, "UPID_HOME": str(home), **({"PYTHONPATH": str(code)} if code else {})}
+    cwd = str(code) if code else None
     source = month_file(8)
     if size == "small":
         subprocess.run(
             [sys.executable, "-m", "upid", "storage", "import", str(source)],
             env=env,
+            cwd=cwd,
             check=True,
             stderr=subprocess.DEVNULL,
         )
@@ -45,6 +48,7 @@ def prepare(home: Path, size: str) -> tuple[int, str]:
         subprocess.run(
             [sys.executable, "-m", "upid", "storage", "import", str(part)],
             env=env,
+            cwd=cwd,
             check=True,
             stderr=subprocess.DEVNULL,
         )
@@ -133,8 +137,11 @@ def main() -> None:
                 f"{floor:>7.2f} {wall / floor:>7.1f}",
                 flush=True,
             )
-            if old:
-                then, then_rss = whole_process(home, history, old)
+            if old:  # its own store, written by it: a newer schema is refused by an older upid
+                old_home = home / "previous"
+                old_home.mkdir()
+                prepare(old_home, size, old)
+                then, then_rss = whole_process(old_home, history, old)
                 print(f"{'':>6s} {args.against}: {then:.2f} s, {then_rss:.0f}MB; this tree {wall:.2f} s "
                       f"({then / wall:.2f}x faster)", flush=True)  # fmt: skip
     if old:

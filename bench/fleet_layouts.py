@@ -1,0 +1,93 @@
+"""PostgreSQL sample layouts for the fleet store (#21), measured before one is chosen: bytes per CPU+memory sample on
+disk (pg_total_relation_size: table, TOAST and indexes) and COPY throughput, for one month of the real Bitbrains
+trace (500 VMs, 5-minute samples, 4.28 M samples), in a real PostgreSQL (Debian's, started here as tests/pg.py
+does).
+
+  row        one row per sample: (series_id, ts, cpu_m, mem_kib), primary key (series_id, ts)
+  hour       one row per series and hour: second offsets (smallint[]) and values (integer[]), key (series_id, hour)
+  day        one row per series and day, the same arrays (288 values: stored compressed, out of line, by TOAST)
+  day-lz4    as day, with lz4 TOAST compression instead of pglz
+
+    python bench/fleet_layouts.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+from datasets import month_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from pg import running, server_bin  # noqa: E402
+
+LAYOUTS = {
+    "row": (
+        "CREATE TABLE s (series_id integer NOT NULL, ts timestamptz NOT NULL, cpu_m integer, mem_kib integer, "
+        "PRIMARY KEY (series_id, ts))",
+        "SELECT series_id, ts, cpu_m, mem_kib FROM x",
+    ),
+    "hour": (
+        "CREATE TABLE s (series_id integer NOT NULL, hour integer NOT NULL, offsets smallint[] NOT NULL, "
+        "cpu_m integer[] NOT NULL, mem_kib integer[] NOT NULL, PRIMARY KEY (series_id, hour))",
+        "SELECT series_id, (epoch(ts)::BIGINT // 3600)::INTEGER AS hour, "
+        "list((epoch(ts)::BIGINT % 3600)::SMALLINT ORDER BY ts) AS offsets, list(cpu_m ORDER BY ts) AS cpu_m, "
+        "list(mem_kib ORDER BY ts) AS mem_kib FROM x GROUP BY ALL",
+    ),
+    "day": (
+        "CREATE TABLE s (series_id integer NOT NULL, day integer NOT NULL, offsets integer[] NOT NULL, "
+        "cpu_m integer[] NOT NULL, mem_kib integer[] NOT NULL, PRIMARY KEY (series_id, day))",
+        "SELECT series_id, (epoch(ts)::BIGINT // 86400)::INTEGER AS day, "
+        "list((epoch(ts)::BIGINT % 86400)::INTEGER ORDER BY ts) AS offsets, list(cpu_m ORDER BY ts) AS cpu_m, "
+        "list(mem_kib ORDER BY ts) AS mem_kib FROM x GROUP BY ALL",
+    ),
+}
+LAYOUTS["day-lz4"] = (
+    LAYOUTS["day"][0].replace("integer[] NOT NULL", "integer[] COMPRESSION lz4 NOT NULL"),
+    LAYOUTS["day"][1],
+)
+
+
+def rows(layout: str) -> list[tuple]:
+    con = duckdb.connect()
+    con.execute(f"""CREATE TABLE x AS SELECT dense_rank() OVER (ORDER BY namespace, pod, container)::INTEGER AS series_id,
+                    timestamp AS ts, round(cpu_cores * 1000)::INTEGER AS cpu_m,
+                    round(memory_bytes / 1024)::INTEGER AS mem_kib FROM '{month_file(8)}'""")
+    return con.execute(LAYOUTS[layout][1] + " ORDER BY 1, 2").fetchall()
+
+
+def main() -> None:
+    import psycopg
+
+    bin_dir = server_bin()
+    if bin_dir is None:
+        raise SystemExit("error: no PostgreSQL server installed (Debian: apt-get install postgresql)")
+    samples = duckdb.connect().execute(f"SELECT count(*) FROM '{month_file(8)}'").fetchone()[0]
+    print(f"{samples:,} CPU+memory samples (Bitbrains 2013-8, 500 VMs)")
+    print(f"{'layout':>8s} {'rows':>10s} {'bytes':>12s} {'B/sample':>9s} {'COPY s':>7s} {'M samples/s':>11s}")
+    with running(bin_dir) as server, psycopg.connect(server.dsn(), password=server.password) as con:
+        for name, (ddl, _) in LAYOUTS.items():
+            data = rows(name)
+            con.execute("DROP TABLE IF EXISTS s")
+            con.execute(ddl)
+            columns = [d.name for d in con.execute("SELECT * FROM s LIMIT 0").description or []]
+            started = time.perf_counter()
+            with con.cursor() as cur, cur.copy(f"COPY s ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+                types = {"row": ["int4", "timestamptz", "int4", "int4"]}.get(
+                    name, ["int4", "int4", "int2[]" if name == "hour" else "int4[]", "int4[]", "int4[]"]
+                )
+                copy.set_types(types)
+                for row in data:
+                    copy.write_row(row)
+            con.commit()
+            took = time.perf_counter() - started
+            con.execute("VACUUM ANALYZE s")
+            size = con.execute("SELECT pg_total_relation_size('s')").fetchone()[0]
+            print(f"{name:>8s} {len(data):>10,d} {size:>12,d} {size / samples:>9.2f} {took:>7.1f} "
+                  f"{samples / took / 1e6:>11.2f}", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
