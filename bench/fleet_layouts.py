@@ -53,8 +53,9 @@ LAYOUTS["day-lz4"] = (
 def rows(layout: str) -> list[tuple]:
     con = duckdb.connect()
     con.execute(f"""CREATE TABLE x AS
-                    SELECT dense_rank() OVER (ORDER BY namespace, pod, container)::INTEGER AS series_id, timestamp AS ts, round(cpu_cores * 1000)::INTEGER AS cpu_m,
-                    round(memory_bytes / 1024)::INTEGER AS mem_kib FROM '{month_file(8)}'""")
+        SELECT dense_rank() OVER (ORDER BY namespace, pod, container)::INTEGER AS series_id, timestamp AS ts,
+               round(cpu_cores * 1000)::INTEGER AS cpu_m, round(memory_bytes / 1024)::INTEGER AS mem_kib
+        FROM '{month_file(8)}'""")
     return con.execute(LAYOUTS[layout][1] + " ORDER BY 1, 2").fetchall()
 
 
