@@ -7,6 +7,8 @@ does).
   hour       one row per series and hour: second offsets (smallint[]) and values (integer[]), key (series_id, hour)
   day        one row per series and day, the same arrays (288 values: stored compressed, out of line, by TOAST)
   day-lz4    as day, with lz4 TOAST compression instead of pglz
+  day-delta  as day, each array delta-encoded (first value, then differences)
+  day-blob   one bytea per series and day: the delta-encoded arrays, zlib-compressed by the client (no SQL over them)
 
     python bench/fleet_layouts.py
 """
@@ -48,6 +50,30 @@ LAYOUTS["day-lz4"] = (
     LAYOUTS["day"][0].replace("integer[] NOT NULL", "integer[] COMPRESSION lz4 NOT NULL"),
     LAYOUTS["day"][1],
 )
+# the same day rows with each array delta-encoded (first value, then differences): runs of equal steps compress
+LAYOUTS["day-delta"] = (
+    LAYOUTS["day"][0],
+    "SELECT series_id, day, list_transform(list_zip(o, list_prepend(0, o[:-1])), lambda p: p[1] - p[2]), "
+    "list_transform(list_zip(c, list_prepend(0, c[:-1])), lambda p: p[1] - p[2]), "
+    "list_transform(list_zip(m, list_prepend(0, m[:-1])), lambda p: p[1] - p[2]) FROM ("
+    + LAYOUTS["day"][1].replace(" AS offsets", " AS o").replace(" AS cpu_m", " AS c").replace(" AS mem_kib", " AS m")
+    + ")",
+)
+# one bytea per series and day: the three delta-encoded int32 arrays, zlib-compressed by the client
+LAYOUTS["day-blob"] = (
+    "CREATE TABLE s (series_id integer NOT NULL, day integer NOT NULL, n integer NOT NULL, blob bytea NOT NULL, "
+    "PRIMARY KEY (series_id, day))",
+    LAYOUTS["day"][1],
+)
+
+
+def _blob(row: tuple) -> tuple:
+    import zlib
+
+    import numpy as np
+
+    parts = [np.diff(np.asarray(v, dtype=np.int32), prepend=np.int32(0)).astype("<i4").tobytes() for v in row[2:]]
+    return (row[0], row[1], len(row[2]), zlib.compress(b"".join(parts), 6))
 
 
 def rows(layout: str) -> list[tuple]:
@@ -56,7 +82,8 @@ def rows(layout: str) -> list[tuple]:
         SELECT dense_rank() OVER (ORDER BY namespace, pod, container)::INTEGER AS series_id, timestamp AS ts,
                round(cpu_cores * 1000)::INTEGER AS cpu_m, round(memory_bytes / 1024)::INTEGER AS mem_kib
         FROM '{month_file(8)}'""")
-    return con.execute(LAYOUTS[layout][1] + " ORDER BY 1, 2").fetchall()
+    out = con.execute(LAYOUTS[layout][1] + " ORDER BY 1, 2").fetchall()
+    return [_blob(r) for r in out] if layout == "day-blob" else out
 
 
 def main() -> None:
@@ -68,21 +95,25 @@ def main() -> None:
     samples = duckdb.connect().execute(f"SELECT count(*) FROM '{month_file(8)}'").fetchone()[0]
     print(f"{samples:,} CPU+memory samples (Bitbrains 2013-8, 500 VMs)")
     print(f"{'layout':>8s} {'rows':>10s} {'bytes':>12s} {'B/sample':>9s} {'COPY s':>7s} {'M samples/s':>11s}")
-    with running(bin_dir) as server, psycopg.connect(server.dsn(), password=server.password) as con:
+    with running(bin_dir) as server, psycopg.connect(server.dsn(), password=server.password, autocommit=True) as con:
         for name, (ddl, _) in LAYOUTS.items():
             data = rows(name)
             con.execute("DROP TABLE IF EXISTS s")
             con.execute(ddl)
             columns = [d.name for d in con.execute("SELECT * FROM s LIMIT 0").description or []]
             started = time.perf_counter()
-            with con.cursor() as cur, cur.copy(f"COPY s ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
-                types = {"row": ["int4", "timestamptz", "int4", "int4"]}.get(
-                    name, ["int4", "int4", "int2[]" if name == "hour" else "int4[]", "int4[]", "int4[]"]
-                )
+            with (
+                con.transaction(),
+                con.cursor() as cur,
+                cur.copy(f"COPY s ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy,
+            ):
+                types = {
+                    "row": ["int4", "timestamptz", "int4", "int4"],
+                    "day-blob": ["int4", "int4", "int4", "bytea"],
+                }.get(name, ["int4", "int4", "int2[]" if name == "hour" else "int4[]", "int4[]", "int4[]"])
                 copy.set_types(types)
                 for row in data:
                     copy.write_row(row)
-            con.commit()
             took = time.perf_counter() - started
             con.execute("VACUUM ANALYZE s")
             size = con.execute("SELECT pg_total_relation_size('s')").fetchone()[0]
