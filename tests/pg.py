@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from servers import stop
+
 ADMIN = "upid_admin"
 
 
@@ -92,12 +94,7 @@ def running(bin_dir: Path) -> Iterator[Server]:
         _wait_ready(server, proc, log)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         shutil.rmtree(root, ignore_errors=True)
 
 

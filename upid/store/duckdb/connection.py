@@ -75,6 +75,11 @@ def sql_literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def epoch_sql(epoch: int) -> str:
+    """SQL for a UNIX time as a TIMESTAMP, for the few places a parameter cannot go."""
+    return f"make_timestamp({int(epoch)}::BIGINT * 1000000)"
+
+
 def sql_ts(con: duckdb.DuckDBPyConnection, epoch: int) -> str:
     """A UNIX time as a SQL timestamp literal's text (UTC)."""
     row = one(con, "SELECT make_timestamp(CAST(? AS BIGINT) * 1000000)::VARCHAR", [int(epoch)])

@@ -13,7 +13,7 @@ from upid.errors import UsageError
 from upid.inventory import Collection, Identity
 from upid.store.base import AuditRecord, WriteResult
 from upid.store.duckdb import blocks
-from upid.store.duckdb.connection import one
+from upid.store.duckdb.connection import epoch_sql, one
 from upid.store.duckdb.writer import add_audit, audited, ensure_cluster, transaction, write_samples
 
 if TYPE_CHECKING:
@@ -58,10 +58,6 @@ def resolve_cluster(con: duckdb.DuckDBPyConnection, identity: Identity, name: st
     return cluster_id, stored
 
 
-def _ts(epoch: int) -> str:
-    return f"make_timestamp({int(epoch)}::BIGINT * 1000000)"
-
-
 def _upsert(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -85,7 +81,7 @@ def _upsert(
     updates = ", ".join(f"{c} = excluded.{c}" for c in [*columns, "last_seen"] if c not in key)
     con.execute(
         f"""INSERT INTO {table} ({names}) SELECT {int(cid)}, {select}, {", ".join("a.at" for _ in stamps)}
-        FROM b_upsert, (SELECT {_ts(at)} AS at) a
+        FROM b_upsert, (SELECT {epoch_sql(at)} AS at) a
         ON CONFLICT (cluster_id, {", ".join(key)}) DO UPDATE SET {updates}"""
     )
     con.unregister("b_upsert")
@@ -216,7 +212,7 @@ def _statuses_and_counters(con: duckdb.DuckDBPyConnection, c: Collection) -> Non
         }
         con.register("b_status", cols)
         con.execute(f"""INSERT INTO container_status
-            SELECT n.* FROM (SELECT m.series_id, {_ts(c.at)} AS ts, CAST(s.restarts AS INTEGER) AS restarts,
+            SELECT n.* FROM (SELECT m.series_id, {epoch_sql(c.at)} AS ts, CAST(s.restarts AS INTEGER) AS restarts,
                                     s.phase, s.qos, s.last_termination_reason, s.last_termination_at
                              FROM b_status s JOIN b_map m ON m.idx = s.series_idx) n
             ASOF LEFT JOIN container_status p ON n.series_id = p.series_id AND n.ts >= p.ts

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from upid.store.duckdb import blocks, rollups
-from upid.store.duckdb.connection import sql_ts
+from upid.store.duckdb.connection import epoch_sql, sql_ts
 from upid.store.duckdb.queries import cluster_id
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def _containers(con: duckdb.DuckDBPyConnection, hi: str) -> dict[str, np.ndarray
 def _raw(con: duckdb.DuckDBPyConnection, store: Path, cid: int, start: int, end: int) -> dict[str, np.ndarray]:
     import numpy as np
 
-    lo, hi = _timestamp(start), _timestamp(end)
+    lo, hi = epoch_sql(start), epoch_sql(end)
     files = blocks.block_files(con, store, cid, sql_ts(con, start), sql_ts(con, end))
     data = con.execute(f"""
         SELECT CAST(w.cidx AS INTEGER) AS cidx, CAST(w.pidx AS INTEGER) AS pidx,
@@ -159,10 +159,6 @@ def _hourly(
     return arrays, hours
 
 
-def _timestamp(epoch: int) -> str:
-    return f"make_timestamp({int(epoch)}::BIGINT * 1000000)"
-
-
 def load_usage(
     con: duckdb.DuckDBPyConnection,
     store: Path,
@@ -183,8 +179,8 @@ def load_usage(
         arrays, hours = _hourly(con, store, cid, start, end)
     else:
         arrays = _raw(con, store, cid, start, end)
-    containers = _containers(con, _timestamp(end))
-    events = _events(con, _timestamp(end))
+    containers = _containers(con, epoch_sql(end))
+    events = _events(con, epoch_sql(end))
     con.execute("DROP TABLE temp.w_series")
     return UsageFrame(cluster=cluster, start=start, end=end, containers=containers, **arrays), events, hours
 
