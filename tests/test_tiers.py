@@ -188,3 +188,24 @@ def test_verify_finds_a_damaged_rollup_block(upid, imported: Path, tmp_path: Pat
     path.write_bytes(bytes(data))
     r = upid("storage", "verify")
     assert r.code == ExitCode.STORE_CORRUPT and f in r.err
+
+
+def test_report_and_optimize_read_the_rollups_too(upid, imported: Path, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    assert upid("report", "--html", page, "--resolution", "hour").code == 0
+    assert "vm-1" in page.read_text()
+    raw, hour = (_json(upid, "optimize", "--resolution", res) for res in ("raw", "hour"))
+    assert hour["summary"]["changes"] and len(hour["changes"]) == hour["summary"]["changes"]
+    # the same workloads are resized, each memory request the same (exact peaks)
+    memory = {
+        res: {
+            (c["workload"], k["container"]): k["after"]["memory_request"]
+            for c in doc["changes"]
+            for k in c.get("containers", [])
+            if c["action"] == "rightsize"
+        }  # fmt: skip
+        for res, doc in (("raw", raw), ("hour", hour))
+    }
+    assert memory["raw"] and memory["hour"]
+    common = memory["raw"].keys() & memory["hour"].keys()
+    assert len(common) >= 0.9 * len(memory["raw"]) and all(memory["raw"][k] == memory["hour"][k] for k in common)
