@@ -19,6 +19,7 @@ STORE_FILE = "upid.duckdb"
 class Settings:
     home: Path
     store: Path
+    store_url: str | None = None  # a PostgreSQL store (postgresql://USER@HOST:PORT/DB?...) instead of the DuckDB file
     days_to_keep: int = 35  # raw samples, before each cluster's newest; windows longer than this read rollups
     hourly_days_to_keep: int = 400  # hourly rollups
     cluster: str | None = None  # the cluster analysed when --cluster is not given and the store has several
@@ -103,10 +104,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for key, (kind, var) in _KEYS.items():
         if env.get(var) not in (None, ""):
             values[key] = _convert(key, kind, env[var], var)
-    store = Path(values.pop("store")).expanduser()
+    raw = values.pop("store")
+    if is_store_url(str(raw)):
+        return Settings(home=home, store=home / STORE_FILE, store_url=str(raw), **values)
+    store = Path(raw).expanduser()
     if not store.is_absolute():
         store = home / store
     return Settings(home=home, store=store, **values)
+
+
+def is_store_url(text: str) -> bool:
+    return text.startswith(("postgresql://", "postgres://"))
 
 
 def _read_config(path: Path) -> dict[str, Any]:

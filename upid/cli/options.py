@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 StoreOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--store",
-        metavar="PATH",
-        help="DuckDB store file [env UPID_STORE; default $UPID_HOME/upid.duckdb].",
+        metavar="PATH|URL",
+        help="DuckDB store file, or a PostgreSQL store (postgresql://USER@HOST/DB) "
+        "[env UPID_STORE; default $UPID_HOME/upid.duckdb].",
         show_default=False,
     ),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import sys
@@ -110,8 +111,15 @@ def _broken_pipe() -> None:
     raise BrokenPipeError
 
 
-def session(ctx: typer.Context, store: Path | None = None, **flags: Any) -> Session:
+def session(ctx: typer.Context, store: str | Path | None = None, **flags: Any) -> Session:
     """Build the Session for the running command from its context and flags."""
+    from upid.settings import is_store_url
+
     obj = ctx.find_root().obj or {}
-    settings = load_settings().with_flags(store=store, debug=obj.get("debug"), **flags)
+    where: dict[str, Any] = {}
+    if store is not None:
+        where = {"store_url": str(store)} if is_store_url(str(store)) else {"store": Path(store), "store_url": ""}
+    settings = load_settings().with_flags(debug=obj.get("debug"), **where, **flags)
+    if settings.store_url == "":  # --store PATH wins over a URL from the environment or config
+        settings = dataclasses.replace(settings, store_url=None)
     return Session(settings=settings, argv=obj.get("argv", []))

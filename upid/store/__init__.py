@@ -12,6 +12,10 @@ if TYPE_CHECKING:
 
 
 def open_store(settings: Settings, notify: Callable[[str], None] = lambda message: None) -> Store:
+    if settings.store_url:
+        from upid.store.postgres.store import PostgresStore
+
+        return PostgresStore(settings.store_url)
     from upid.store.duckdb.store import DuckDBStore
 
     return DuckDBStore(settings.store, lock_timeout=settings.lock_timeout, notify=notify)

@@ -39,7 +39,7 @@ class ClusterStatus:
 
 @dataclass(frozen=True)
 class StoreStatus:
-    path: Path
+    path: Path | str  # a DuckDB file, or a PostgreSQL URL (its password masked)
     schema_version: int
     size_bytes: int  # the database file plus its sample blocks
     clusters: list[ClusterStatus]

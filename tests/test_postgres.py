@@ -1,0 +1,96 @@
+"""The PostgreSQL store (#21, first part), against a real PostgreSQL (Debian's, started by tests/pg.py): the same
+analysis as from DuckDB over the same imported history, idempotent writes, libpq's password conventions, no
+password in any message, and a plain word for what it cannot do yet."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pg import Server, running, server_bin
+
+from upid.errors import ExitCode
+from upid.workflows.demo import sample_path
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    found = server_bin()
+    if found is None:
+        if os.environ.get("UPID_REQUIRE_POSTGRES") == "1":
+            pytest.fail("UPID_REQUIRE_POSTGRES=1 but no PostgreSQL server is installed (apt-get install postgresql)")
+        pytest.skip("no PostgreSQL server installed (Debian: apt-get install postgresql)")
+    with running(found) as s:
+        yield s
+
+
+@pytest.fixture
+def pg(server: Server, monkeypatch: pytest.MonkeyPatch, home: Path) -> str:
+    """A fresh database for the test, its URL (no password in it: PGPASSWORD, as libpq reads it)."""
+    import psycopg
+
+    name = f"t{os.getpid()}_{abs(hash(str(home))) % 10**8}"
+    with psycopg.connect(server.dsn(), password=server.password, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    monkeypatch.setenv("PGPASSWORD", server.password)
+    return server.dsn(database=name)
+
+
+def _json(upid, *args: object) -> dict:
+    r = upid(*args, "-o", "json")
+    assert r.code == 0, r.err
+    return r.json()
+
+
+def test_the_same_analysis_from_postgresql_and_from_duckdb(upid, pg: str, tmp_path: Path) -> None:
+    duck = tmp_path / "duck.duckdb"
+    for store in (pg, duck):
+        r = upid("storage", "import", sample_path(), "--cluster", "bb", "--store", store)
+        assert r.code == 0 and "201,175 samples" in r.err, r.err
+    from_pg, from_duck = (_json(upid, "analyze", "--store", store) for store in (pg, duck))
+    assert from_pg["summary"]["containers"] == 50
+    assert from_pg == from_duck  # every recommendation, risk, amount and idle finding
+    assert _json(upid, "idle", "--store", pg) == _json(upid, "idle", "--store", duck)
+    assert _json(upid, "analyze", "-n", "bitbrains", "--history", "3d", "--store", pg) == _json(
+        upid, "analyze", "-n", "bitbrains", "--history", "3d", "--store", duck
+    )
+
+
+def test_writes_are_idempotent_and_counted(upid, pg: str) -> None:
+    assert upid("storage", "import", sample_path(), "--store", pg).code == 0
+    again = upid("storage", "import", sample_path(), "--store", pg)
+    assert again.code == 0 and "0 samples" in again.err and "201,175 already stored" in again.err
+    status = _json(upid, "storage", "status", "--store", pg)
+    assert status["clusters"][0]["samples"] == 201_175
+    assert "PGPASSWORD" not in str(status) and status["schema_version"] == 1
+    log = _json(upid, "storage", "audit-log", "--store", pg)
+    assert [e["command"] for e in log["entries"]][:2] == ["storage import", "storage import"]
+
+
+def test_a_wrong_password_is_a_store_error_that_prints_no_password(upid, pg: str, monkeypatch) -> None:
+    monkeypatch.setenv("PGPASSWORD", "not-the-password")
+    r = upid("storage", "status", "--store", pg)
+    assert r.code == ExitCode.STORE_IO and r.err.startswith("error: cannot connect to the PostgreSQL store")
+    assert "not-the-password" not in r.err and "Traceback" not in r.err
+    inline = pg.replace("@", ":s3cret-in-url@", 1)  # a password in the URL is masked too
+    r = upid("storage", "status", "--store", inline)
+    assert r.code == ExitCode.STORE_IO and "s3cret-in-url" not in r.err and ":***@" in r.err
+
+
+def test_what_postgresql_cannot_do_yet_is_said_plainly(upid, pg: str) -> None:
+    assert upid("storage", "import", sample_path(), "--store", pg).code == 0
+    r = upid("storage", "query", "SELECT 1", "--store", pg)
+    assert r.code == ExitCode.USAGE and "not available on a PostgreSQL store yet" in r.err
+    r = upid("analyze", "--resolution", "hour", "--store", pg)
+    assert r.code == ExitCode.USAGE and "no hourly rollups yet" in r.err
+
+
+def test_a_store_url_in_the_environment_and_a_path_flag(upid, pg: str, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("UPID_STORE", pg)
+    assert upid("storage", "import", sample_path(), "--cluster", "env").code == 0
+    assert _json(upid, "storage", "status")["clusters"][0]["cluster"] == "env"
+    local = tmp_path / "local.duckdb"  # --store PATH wins over the URL from the environment
+    assert upid("storage", "import", sample_path(), "--cluster", "file", "--store", local).code == 0
+    assert [c["cluster"] for c in _json(upid, "storage", "status", "--store", local)["clusters"]] == ["file"]

@@ -1,0 +1,166 @@
+"""PostgresStore: the Store interface over a PostgreSQL database (#21, first part).
+
+In this version: writes (import, import-prometheus, collect's samples), the window read (raw samples), status,
+clusters, extent and the audit log. The rest (hourly rollups, inventory, changes, query, export, cleanup, roles)
+says plainly that it needs a DuckDB store for now. The URL follows libpq: PGPASSWORD, ~/.pgpass and PGSERVICE work;
+a password in the URL is never printed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from upid import redact
+from upid.errors import UsageError
+from upid.store.base import AuditEntry, AuditRecord, ClusterStatus, Extent, StoreStatus, WriteResult
+from upid.store.postgres import migrations, window, writer
+from upid.store.postgres.connection import connect
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from upid.analysis.window import ClusterWindow, Scope
+    from upid.samples import SampleBatch
+
+
+class PostgresStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._held: psycopg.Connection | None = None
+        self._migrated = False
+
+    @contextmanager
+    def _con(self) -> Iterator[psycopg.Connection]:
+        if self._held is not None:
+            yield self._held
+            return
+        with connect(self.url) as con:
+            if not self._migrated:
+                migrations.migrate(con, self.url)
+                self._migrated = True
+            yield con
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One connection and one REPEATABLE READ transaction for every read inside."""
+        if self._held is not None:
+            yield
+            return
+        with self._con() as con, con.transaction():
+            con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            self._held = con
+            try:
+                yield
+            finally:
+                self._held = None
+
+    def _unsupported(self, what: str) -> NoReturn:
+        raise UsageError(f"{what} is not available on a PostgreSQL store yet", hint="use a DuckDB store for it")
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def write(self, batch: SampleBatch, audit: AuditRecord) -> WriteResult:
+        return self.write_many([batch], audit)[0]
+
+    def write_many(self, batches: Iterable[SampleBatch], audit: AuditRecord) -> list[WriteResult]:
+        with self._con() as con:
+            return writer.write_batches(con, batches, audit)
+
+    def write_collection(self, collection: Any, name: str, audit: AuditRecord) -> WriteResult:
+        self._unsupported("storage collect")
+
+    def previous_counters(self, uid: str) -> dict[tuple[str, str, str], tuple[int, float, float, float]]:
+        return {}
+
+    def cluster_identities(self) -> list[dict[str, object]]:
+        return []
+
+    def compact(self, audit: AuditRecord) -> dict[str, int]:
+        self._unsupported("storage compact")
+
+    def cleanup(self, days_to_keep: int, audit: AuditRecord, now: float | None = None,
+                clusters: list[str] | None = None, dry_run: bool = False,
+                hourly_days_to_keep: int | None = None) -> NoReturn:  # fmt: skip
+        self._unsupported("storage cleanup")
+
+    def begin_change(self, change: Any) -> NoReturn:
+        self._unsupported("optimize --apply")
+
+    def end_change(self, change_id: int, status: str, message: str | None, after: dict[str, Any] | None = None) -> None:
+        self._unsupported("optimize --apply")
+
+    def changes(self, limit: int = 50, cluster: str | None = None) -> list[Any]:
+        return []
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def clusters(self) -> list[str]:
+        with self._con() as con:
+            return [r[0] for r in con.execute("SELECT name FROM upid.clusters ORDER BY name").fetchall()]
+
+    def extent(self, cluster: str) -> Extent:
+        with self._con() as con:
+            cid = window.cluster_id(con, cluster)
+            days = con.execute(
+                "SELECT min(day), max(day) FROM upid.samples_day WHERE cluster_id = %s", [cid]
+            ).fetchone()
+            if not days or days[0] is None:
+                return Extent(None, None, None)
+            first = con.execute(
+                "SELECT min(ts[1]) FROM upid.samples_day WHERE cluster_id = %s AND day = %s", [cid, days[0]]
+            ).fetchone()
+            last = con.execute(
+                """SELECT max((SELECT sum(v) FROM unnest(ts) AS v)) FROM upid.samples_day
+                   WHERE cluster_id = %s AND day = %s""",
+                [cid, days[1]],
+            ).fetchone()
+            return Extent(int(first[0]) if first else None, int(last[0]) if last else None, None)
+
+    def sample_times(self, cluster: str, start: int, end: int, namespaces: list[str] | None = None) -> set[int]:
+        from upid.analysis.window import Scope
+
+        if cluster not in self.clusters():
+            return set()
+        ts = self.window(cluster, start - 1, end, Scope(tuple(namespaces) if namespaces else None)).usage.ts
+        return {int(t) for t in ts}
+
+    def window(self, cluster: str, start: int, end: int, scope: Scope) -> ClusterWindow:
+        with self._con() as con:
+            return window.window(con, cluster, start, end, scope)
+
+    def status(self) -> StoreStatus:
+        with self._con() as con:
+            rows = con.execute("""
+                SELECT c.name, count(DISTINCT s.series_id), coalesce(sum(cardinality(d.ts)), 0)
+                FROM upid.clusters c LEFT JOIN upid.series s USING (cluster_id)
+                LEFT JOIN upid.samples_day d USING (series_id) GROUP BY c.name ORDER BY c.name""").fetchall()
+            size = con.execute("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                               "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'upid' "
+                               "AND c.relkind IN ('r', 'p')").fetchone()  # fmt: skip
+            version = con.execute("SELECT max(version) FROM upid.schema_migrations").fetchone()
+        clusters = []
+        for name, series, samples in rows:
+            ext = self.extent(name) if samples else Extent(None, None, None)
+            clusters.append(ClusterStatus(name, int(series), int(samples), ext.first, ext.last))
+        return StoreStatus(redact.url(self.url), int(version[0] if version else 0), int(size[0] if size else 0),
+                           clusters, 0)  # fmt: skip
+
+    def audit_log(self, limit: int) -> list[AuditEntry]:
+        with self._con() as con:
+            rows = con.execute(
+                "SELECT id, extract(epoch FROM logged_at)::bigint, command, cluster, os_user, result, details, args "
+                "FROM upid.audit_log ORDER BY id DESC LIMIT %s",
+                [limit],
+            ).fetchall()
+        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], {**(r[6] or {}), "args": list(r[7])}) for r in rows]
+
+    def verify(self) -> NoReturn:
+        self._unsupported("storage verify")
+
+    def query(self, sql: str, timeout: float = 300.0) -> NoReturn:
+        self._unsupported("storage query")
+
+    def export(self, directory: Path, overwrite: bool) -> NoReturn:
+        self._unsupported("storage export")

@@ -1,0 +1,112 @@
+"""The window read of the PostgreSQL backend: the same ClusterWindow as the DuckDB backend's for the same samples
+(containers numbered alike, samples sorted by container, time and pod). Raw samples only in this version."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from upid.errors import NoDataError, UsageError
+from upid.store.postgres.writer import DAY, SERIES_KEY, _as_array, _decode
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from upid.analysis.window import ClusterWindow, Scope
+
+CONTAINER = ("namespace", "workload_kind", "workload", "container")
+
+
+def cluster_id(con: psycopg.Connection, cluster: str) -> int:
+    row = con.execute("SELECT cluster_id FROM upid.clusters WHERE name = %s", [cluster]).fetchone()
+    if not row:
+        names = [r[0] for r in con.execute("SELECT name FROM upid.clusters ORDER BY name").fetchall()]
+        raise NoDataError(f"no cluster {cluster!r} in the store", hint=f"known clusters: {', '.join(names) or 'none'}")
+    return int(row[0])
+
+
+def window(con: psycopg.Connection, cluster: str, start: int, end: int, scope: Scope) -> ClusterWindow:
+    from upid.analysis.frame import UsageFrame
+    from upid.analysis.window import ClusterWindow
+
+    if scope.resolution == "hour":
+        raise UsageError("a PostgreSQL store has no hourly rollups yet: use --resolution raw")
+    if scope.selector:
+        raise UsageError("a PostgreSQL store holds no workload labels yet: -l needs a DuckDB store")
+    cid = cluster_id(con, cluster)
+    where, params = "", [cid]
+    if scope.namespaces:
+        where, params = " AND namespace = ANY(%s)", [cid, list(scope.namespaces)]  # type: ignore[list-item]
+    series = con.execute(
+        f"SELECT series_id, {', '.join(SERIES_KEY)} FROM upid.series WHERE cluster_id = %s{where}", params
+    ).fetchall()
+    containers = sorted({tuple(r[i] for i in (1, 2, 3, 5)) for r in series})
+    cidx = {key: i for i, key in enumerate(containers)}
+    pods: dict[int, list[str]] = {}
+    for r in series:
+        pods.setdefault(cidx[(r[1], r[2], r[3], r[5])], []).append(r[4])
+    pidx = {c: {p: i for i, p in enumerate(sorted(set(names)))} for c, names in pods.items()}
+    where_series: dict[int, tuple[int, int]] = {}
+    for r in series:
+        c = cidx[(r[1], r[2], r[3], r[5])]
+        where_series[int(r[0])] = (c, pidx[c][r[4]])
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("c", "p", "ts", "cpu", "mem", "net")}
+    rows = con.execute(
+        """SELECT series_id, ts, cpu_m, mem_kib, net_rx, net_tx FROM upid.samples_day
+           WHERE cluster_id = %s AND day BETWEEN %s AND %s AND series_id = ANY(%s)""",
+        [cid, int(start) // DAY, int(end) // DAY, list(where_series)],
+    ).fetchall()
+    for sid, ts, cpu, mem, rx, tx in rows:
+        t = _decode(ts)
+        keep = (t > start) & (t <= end)
+        if not keep.any():
+            continue
+        n = len(t)
+        received, sent = _as_array(rx, n), _as_array(tx, n)
+        both_unset = np.isnan(received) & np.isnan(sent)
+        net = np.where(both_unset, np.nan, np.nan_to_num(received) + np.nan_to_num(sent))
+        ci, pi = where_series[int(sid)]
+        for name, values in (("ts", t), ("cpu", _decode(cpu)), ("mem", _decode(mem)), ("net", net)):
+            parts[name].append(values[keep])
+        parts["c"].append(np.full(int(keep.sum()), ci, dtype=np.int32))
+        parts["p"].append(np.full(int(keep.sum()), pi, dtype=np.int32))
+    joined = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+    order = np.lexsort((joined["p"], joined["ts"], joined["c"]))
+    resources = _resources(con, [int(s) for s in where_series], where_series, end, len(containers))
+    frame = UsageFrame(
+        cluster=cluster,
+        start=start,
+        end=end,
+        containers={
+            **{k: np.asarray([key[i] for key in containers], dtype=object) for i, k in enumerate(CONTAINER)},
+            **resources,
+        },
+        container_idx=joined["c"][order].astype(np.int32),
+        pod_idx=joined["p"][order].astype(np.int32),
+        ts=joined["ts"][order].astype(np.int64),
+        cpu=joined["cpu"][order] / 1000.0,
+        memory=joined["mem"][order] * 1024.0,
+        network=joined["net"][order].astype(np.float32),
+    )
+    return ClusterWindow(frame)
+
+
+def _resources(
+    con: psycopg.Connection, ids: list[int], where: dict[int, tuple[int, int]], end: int, count: int
+) -> dict[str, np.ndarray]:
+    """Each container's requests and limits in force at `end`: the latest change point among its pods."""
+    out = {k: np.full(count, np.nan) for k in ("cpu_request", "cpu_limit", "memory_request", "memory_limit")}
+    latest: dict[int, int] = {}
+    for sid, ts, cr, cl, mr, ml in con.execute(
+        "SELECT series_id, ts, cpu_request_m, cpu_limit_m, memory_request, memory_limit FROM upid.resources "
+        "WHERE series_id = ANY(%s) AND ts <= %s ORDER BY ts, series_id",
+        [ids, int(end)],
+    ).fetchall():
+        c = where[int(sid)][0]
+        if ts >= latest.get(c, -1):
+            latest[c] = ts
+            for k, v, scale in (("cpu_request", cr, 1000), ("cpu_limit", cl, 1000), ("memory_request", mr, 1),
+                                ("memory_limit", ml, 1)):  # fmt: skip
+                out[k][c] = np.nan if v is None else v / scale
+    return out

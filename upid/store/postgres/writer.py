@@ -1,0 +1,168 @@
+"""Writing batches into a PostgreSQL store: series upserted, samples merged into their series-day rows (idempotent
+on (series, second): a sample already stored is kept, a new one added), change points, an audit row; one
+transaction per call. Rows being merged are locked (SELECT ... FOR UPDATE), so collectors of different clusters
+never wait for each other and two writers of the same series-day take turns."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from upid.store.base import AuditRecord, WriteResult
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from upid.samples import SampleBatch
+
+DAY = 86400
+SERIES_KEY = ("namespace", "workload_kind", "workload", "pod", "container")
+
+
+def ensure_cluster(con: psycopg.Connection, name: str) -> int:
+    con.execute("INSERT INTO upid.clusters (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", [name])
+    row = con.execute("SELECT cluster_id FROM upid.clusters WHERE name = %s", [name]).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _series_ids(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tuple[np.ndarray, int]:
+    """The store's series id of each of the batch's series, creating the new ones; and how many were new."""
+    keys = [[str(v) for v in batch.series[k]] for k in SERIES_KEY]
+    nodes = [str(v) or None for v in batch.series.get("node", [""] * batch.series_count)]
+    before = con.execute("SELECT count(*) FROM upid.series WHERE cluster_id = %s", [cid]).fetchone()
+    con.execute(
+        """INSERT INTO upid.series (cluster_id, namespace, workload_kind, workload, pod, container, node)
+           SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+           ON CONFLICT (cluster_id, namespace, workload_kind, workload, pod, container) DO NOTHING""",
+        [cid, *keys, nodes],
+    )
+    after = con.execute("SELECT count(*) FROM upid.series WHERE cluster_id = %s", [cid]).fetchone()
+    rows = con.execute(
+        "SELECT series_id, namespace, workload_kind, workload, pod, container FROM upid.series WHERE cluster_id = %s",
+        [cid],
+    ).fetchall()
+    known = {tuple(r[1:]): int(r[0]) for r in rows}
+    ids = np.asarray([known[k] for k in zip(*keys, strict=True)], dtype=np.int64)
+    return ids, int(after[0]) - int(before[0]) if after and before else 0
+
+
+def _decode(values: list[int]) -> np.ndarray:
+    return np.cumsum(np.asarray(values, dtype=np.int64))
+
+
+def _encode(values: np.ndarray) -> list[int]:
+    deltas: list[int] = np.diff(values.astype(np.int64), prepend=np.int64(0)).tolist()
+    return deltas
+
+
+def _plain(values: np.ndarray) -> list[int | None] | None:
+    """Network rates as stored: integers, None where not measured; None for a row with none measured."""
+    finite = np.isfinite(values)
+    if not finite.any():
+        return None
+    return [int(round(v)) if ok else None for v, ok in zip(values.tolist(), finite.tolist(), strict=True)]
+
+
+def _as_array(values: list[Any] | None, n: int) -> np.ndarray:
+    if values is None:
+        return np.full(n, np.nan)
+    return np.asarray([np.nan if v is None else float(v) for v in values])
+
+
+def write_samples(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tuple[int, int]:
+    """Inside the caller's transaction; returns (samples written, series created)."""
+    ids, created = _series_ids(con, cid, batch)
+    sid = ids[batch.series_idx]
+    ts = np.asarray(batch.ts, dtype=np.int64)
+    order = np.lexsort((ts, sid))
+    sid, ts = sid[order], ts[order]
+    cpu, mem = np.asarray(batch.cpu_m)[order], np.asarray(batch.mem_kib)[order]
+    rx, tx = np.asarray(batch.net_rx, dtype=float)[order], np.asarray(batch.net_tx, dtype=float)[order]
+    day = ts // DAY
+    if not len(ts):
+        return 0, created
+    starts = np.flatnonzero(np.r_[True, (sid[1:] != sid[:-1]) | (day[1:] != day[:-1])])
+    ends = np.r_[starts[1:], len(ts)]
+    keys = [(int(sid[a]), int(day[a])) for a in starts]
+    stored = {
+        (int(r[0]), int(r[1])): r[2:]
+        for r in con.execute(
+            """SELECT d.series_id, d.day, d.ts, d.cpu_m, d.mem_kib, d.net_rx, d.net_tx FROM upid.samples_day d
+               JOIN unnest(%s::int[], %s::int[]) AS k(series_id, day) USING (series_id, day)
+               ORDER BY d.series_id, d.day FOR UPDATE OF d""",
+            [[k[0] for k in keys], [k[1] for k in keys]],
+        ).fetchall()
+    }
+    rows, written = [], 0
+    for (s, d), a, b in zip(keys, starts, ends, strict=True):
+        t, c, m, r, x = ts[a:b], cpu[a:b], mem[a:b], rx[a:b], tx[a:b]
+        t, first = np.unique(t, return_index=True)  # one sample per second: the first
+        c, m, r, x = c[first], m[first], r[first], x[first]
+        if (s, d) in stored:
+            old = stored[(s, d)]
+            ot = _decode(old[0])
+            new = ~np.isin(t, ot)
+            written += int(new.sum())
+            n = len(ot)
+            t = np.concatenate([ot, t[new]])
+            c = np.concatenate([_decode(old[1]), c[new]])
+            m = np.concatenate([_decode(old[2]), m[new]])
+            r = np.concatenate([_as_array(old[3], n), r[new]])
+            x = np.concatenate([_as_array(old[4], n), x[new]])
+            keep = np.argsort(t, kind="stable")
+            t, c, m, r, x = t[keep], c[keep], m[keep], r[keep], x[keep]
+        else:
+            written += len(t)
+        rows.append((d, cid, s, _encode(t), _encode(c), _encode(m), _plain(r), _plain(x)))
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS w_rows (LIKE upid.samples_day) ON COMMIT DELETE ROWS")
+    with con.cursor().copy(
+        "COPY w_rows (day, cluster_id, series_id, ts, cpu_m, mem_kib, net_rx, net_tx) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["int4", "int4", "int4", "int4[]", "int4[]", "int8[]", "int8[]", "int8[]"])
+        for row in rows:
+            copy.write_row(row)
+    con.execute(
+        """INSERT INTO upid.samples_day SELECT * FROM w_rows
+           ON CONFLICT (series_id, day) DO UPDATE SET ts = EXCLUDED.ts, cpu_m = EXCLUDED.cpu_m,
+               mem_kib = EXCLUDED.mem_kib, net_rx = EXCLUDED.net_rx, net_tx = EXCLUDED.net_tx"""
+    )
+    _resources(con, ids, batch)
+    return written, created
+
+
+def _resources(con: psycopg.Connection, ids: np.ndarray, batch: SampleBatch) -> None:
+    """Request/limit change points (-1: not set), each (series, time) once."""
+    res = batch.resources
+    if not res or not len(res.get("ts", ())):
+        return
+    columns = ("cpu_request_m", "cpu_limit_m", "memory_request", "memory_limit")
+    values = [[None if int(v) < 0 else int(v) for v in res[c]] for c in columns]
+    con.execute(
+        """INSERT INTO upid.resources SELECT * FROM unnest(%s::int[], %s::bigint[], %s::int[], %s::int[],
+               %s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING""",
+        [ids[np.asarray(res["series_idx"])].tolist(), [int(v) for v in res["ts"]], *values],
+    )
+
+
+def add_audit(con: psycopg.Connection, audit: AuditRecord, cluster: str | None, details: dict[str, Any]) -> None:
+    con.execute(
+        "INSERT INTO upid.audit_log (command, args, cluster, os_user, result, details) "
+        "VALUES (%s, %s, %s, %s, 'ok', %s)",
+        [audit.command, audit.args, cluster, audit.user, json.dumps(details, sort_keys=True)],
+    )
+
+
+def write_batches(con: psycopg.Connection, batches: Iterable[SampleBatch], audit: AuditRecord) -> list[WriteResult]:
+    out = []
+    with con.transaction():
+        for batch in batches:
+            cid = ensure_cluster(con, batch.cluster)
+            written, created = write_samples(con, cid, batch)
+            details = {"source": batch.source, "received": len(batch), "written": written, "series_created": created}
+            add_audit(con, audit, batch.cluster, details)
+            out.append(WriteResult(batch.cluster, len(batch), written, created))
+    return out
