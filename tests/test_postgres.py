@@ -64,7 +64,9 @@ def test_writes_are_idempotent_and_counted(upid, pg: str) -> None:
     assert again.code == 0 and "0 samples" in again.err and "201,175 already stored" in again.err
     status = _json(upid, "storage", "status", "--store", pg)
     assert status["clusters"][0]["samples"] == 201_175
-    assert "PGPASSWORD" not in str(status) and status["schema_version"] == 1
+    from upid.store.postgres.migrations import latest
+
+    assert os.environ["PGPASSWORD"] not in str(status) and status["schema_version"] == latest()
     log = _json(upid, "storage", "audit-log", "--store", pg)
     assert [e["command"] for e in log["entries"]][:2] == ["storage import", "storage import"]
 
@@ -94,3 +96,53 @@ def test_a_store_url_in_the_environment_and_a_path_flag(upid, pg: str, monkeypat
     local = tmp_path / "local.duckdb"  # --store PATH wins over the URL from the environment
     assert upid("storage", "import", sample_path(), "--cluster", "file", "--store", local).code == 0
     assert [c["cluster"] for c in _json(upid, "storage", "status", "--store", local)["clusters"]] == ["file"]
+
+
+def _login(server: Server, url: str, name: str) -> tuple[str, str]:
+    """A login role the DBA creates (upid never handles its password): its URL and password."""
+    import secrets
+
+    import psycopg
+
+    password = secrets.token_urlsafe(12)
+    with psycopg.connect(server.dsn(), password=server.password, autocommit=True) as con:
+        con.execute(f"DROP ROLE IF EXISTS {name}")
+        con.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
+        con.execute(f"GRANT CONNECT ON DATABASE {url.rsplit('/', 1)[1]} TO {name}")
+    return url.replace(server.dsn().split("@")[0], f"postgresql://{name}", 1), password
+
+
+def test_roles_writer_bound_to_its_cluster_and_a_reader_that_only_reads(upid, pg: str, server: Server,
+                                                                          monkeypatch) -> None:  # fmt: skip
+    import psycopg
+
+    assert upid("storage", "import", sample_path(), "--cluster", "b", "--store", pg).code == 0  # as the admin
+    collector, collector_pw = _login(server, pg, "collector_a")
+    analyst, analyst_pw = _login(server, pg, "analyst")
+    r = upid("storage", "init", "--store", pg, "--writer", "collector_a=a", "--reader", "analyst")
+    assert r.code == 0 and "1 writer and 1 reader" in r.err, r.err
+    monkeypatch.setenv("PGPASSWORD", collector_pw)
+    assert upid("storage", "import", sample_path(), "--cluster", "a", "--store", collector).code == 0
+    denied = upid("storage", "import", sample_path(), "--cluster", "b", "--store", collector)
+    assert denied.code == ExitCode.STORE_IO and "row-level security" in denied.err and collector_pw not in denied.err
+    with psycopg.connect(collector, password=collector_pw) as con:  # it sees its own cluster's rows only
+        assert con.execute("SELECT DISTINCT cluster_id FROM upid.series").fetchall() == [(2,)]
+        assert con.execute("SELECT name FROM upid.clusters").fetchall() == [("a",)]
+    monkeypatch.setenv("PGPASSWORD", analyst_pw)
+    mine = _json(upid, "analyze", "--cluster", "a", "--store", analyst)
+    assert mine["summary"]["containers"] == 50
+    assert _json(upid, "analyze", "--cluster", "b", "--store", analyst)["summary"] == mine["summary"]
+    assert upid("storage", "import", sample_path(), "--cluster", "c", "--store", analyst).code == ExitCode.STORE_IO
+    for sql in ("INSERT INTO upid.clusters (name) VALUES ('x')", "UPDATE upid.series SET node = 'x'",
+                "DELETE FROM upid.samples_day", "CREATE TABLE upid.t (x int)", "DROP TABLE upid.resources",
+                "SELECT * FROM upid.writer_clusters"):  # fmt: skip
+        with psycopg.connect(analyst, password=analyst_pw) as con, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            con.execute(sql)
+
+
+def test_init_prints_its_sql_without_connecting(upid) -> None:
+    r = upid("storage", "init", "--print-sql", "--writer", "c1=prod", "--store", "postgresql://nobody@127.0.0.1:1/x")
+    assert r.code == 0 and "CREATE POLICY writer_inserts ON upid.samples_day" in r.out
+    assert 'GRANT upid_writer TO "c1"' in r.out and "ENABLE ROW LEVEL SECURITY" in r.out
+    bad = upid("storage", "init", "--print-sql", "--writer", "c1")
+    assert bad.code == ExitCode.USAGE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -172,6 +173,57 @@ def status(
         Column("last", "LAST"),
     ]
     emit(View(document=doc, records=clusters, columns=columns, footer=footer), output, s, no_headers)
+
+
+@app.command(
+    "init",
+    epilog="Example:\n\n  upid storage init --store postgresql://admin@db/upid \\\n"
+    "    --writer collector_prod=prod --reader analyst",
+)
+def init(
+    ctx: typer.Context,
+    writer: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--writer",
+            metavar="LOGIN=CLUSTER",
+            show_default=False,
+            help="Grant LOGIN the writer role for CLUSTER ('*': every cluster); repeatable.",
+        ),
+    ] = None,  # fmt: skip
+    reader: Annotated[
+        list[str] | None,
+        typer.Option("--reader", metavar="LOGIN", show_default=False, help="Grant LOGIN the reader role; repeatable."),
+    ] = None,
+    print_sql: Annotated[
+        bool, typer.Option("--print-sql", help="Print the SQL for a DBA; connect to nothing.")
+    ] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Set up a PostgreSQL store: its schema, a writer role (collectors: samples of their own clusters only, by
+    row-level security) and a reader role (analysts, CI: read only). Logins are the DBA's; upid never sees a
+    password."""
+    from upid.store.postgres import migrations, roles
+    from upid.store.postgres.store import PostgresStore
+
+    writers: dict[str, str] = {}
+    for item in writer or []:
+        login, _, cluster = item.partition("=")
+        if not login or not cluster:
+            raise UsageError(f"--writer takes LOGIN=CLUSTER, got {item!r}")
+        writers[login] = cluster
+    if print_sql:
+        grants = roles.grants_sql(writers, list(reader or []))
+        print(migrations.all_sql() + "\n" + roles.schema_sql() + ("\n" + grants if grants else ""), file=sys.stdout)
+        return
+    s = session(ctx, store)
+    target = s.store()
+    if not isinstance(target, PostgresStore):
+        raise UsageError("storage init sets up a PostgreSQL store (--store postgresql://...); a DuckDB store "
+                         "is created by its first write")  # fmt: skip
+    done = target.init(writers, list(reader or []), s.audit("storage init"))
+    s.notice(f"store {done['store']}: schema version {done['schema_version']}, roles upid_writer and upid_reader; "
+             f"{len(writers)} writer and {len(reader or [])} reader login(s) granted")  # fmt: skip
 
 
 @app.command("compact", epilog="Example:\n\n  upid storage compact")

@@ -47,7 +47,29 @@ MIGRATIONS: dict[int, tuple[str, str]] = {
             args text[] NOT NULL, cluster text, os_user text NOT NULL, result text NOT NULL, details jsonb);
         """,
     ),
+    2: (
+        "which clusters each writer login may write (row-level security, set up by storage init)",
+        """
+        CREATE TABLE upid.writer_clusters (login name NOT NULL, cluster text NOT NULL, PRIMARY KEY (login, cluster));
+        """,
+    ),
 }
+
+
+def version(con: psycopg.Connection) -> int:
+    """The store's schema version (0: no upid schema yet), read without writing anything."""
+    row = con.execute("SELECT to_regclass('upid.schema_migrations') IS NOT NULL").fetchone()
+    if not row or not row[0]:
+        return 0
+    found = con.execute("SELECT coalesce(max(version), 0) FROM upid.schema_migrations").fetchone()
+    return int(found[0]) if found else 0
+
+
+def ensure(con: psycopg.Connection, url: str) -> int:
+    """The schema up to date: checked read-only (writer and reader logins cannot change it), migrated when behind."""
+    current = version(con)
+    check_not_newer(current, url)
+    return current if current == latest() else migrate(con, url)
 
 
 def latest() -> int:
@@ -72,6 +94,17 @@ def migrate(con: psycopg.Connection, url: str) -> int:
             con.execute("INSERT INTO upid.schema_migrations (version, name) VALUES (%s, %s)", [number, name])
             version = number
     return version
+
+
+def all_sql() -> str:
+    """Every migration's SQL, for a DBA who applies them by hand (`storage init --print-sql`)."""
+    parts = ["CREATE SCHEMA IF NOT EXISTS upid;",
+             "CREATE TABLE IF NOT EXISTS upid.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+             "applied_at timestamptz NOT NULL DEFAULT now());"]  # fmt: skip
+    for number, (name, sql) in sorted(MIGRATIONS.items()):
+        parts += [f"-- {number}: {name}", sql.strip(),
+                  f"INSERT INTO upid.schema_migrations (version, name) VALUES ({number}, '{name}');"]  # fmt: skip
+    return "\n".join(parts)
 
 
 def check_not_newer(version: int, url: str) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from upid import redact
 from upid.errors import UsageError
 from upid.store.base import AuditEntry, AuditRecord, ClusterStatus, Extent, StoreStatus, WriteResult
-from upid.store.postgres import migrations, window, writer
+from upid.store.postgres import migrations, roles, window, writer
 from upid.store.postgres.connection import connect
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class PostgresStore:
             return
         with connect(self.url) as con:
             if not self._migrated:
-                migrations.migrate(con, self.url)
+                migrations.ensure(con, self.url)
                 self._migrated = True
             yield con
 
@@ -93,6 +93,16 @@ class PostgresStore:
 
     def changes(self, limit: int = 50, cluster: str | None = None) -> list[Any]:
         return []
+
+    def init(self, writers: dict[str, str], readers: list[str], audit: AuditRecord) -> dict[str, Any]:
+        """The schema, the writer and reader roles with row-level security, and the logins granted them."""
+        with self._con() as con, con.transaction():
+            con.execute(roles.schema_sql())
+            if writers or readers:
+                con.execute(roles.grants_sql(writers, readers))
+            writer.add_audit(con, audit, None, {"writers": writers, "readers": readers})
+            version = migrations.version(con)
+        return {"store": redact.url(self.url), "schema_version": version, "writers": writers, "readers": readers}
 
     # -- reading ------------------------------------------------------------------------------
 
