@@ -83,7 +83,7 @@ def test_a_wrong_password_is_a_store_error_that_prints_no_password(upid, pg: str
 
 def test_what_postgresql_cannot_do_yet_is_said_plainly(upid, pg: str) -> None:
     assert upid("storage", "import", sample_path(), "--store", pg).code == 0
-    r = upid("storage", "query", "SELECT 1", "--store", pg)
+    r = upid("storage", "verify", "--store", pg)
     assert r.code == ExitCode.USAGE and "not available on a PostgreSQL store yet" in r.err
     r = upid("analyze", "--resolution", "hour", "--store", pg)
     assert r.code == ExitCode.USAGE and "no hourly rollups yet" in r.err
@@ -128,7 +128,11 @@ def test_roles_writer_bound_to_its_cluster_and_a_reader_that_only_reads(upid, pg
     with psycopg.connect(collector, password=collector_pw) as con:  # it sees its own cluster's rows only
         assert con.execute("SELECT DISTINCT cluster_id FROM upid.series").fetchall() == [(2,)]
         assert con.execute("SELECT name FROM upid.clusters").fetchall() == [("a",)]
+    seen = _json(upid, "storage", "query", "SELECT cluster, count(*) FROM usage GROUP BY 1", "--store", collector)
+    assert seen["rows"] == [["a", 201_175]]  # the usage view runs with the login's rights: its rows only
     monkeypatch.setenv("PGPASSWORD", analyst_pw)
+    everything = _json(upid, "storage", "query", "SELECT count(*) FROM usage", "--store", analyst)
+    assert everything["rows"] == [[2 * 201_175]]
     mine = _json(upid, "analyze", "--cluster", "a", "--store", analyst)
     assert mine["summary"]["containers"] == 50
     assert _json(upid, "analyze", "--cluster", "b", "--store", analyst)["summary"] == mine["summary"]
@@ -146,3 +150,54 @@ def test_init_prints_its_sql_without_connecting(upid) -> None:
     assert 'GRANT upid_writer TO "c1"' in r.out and "ENABLE ROW LEVEL SECURITY" in r.out
     bad = upid("storage", "init", "--print-sql", "--writer", "c1")
     assert bad.code == ExitCode.USAGE
+
+
+def test_storage_query_reads_only_and_is_bounded_in_time(upid, pg: str) -> None:
+    assert upid("storage", "import", sample_path(), "--cluster", "bb", "--store", pg).code == 0
+    ok = _json(
+        upid, "storage", "query", "SELECT cluster, count(*), max(memory_bytes) FROM usage GROUP BY 1", "--store", pg
+    )
+    assert ok["rows"][0][:2] == ["bb", 201_175]
+    duck = (
+        _json(upid, "storage", "query", "SELECT max(memory_bytes) FROM read_parquet(?)", "--store", pg)
+        if False
+        else None
+    )
+    del duck
+    for sql in ("INSERT INTO upid.clusters (name) VALUES ('x')", "DROP TABLE upid.series", "DELETE FROM upid.series"):
+        r = upid("storage", "query", sql, "--store", pg)
+        assert r.code == ExitCode.USAGE and "read-only" in r.err, r.err
+    assert _json(upid, "storage", "status", "--store", pg)["clusters"][0]["samples"] == 201_175  # nothing changed
+    slow = upid("storage", "query", "SELECT pg_sleep(30)", "--timeout", "1s", "--store", pg)
+    assert slow.code == ExitCode.USAGE and "interrupted after 1 s" in slow.err
+    bad = upid("storage", "query", "SELECT nope FROM usage", "--store", pg)
+    assert bad.code == ExitCode.USAGE and "query failed" in bad.err
+
+
+def test_twenty_writers_and_five_analyses_at_once(upid, pg: str, home: Path, tmp_path: Path) -> None:
+    """20 imports of 20 clusters and 5 analyses, all at once, against one server: no error, every sample counted."""
+    import subprocess
+    import sys
+
+    import duckdb
+
+    part = tmp_path / "two-days.parquet"
+    duckdb.connect().execute(
+        f"COPY (SELECT * FROM '{sample_path()}' WHERE timestamp < (SELECT min(timestamp) FROM '{sample_path()}') "
+        f"+ INTERVAL 2 DAY) TO '{part}' (FORMAT parquet)"
+    )
+    samples = duckdb.connect().execute(f"SELECT count(*) FROM '{part}'").fetchone()[0]
+    assert upid("storage", "import", part, "--cluster", "c00", "--store", pg).code == 0
+    env = {**os.environ, "UPID_HOME": str(home)}
+
+    def start(*args: object) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "upid", *map(str, args), "--store", pg], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+    procs = [start("storage", "import", part, "--cluster", f"c{i:02d}") for i in range(1, 21)]
+    procs += [start("analyze", "--cluster", "c00", "-o", "json") for _ in range(5)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    status = {c["cluster"]: c["samples"] for c in _json(upid, "storage", "status", "--store", pg)["clusters"]}
+    assert status == {f"c{i:02d}": samples for i in range(21)}

@@ -53,6 +53,21 @@ MIGRATIONS: dict[int, tuple[str, str]] = {
         CREATE TABLE upid.writer_clusters (login name NOT NULL, cluster text NOT NULL, PRIMARY KEY (login, cluster));
         """,
     ),
+    3: (
+        "a usage view: every sample decoded, with readable names and SI units (storage query)",
+        """
+        CREATE VIEW upid.usage WITH (security_invoker = true) AS
+        SELECT c.name AS cluster, s.namespace, s.workload_kind, s.workload, s.pod, s.container, s.node,
+               to_timestamp(x.ts) AS "timestamp", x.cpu_m / 1000.0 AS cpu_cores, x.mem_kib * 1024 AS memory_bytes,
+               x.rx AS network_rx_bytes_per_s, x.tx AS network_tx_bytes_per_s
+        FROM upid.samples_day d
+        JOIN upid.series s USING (series_id) JOIN upid.clusters c ON c.cluster_id = s.cluster_id
+        CROSS JOIN LATERAL (
+            SELECT sum(u.t) OVER w AS ts, sum(u.c) OVER w AS cpu_m, sum(u.m) OVER w AS mem_kib, u.rx, u.tx
+            FROM unnest(d.ts, d.cpu_m, d.mem_kib, d.net_rx, d.net_tx) WITH ORDINALITY AS u(t, c, m, rx, tx, i)
+            WINDOW w AS (ORDER BY u.i)) x;
+        """,
+    ),
 }
 
 

@@ -56,6 +56,7 @@ def schema_sql() -> str:
             f"GRANT USAGE ON SCHEMA upid TO {WRITER}, {READER};",
             f"GRANT SELECT ON ALL TABLES IN SCHEMA upid TO {READER};",
             f"REVOKE SELECT ON upid.writer_clusters FROM {READER};",
+            f"GRANT SELECT ON upid.usage TO {WRITER};",
             f"GRANT SELECT, INSERT, UPDATE ON {', '.join('upid.' + t for t in TABLES)} TO {WRITER};",
             f"GRANT SELECT ON upid.schema_migrations TO {WRITER};",
             f"GRANT INSERT ON upid.audit_log TO {WRITER};",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from upid import redact
 from upid.errors import UsageError
-from upid.store.base import AuditEntry, AuditRecord, ClusterStatus, Extent, StoreStatus, WriteResult
+from upid.store.base import AuditEntry, AuditRecord, ClusterStatus, Extent, QueryResult, StoreStatus, WriteResult
 from upid.store.postgres import migrations, roles, window, writer
 from upid.store.postgres.connection import connect
 
@@ -169,8 +169,35 @@ class PostgresStore:
     def verify(self) -> NoReturn:
         self._unsupported("storage verify")
 
-    def query(self, sql: str, timeout: float = 300.0) -> NoReturn:
-        self._unsupported("storage query")
+    def query(self, sql: str, timeout: float = 300.0) -> QueryResult:
+        """One statement in a READ ONLY transaction, as the reader role when this login may take it (the server
+        then refuses any write), under a statement timeout; the view `upid.usage` decodes the samples."""
+        import psycopg
+
+        with self._con() as con:
+            try:
+                with con.transaction():
+                    con.execute("SET TRANSACTION READ ONLY")
+                    con.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
+                    con.execute("SET LOCAL search_path = upid, pg_catalog")
+                    member = con.execute(  # `storage init` ran here, and this login may be the reader
+                        """SELECT CASE WHEN r.oid IS NULL THEN false ELSE has_schema_privilege(r.oid, 'upid', 'USAGE')
+                                  AND pg_has_role(session_user, r.oid, 'MEMBER') END
+                           FROM (SELECT 1) x LEFT JOIN pg_roles r ON r.rolname = %s""",
+                        [roles.READER],
+                    ).fetchone()
+                    if member and member[0]:
+                        con.execute(f"SET LOCAL ROLE {roles.READER}")
+                    cursor = con.execute(sql)
+                    rows = cursor.fetchall() if cursor.description else []
+                    columns = [d.name for d in cursor.description or []]
+            except psycopg.errors.QueryCanceled:
+                raise UsageError(f"query interrupted after {timeout:g} s (--timeout)") from None
+            except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege) as e:
+                raise UsageError(f"only read-only queries are allowed: {str(e).splitlines()[0]}") from None
+            except (psycopg.ProgrammingError, psycopg.DataError) as e:  # the query's own mistake
+                raise UsageError(f"query failed: {str(e).splitlines()[0]}") from None
+        return QueryResult(columns, [tuple(r) for r in rows])
 
     def export(self, directory: Path, overwrite: bool) -> NoReturn:
         self._unsupported("storage export")
