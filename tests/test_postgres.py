@@ -201,3 +201,17 @@ def test_twenty_writers_and_five_analyses_at_once(upid, pg: str, home: Path, tmp
         assert p.returncode == 0, err
     status = {c["cluster"]: c["samples"] for c in _json(upid, "storage", "status", "--store", pg)["clusters"]}
     assert status == {f"c{i:02d}": samples for i in range(21)}
+
+
+def test_storage_copy_both_ways_is_idempotent_and_keeps_the_analysis(upid, pg: str, tmp_path: Path) -> None:
+    duck, back = tmp_path / "laptop.duckdb", tmp_path / "back.duckdb"
+    assert upid("storage", "import", sample_path(), "--cluster", "bb", "--store", duck).code == 0
+    r = upid("storage", "copy", "--from", duck, "--to", pg)
+    assert r.code == 0 and "cluster bb: 201,175 samples copied, 201,175 new" in r.err, r.err
+    again = upid("storage", "copy", "--from", duck, "--to", pg)
+    assert again.code == 0 and "201,175 samples copied, 0 new" in again.err
+    assert upid("storage", "copy", "--from", pg, "--to", back, "--cluster", "bb").code == 0
+    docs = [_json(upid, "analyze", "--store", store) for store in (duck, pg, back)]
+    assert docs[0] == docs[1] == docs[2]
+    assert upid("storage", "copy", "--from", pg, "--to", back, "--cluster", "nope").code == ExitCode.NO_DATA
+    assert upid("storage", "copy", "--from", duck, "--to", duck).code == ExitCode.USAGE

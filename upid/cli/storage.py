@@ -226,6 +226,52 @@ def init(
              f"{len(writers)} writer and {len(reader or [])} reader login(s) granted")  # fmt: skip
 
 
+@app.command(
+    "copy",
+    epilog="Example:\n\n  upid storage copy --from ~/.upid/upid.duckdb \\\n    --to postgresql://collector@db/upid",
+)
+def copy(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Option("--from", metavar="STORE", help="The store to copy from: PATH or URL.")],
+    target: Annotated[str, typer.Option("--to", metavar="STORE", help="The store to copy into: PATH or URL.")],
+    cluster: Annotated[
+        list[str] | None,
+        typer.Option("--cluster", metavar="NAME", show_default=False, help="Only this cluster (repeatable)."),
+    ] = None,
+) -> None:
+    """Copy history between any two stores, DuckDB or PostgreSQL: samples, requests and limits, OOM kills.
+    Idempotent: what the target holds already is kept, and a second copy adds nothing."""
+    from upid.workflows.copying import copy as run
+
+    s = session(ctx)
+    if _where(source) == _where(target):
+        raise UsageError("--from and --to are the same store")
+    with s.progress("copying") as step:
+        results = run(_store_at(s, source), _store_at(s, target), cluster, s.audit("storage copy"), step)
+    for r in results:
+        s.notice(f"cluster {r.cluster}: {format_count(r.received)} samples copied, {format_count(r.written)} new "
+                 f"in the target")  # fmt: skip
+
+
+def _where(text: str) -> str:
+    from upid.settings import is_store_url
+
+    return text if is_store_url(text) else str(Path(text).expanduser().absolute())
+
+
+def _store_at(s: Session, where: str) -> Any:
+    import dataclasses
+
+    from upid.settings import is_store_url
+    from upid.store import open_store
+
+    if is_store_url(where):
+        settings = dataclasses.replace(s.settings, store_url=where)
+    else:
+        settings = dataclasses.replace(s.settings, store=Path(_where(where)), store_url=None)
+    return open_store(settings, notify=s.warn)
+
+
 @app.command("compact", epilog="Example:\n\n  upid storage compact")
 def compact(ctx: typer.Context, store: StoreOpt = None) -> None:
     """Write the hourly rollups of every sample block that waits for them (imports and collects leave that for

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # keep `upid --help` free of numpy
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     from upid.analysis.window import ClusterWindow, Scope
     from upid.inventory import Collection
@@ -139,6 +139,10 @@ class Store(Protocol):
     def window(self, cluster: str, start: int, end: int, scope: Scope) -> ClusterWindow:
         """The one read of an analysis: the scoped workloads' usage over (start, end], with the cluster's nodes,
         workloads and events, in typed records (upid.analysis.window)."""
+        ...
+
+    def batches(self, cluster: str) -> Iterator[SampleBatch]:
+        """The cluster's stored samples as SampleBatches, a group of series at a time (`storage copy`)."""
         ...
 
     def write_collection(self, collection: Collection, name: str, audit: AuditRecord) -> WriteResult: ...

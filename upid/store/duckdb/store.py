@@ -28,7 +28,7 @@ from upid.store.base import (
     StoreStatus,
     WriteResult,
 )
-from upid.store.duckdb import blocks, changes, integrity, migrations, queries, rollups, sandbox, spool, window
+from upid.store.duckdb import batches, blocks, changes, integrity, migrations, queries, rollups, sandbox, spool, window
 from upid.store.duckdb.connection import connect, one, wrapped
 from upid.store.duckdb.inventory import cluster_identities, previous_counters, write_collection
 from upid.store.duckdb.writer import add_audit, write_batches
@@ -240,6 +240,11 @@ class DuckDBStore:
             clusters=clusters,
             spooled_batches=len(spool.pending(self.path)),
         )
+
+    def batches(self, cluster: str) -> Iterator[SampleBatch]:
+        """The cluster's stored samples as batches, a group of series at a time (`storage copy`)."""
+        with self._reader() as con:
+            yield from batches.batches(con, self.path, cluster)
 
     def window(self, cluster: str, start: int, end: int, scope: Scope) -> ClusterWindow:
         with self._reader() as con:

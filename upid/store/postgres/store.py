@@ -136,6 +136,10 @@ class PostgresStore:
         ts = self.window(cluster, start - 1, end, Scope(tuple(namespaces) if namespaces else None)).usage.ts
         return {int(t) for t in ts}
 
+    def batches(self, cluster: str) -> Iterator[SampleBatch]:
+        with self._con() as con:
+            yield from window.batches(con, cluster)
+
     def window(self, cluster: str, start: int, end: int, scope: Scope) -> ClusterWindow:
         with self._con() as con:
             return window.window(con, cluster, start, end, scope)

@@ -11,9 +11,12 @@ from upid.errors import NoDataError, UsageError
 from upid.store.postgres.writer import DAY, SERIES_KEY, _as_array, _decode
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import psycopg
 
     from upid.analysis.window import ClusterWindow, Scope
+    from upid.samples import SampleBatch
 
 CONTAINER = ("namespace", "workload_kind", "workload", "container")
 
@@ -110,3 +113,60 @@ def _resources(
                                 ("memory_limit", ml, 1)):  # fmt: skip
                 out[k][c] = np.nan if v is None else v / scale
     return out
+
+
+SERIES_PER_BATCH = 200
+
+
+def batches(con: psycopg.Connection, cluster: str) -> Iterator[SampleBatch]:
+    """The cluster's samples as SampleBatches, a group of series at a time (`storage copy`). The PostgreSQL store
+    keeps no per-sample source, so they come back as imported."""
+    from upid.samples import SampleBatch
+
+    cid = cluster_id(con, cluster)
+    series = con.execute(
+        f"SELECT series_id, {', '.join(SERIES_KEY)}, coalesce(node, '') FROM upid.series WHERE cluster_id = %s "
+        "ORDER BY series_id",
+        [cid],
+    ).fetchall()
+    for at in range(0, len(series), SERIES_PER_BATCH):
+        group = series[at : at + SERIES_PER_BATCH]
+        index = {int(r[0]): i for i, r in enumerate(group)}
+        ids = list(index)
+        cols: dict[str, list[np.ndarray]] = {k: [] for k in ("idx", "ts", "cpu", "mem", "rx", "tx")}
+        for sid, ts, cpu, mem, rx, tx in con.execute(
+            "SELECT series_id, ts, cpu_m, mem_kib, net_rx, net_tx FROM upid.samples_day WHERE series_id = ANY(%s) "
+            "ORDER BY series_id, day",
+            [ids],
+        ).fetchall():
+            t = _decode(ts)
+            cols["idx"].append(np.full(len(t), index[int(sid)], dtype=np.int64))
+            cols["ts"].append(t)
+            cols["cpu"].append(_decode(cpu))
+            cols["mem"].append(_decode(mem))
+            cols["rx"].append(_as_array(rx, len(t)))
+            cols["tx"].append(_as_array(tx, len(t)))
+        if not cols["ts"]:
+            continue
+        res = con.execute(
+            "SELECT series_id, ts, coalesce(cpu_request_m, -1), coalesce(cpu_limit_m, -1), "
+            "coalesce(memory_request, -1), coalesce(memory_limit, -1) FROM upid.resources WHERE series_id = ANY(%s) "
+            "ORDER BY series_id, ts",
+            [ids],
+        ).fetchall()
+        names = ("series_idx", "ts", "cpu_request_m", "cpu_limit_m", "memory_request", "memory_limit")
+        resources = {n: np.asarray([index[int(r[0])] if i == 0 else int(r[i]) for r in res], dtype=np.int64)
+                     for i, n in enumerate(names)}  # fmt: skip
+        keys = (*SERIES_KEY, "node")
+        yield SampleBatch(
+            cluster=cluster,
+            source="import",
+            series={k: np.asarray([r[i + 1] for r in group], dtype=object) for i, k in enumerate(keys)},
+            series_idx=np.concatenate(cols["idx"]),
+            ts=np.concatenate(cols["ts"]),
+            cpu_m=np.concatenate(cols["cpu"]),
+            mem_kib=np.concatenate(cols["mem"]),
+            net_rx=np.concatenate(cols["rx"]),
+            net_tx=np.concatenate(cols["tx"]),
+            resources=resources,
+        )
