@@ -70,7 +70,7 @@ def _plain(values: np.ndarray) -> list[int | None] | None:
 def _as_array(values: list[Any] | None, n: int) -> np.ndarray:
     if values is None:
         return np.full(n, np.nan)
-    return np.asarray([np.nan if v is None else float(v) for v in values])
+    return np.asarray(values, dtype=np.float64)  # None becomes NaN
 
 
 def write_samples(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tuple[int, int]:
