@@ -213,7 +213,7 @@ def test_shell_completion_in_a_real_bash(tmp_path: Path, home: Path) -> None:
     if not shutil.which("bash"):
         pytest.skip("no bash here")
     assert _bash_completes(tmp_path, home, ["upid", "opt"]) == ["optimize"]
-    assert set(_bash_completes(tmp_path, home, ["upid", "storage", "c"])) == {"cleanup", "collect", "compact"}
+    assert set(_bash_completes(tmp_path, home, ["upid", "storage", "c"])) == {"cleanup", "collect", "compact", "copy"}
     assert "--sort-by" in _bash_completes(tmp_path, home, ["upid", "analyze", "--so"])
     assert _bash_completes(tmp_path, home, ["upid", "analyze", "-o", "j"]) == ["json", "junit"]
 
