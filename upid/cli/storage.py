@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from upid.cli import prometheus
+from upid.cli import fleet, prometheus, retention
 from upid.cli.options import (
     AllContextsOpt,
     ClusterOpt,
@@ -20,7 +19,6 @@ from upid.cli.options import (
     RequestTimeoutOpt,
     SelectorOpt,
     StoreOpt,
-    YesOpt,
 )
 from upid.cli.printers import Column, View, emit, output_option, plain
 from upid.cli.session import Session, session
@@ -28,7 +26,7 @@ from upid.errors import UsageError
 from upid.units import format_bytes, format_count, iso, parse_duration
 
 if TYPE_CHECKING:
-    from upid.store.base import Removed
+    pass
 
 app = typer.Typer(
     help="Import, inspect, query, export and clean up the history store.",
@@ -175,111 +173,9 @@ def status(
     emit(View(document=doc, records=clusters, columns=columns, footer=footer), output, s, no_headers)
 
 
-@app.command(
-    "init",
-    epilog="Example:\n\n  upid storage init --store postgresql://admin@db/upid \\\n"
-    "    --writer collector_prod=prod --reader analyst",
-)
-def init(
-    ctx: typer.Context,
-    writer: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--writer",
-            metavar="LOGIN=CLUSTER",
-            show_default=False,
-            help="Grant LOGIN the writer role for CLUSTER ('*': every cluster); repeatable.",
-        ),
-    ] = None,  # fmt: skip
-    reader: Annotated[
-        list[str] | None,
-        typer.Option("--reader", metavar="LOGIN", show_default=False, help="Grant LOGIN the reader role; repeatable."),
-    ] = None,
-    print_sql: Annotated[
-        bool, typer.Option("--print-sql", help="Print the SQL for a DBA; connect to nothing.")
-    ] = False,
-    store: StoreOpt = None,
-) -> None:
-    """Set up a PostgreSQL store: its schema, a writer role (collectors: samples of their own clusters only, by
-    row-level security) and a reader role (analysts, CI: read only). Logins are the DBA's; upid never sees a
-    password."""
-    from upid.store.postgres import migrations, roles
-    from upid.store.postgres.store import PostgresStore
-
-    writers: dict[str, str] = {}
-    for item in writer or []:
-        login, _, cluster = item.partition("=")
-        if not login or not cluster:
-            raise UsageError(f"--writer takes LOGIN=CLUSTER, got {item!r}")
-        writers[login] = cluster
-    if print_sql:
-        grants = roles.grants_sql(writers, list(reader or []))
-        print(migrations.all_sql() + "\n" + roles.schema_sql() + ("\n" + grants if grants else ""), file=sys.stdout)
-        return
-    s = session(ctx, store)
-    target = s.store()
-    if not isinstance(target, PostgresStore):
-        raise UsageError("storage init sets up a PostgreSQL store (--store postgresql://...); a DuckDB store "
-                         "is created by its first write")  # fmt: skip
-    done = target.init(writers, list(reader or []), s.audit("storage init"))
-    s.notice(f"store {done['store']}: schema version {done['schema_version']}, roles upid_writer and upid_reader; "
-             f"{len(writers)} writer and {len(reader or [])} reader login(s) granted")  # fmt: skip
-
-
-@app.command(
-    "copy",
-    epilog="Example:\n\n  upid storage copy --from ~/.upid/upid.duckdb \\\n    --to postgresql://collector@db/upid",
-)
-def copy(
-    ctx: typer.Context,
-    source: Annotated[str, typer.Option("--from", metavar="STORE", help="The store to copy from: PATH or URL.")],
-    target: Annotated[str, typer.Option("--to", metavar="STORE", help="The store to copy into: PATH or URL.")],
-    cluster: Annotated[
-        list[str] | None,
-        typer.Option("--cluster", metavar="NAME", show_default=False, help="Only this cluster (repeatable)."),
-    ] = None,
-) -> None:
-    """Copy history between any two stores, DuckDB or PostgreSQL: samples, requests and limits, OOM kills.
-    Idempotent: what the target holds already is kept, and a second copy adds nothing."""
-    from upid.workflows.copying import copy as run
-
-    s = session(ctx)
-    if _where(source) == _where(target):
-        raise UsageError("--from and --to are the same store")
-    with s.progress("copying") as step:
-        results = run(_store_at(s, source), _store_at(s, target), cluster, s.audit("storage copy"), step)
-    for r in results:
-        s.notice(f"cluster {r.cluster}: {format_count(r.received)} samples copied, {format_count(r.written)} new "
-                 f"in the target")  # fmt: skip
-
-
-def _where(text: str) -> str:
-    from upid.settings import is_store_url
-
-    return text if is_store_url(text) else str(Path(text).expanduser().absolute())
-
-
-def _store_at(s: Session, where: str) -> Any:
-    import dataclasses
-
-    from upid.settings import is_store_url
-    from upid.store import open_store
-
-    if is_store_url(where):
-        settings = dataclasses.replace(s.settings, store_url=where)
-    else:
-        settings = dataclasses.replace(s.settings, store=Path(_where(where)), store_url=None)
-    return open_store(settings, notify=s.warn)
-
-
-@app.command("compact", epilog="Example:\n\n  upid storage compact")
-def compact(ctx: typer.Context, store: StoreOpt = None) -> None:
-    """Write the hourly rollups of every sample block that waits for them (imports and collects leave that for
-    later, so they stay fast; cleanup does it first anyway). Long windows read the rollups."""
-    s = session(ctx, store)
-    done = s.store().compact(s.audit("storage compact"))
-    s.notice(f"rolled up {done['blocks']} block(s), {format_count(done['samples'])} samples, into "
-             f"{format_count(done['hourly_rows'])} hourly rows")  # fmt: skip
+app.command("init", epilog=fleet.INIT_EPILOG)(fleet.init)
+app.command("copy", epilog=fleet.COPY_EPILOG)(fleet.copy)
+app.command("compact", epilog=retention.COMPACT_EPILOG)(retention.compact)
 
 
 @app.command("verify", epilog="Example:\n\n  upid storage verify && echo sound")
@@ -307,80 +203,7 @@ def verify(
              f"{format_count(doc['samples'])} samples read: no damage found")  # fmt: skip
 
 
-@app.command(
-    "cleanup",
-    epilog="Examples:\n\n  upid storage cleanup --days-to-keep 30 --dry-run\n\n"
-    "  upid storage cleanup --days-to-keep 30 --cluster prod --yes   # cron",
-)
-def cleanup(
-    ctx: typer.Context,
-    days_to_keep: Annotated[
-        int | None,
-        typer.Option(
-            "--days-to-keep",
-            metavar="N",
-            min=1,
-            show_default=False,
-            help="Keep this many days of raw samples before each cluster's newest sample "
-            "[env UPID_DAYS_TO_KEEP; config days_to_keep; default 35].",
-        ),
-    ] = None,
-    hourly_days_to_keep: Annotated[
-        int | None,
-        typer.Option(
-            "--hourly-days-to-keep",
-            metavar="N",
-            min=1,
-            show_default=False,
-            help="Keep this many days of hourly rollups, which long windows read "
-            "[env UPID_HOURLY_DAYS_TO_KEEP; config hourly_days_to_keep; default 400].",
-        ),
-    ] = None,
-    cluster: Annotated[
-        list[str] | None,
-        typer.Option("--cluster", metavar="NAME", show_default=False, help="Only this cluster (repeatable)."),
-    ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")] = False,
-    yes: YesOpt = False,
-    store: StoreOpt = None,
-) -> None:
-    """Delete raw samples and hourly rollups older than their retention, counted back from each cluster's newest
-    sample (never from later than now); rollups go by whole blocks. Asks first on a terminal; without one, --yes
-    is needed."""
-    from upid.errors import NoDataError
-
-    s = session(ctx, store, days_to_keep=days_to_keep, hourly_days_to_keep=hourly_days_to_keep)
-    days, hourly, target = s.settings.days_to_keep, s.settings.hourly_days_to_keep, s.store()
-    if hourly < days:
-        raise UsageError(f"hourly rollups must be kept at least as long as raw samples ({hourly} < {days} days)")
-    if cluster:
-        unknown = sorted(set(cluster) - set(target.clusters()))
-        if unknown:
-            raise NoDataError(f"unknown cluster(s) {', '.join(unknown)}; the store has {', '.join(target.clusters())}")
-    audit = s.audit("storage cleanup")
-    counts = target.cleanup(days, audit, clusters=cluster, dry_run=True, hourly_days_to_keep=hourly)
-    if not counts:
-        s.notice("nothing to clean up: the store has no samples")
-        return
-    total = sum(c.samples + c.hourly_rows for c in counts.values())
-    if dry_run or not yes:  # what would go, before the question
-        for name, count in counts.items():
-            s.notice(f"cluster {name}: would remove {_removed(count, days, hourly)}")
-    if not total and yes:
-        s.notice(f"nothing to remove: no sample is older than {days} days, no hourly rollup older than {hourly}")
-    if dry_run or not total:
-        return
-    samples = format_count(sum(c.samples for c in counts.values()))
-    rows = format_count(sum(c.hourly_rows for c in counts.values()))
-    s.confirm(f"Remove {samples} samples and {rows} hourly rows of {len(counts)} cluster(s) for good?", yes)
-    removed = target.cleanup(days, audit, clusters=cluster, hourly_days_to_keep=hourly)
-    for name, count in removed.items():
-        s.notice(f"cluster {name}: removed {_removed(count, days, hourly)}")
-
-
-def _removed(count: Removed, days: int, hourly: int) -> str:
-    text = f"{format_count(count.samples)} samples older than {days} days"
-    return text + (f", {format_count(count.hourly_rows)} hourly rows older than {hourly}" if count.hourly_rows else "")
+app.command("cleanup", epilog=retention.CLEANUP_EPILOG)(retention.cleanup)
 
 
 @app.command("audit-log", epilog="Example:\n\n  upid storage audit-log --limit 5 -o json")
