@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from upid.errors import NoDataError, UsageError
+from upid.store.postgres.arrays import numpy_cursor
 from upid.store.postgres.writer import DAY, SERIES_KEY, _as_array, _decode
 
 if TYPE_CHECKING:
@@ -55,11 +56,15 @@ def window(con: psycopg.Connection, cluster: str, start: int, end: int, scope: S
         c = cidx[(r[1], r[2], r[3], r[5])]
         where_series[int(r[0])] = (c, pidx[c][r[4]])
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("c", "p", "ts", "cpu", "mem", "net")}
-    rows = con.execute(
-        """SELECT series_id, ts, cpu_m, mem_kib, net_rx, net_tx FROM upid.samples_day
+    rows = (
+        numpy_cursor(con)
+        .execute(
+            """SELECT series_id, ts, cpu_m, mem_kib, net_rx, net_tx FROM upid.samples_day
            WHERE cluster_id = %s AND day BETWEEN %s AND %s AND series_id = ANY(%s)""",
-        [cid, int(start) // DAY, int(end) // DAY, list(where_series)],
-    ).fetchall()
+            [cid, int(start) // DAY, int(end) // DAY, list(where_series)],
+        )
+        .fetchall()
+    )
     for sid, ts, cpu, mem, rx, tx in rows:
         t = _decode(ts)
         keep = (t > start) & (t <= end)
@@ -134,11 +139,15 @@ def batches(con: psycopg.Connection, cluster: str) -> Iterator[SampleBatch]:
         index = {int(r[0]): i for i, r in enumerate(group)}
         ids = list(index)
         cols: dict[str, list[np.ndarray]] = {k: [] for k in ("idx", "ts", "cpu", "mem", "rx", "tx")}
-        for sid, ts, cpu, mem, rx, tx in con.execute(
-            "SELECT series_id, ts, cpu_m, mem_kib, net_rx, net_tx FROM upid.samples_day WHERE series_id = ANY(%s) "
-            "ORDER BY series_id, day",
-            [ids],
-        ).fetchall():
+        for sid, ts, cpu, mem, rx, tx in (
+            numpy_cursor(con)
+            .execute(
+                "SELECT series_id, ts, cpu_m, mem_kib, net_rx, net_tx FROM upid.samples_day WHERE series_id = ANY(%s) "
+                "ORDER BY series_id, day",
+                [ids],
+            )
+            .fetchall()
+        ):
             t = _decode(ts)
             cols["idx"].append(np.full(len(t), index[int(sid)], dtype=np.int64))
             cols["ts"].append(t)

@@ -50,7 +50,7 @@ def _series_ids(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tuple[
     return ids, int(after[0]) - int(before[0]) if after and before else 0
 
 
-def _decode(values: list[int]) -> np.ndarray:
+def _decode(values: list[int] | np.ndarray) -> np.ndarray:
     return np.cumsum(np.asarray(values, dtype=np.int64))
 
 
@@ -67,7 +67,7 @@ def _plain(values: np.ndarray) -> list[int | None] | None:
     return [int(round(v)) if ok else None for v, ok in zip(values.tolist(), finite.tolist(), strict=True)]
 
 
-def _as_array(values: list[Any] | None, n: int) -> np.ndarray:
+def _as_array(values: list[Any] | np.ndarray | None, n: int) -> np.ndarray:
     if values is None:
         return np.full(n, np.nan)
     return np.asarray(values, dtype=np.float64)  # None becomes NaN
