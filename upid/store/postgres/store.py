@@ -112,21 +112,7 @@ class PostgresStore:
 
     def extent(self, cluster: str) -> Extent:
         with self._con() as con:
-            cid = window.cluster_id(con, cluster)
-            days = con.execute(
-                "SELECT min(day), max(day) FROM upid.samples_day WHERE cluster_id = %s", [cid]
-            ).fetchone()
-            if not days or days[0] is None:
-                return Extent(None, None, None)
-            first = con.execute(
-                "SELECT min(ts[1]) FROM upid.samples_day WHERE cluster_id = %s AND day = %s", [cid, days[0]]
-            ).fetchone()
-            last = con.execute(
-                """SELECT max((SELECT sum(v) FROM unnest(ts) AS v)) FROM upid.samples_day
-                   WHERE cluster_id = %s AND day = %s""",
-                [cid, days[1]],
-            ).fetchone()
-            return Extent(int(first[0]) if first else None, int(last[0]) if last else None, None)
+            return window.extent(con, window.cluster_id(con, cluster))
 
     def sample_times(self, cluster: str, start: int, end: int, namespaces: list[str] | None = None) -> set[int]:
         from upid.analysis.window import Scope
@@ -147,16 +133,18 @@ class PostgresStore:
     def status(self) -> StoreStatus:
         with self._con() as con:
             rows = con.execute("""
-                SELECT c.name, count(DISTINCT s.series_id), coalesce(sum(cardinality(d.ts)), 0)
+                SELECT c.name, c.cluster_id, count(DISTINCT s.series_id), coalesce(sum(cardinality(d.ts)), 0)
                 FROM upid.clusters c LEFT JOIN upid.series s USING (cluster_id)
-                LEFT JOIN upid.samples_day d USING (series_id) GROUP BY c.name ORDER BY c.name""").fetchall()
+                LEFT JOIN upid.samples_day d USING (series_id)
+                GROUP BY c.name, c.cluster_id ORDER BY c.name""").fetchall()
+            extents = {name: window.extent(con, cid) for name, cid, _, samples in rows if samples}
             size = con.execute("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
                                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'upid' "
                                "AND c.relkind IN ('r', 'p')").fetchone()  # fmt: skip
             version = con.execute("SELECT max(version) FROM upid.schema_migrations").fetchone()
         clusters = []
-        for name, series, samples in rows:
-            ext = self.extent(name) if samples else Extent(None, None, None)
+        for name, _, series, samples in rows:
+            ext = extents.get(name, Extent(None, None, None))
             clusters.append(ClusterStatus(name, int(series), int(samples), ext.first, ext.last))
         return StoreStatus(redact.url(self.url), int(version[0] if version else 0), int(size[0] if size else 0),
                            clusters, 0)  # fmt: skip

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from upid.analysis.window import ClusterWindow, Scope
     from upid.samples import SampleBatch
+    from upid.store.base import Extent
 
 CONTAINER = ("namespace", "workload_kind", "workload", "container")
 
@@ -28,6 +29,24 @@ def cluster_id(con: psycopg.Connection, cluster: str) -> int:
         names = [r[0] for r in con.execute("SELECT name FROM upid.clusters ORDER BY name").fetchall()]
         raise NoDataError(f"no cluster {cluster!r} in the store", hint=f"known clusters: {', '.join(names) or 'none'}")
     return int(row[0])
+
+
+def extent(con: psycopg.Connection, cid: int) -> Extent:
+    """The cluster's first and last sample: the first day's first time, the last day's last (a row's times are
+    delta-encoded, so its last time is the sum of its array). No hourly rollups in this backend yet."""
+    from upid.store.base import Extent
+
+    days = con.execute("SELECT min(day), max(day) FROM upid.samples_day WHERE cluster_id = %s", [cid]).fetchone()
+    if not days or days[0] is None:
+        return Extent(None, None, None)
+    first = con.execute(
+        "SELECT min(ts[1]) FROM upid.samples_day WHERE cluster_id = %s AND day = %s", [cid, days[0]]
+    ).fetchone()
+    last = con.execute(
+        "SELECT max((SELECT sum(v) FROM unnest(ts) AS v)) FROM upid.samples_day WHERE cluster_id = %s AND day = %s",
+        [cid, days[1]],
+    ).fetchone()
+    return Extent(int(first[0]) if first else None, int(last[0]) if last else None, None)
 
 
 def window(con: psycopg.Connection, cluster: str, start: int, end: int, scope: Scope) -> ClusterWindow:
