@@ -4,6 +4,7 @@ password in any message, and a plain word for what it cannot do yet."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +80,78 @@ def test_a_wrong_password_is_a_store_error_that_prints_no_password(upid, pg: str
     inline = pg.replace("@", ":s3cret-in-url@", 1)  # a password in the URL is masked too
     r = upid("storage", "status", "--store", inline)
     assert r.code == ExitCode.STORE_IO and "s3cret-in-url" not in r.err and ":***@" in r.err
+
+
+def _both(upid, pg: str, duck: Path, *args: object) -> tuple[dict, dict]:
+    return _json(upid, *args, "--store", pg), _json(upid, *args, "--store", duck)
+
+
+def test_collect_records_the_same_inventory_and_analysis_as_duckdb(upid, pg: str, kube, tmp_path: Path) -> None:
+    """Collections into both stores from one cluster: the same identity, nodes, workloads, OOM kills, labels, and
+    every analysis alike (the kubelet counters of the collection before give the same exact averages)."""
+    from kube.model import STEP
+
+    duck = tmp_path / "duck.duckdb"
+    for _ in range(3):
+        for store in (pg, duck):
+            r = upid("storage", "collect", "--kubeconfig", kube.kubeconfig, "--store", store)
+            assert r.code == 0, r.err
+        kube.cluster.advance(STEP)
+    sql = ("SELECT s.pod, c.restarts, c.last_termination_reason FROM container_status c JOIN series s "
+           "USING (series_id) WHERE c.last_termination_reason IS NOT NULL")  # fmt: skip
+    from_pg, from_duck = _both(upid, pg, duck, "storage", "query", sql)
+    assert from_pg["rows"] == from_duck["rows"] == [[kube.cluster.pods[0].name, 2, "OOMKilled"]]
+    nodes = "SELECT name, instance_type, region, capacity_type, cpu_allocatable FROM nodes ORDER BY name"
+    from_pg, from_duck = _both(upid, pg, duck, "storage", "query", nodes)
+    assert from_pg["rows"] == from_duck["rows"] and len(from_pg["rows"]) == 4
+    identity = "SELECT uid, context, distribution, provider, version FROM cluster_identity"
+    assert _both(upid, pg, duck, "storage", "query", identity)[0]["rows"][0][1:] == ["test", "gke", "gcp",
+                                                                                  "v1.33.5-gke.1000"]  # fmt: skip
+    for args in (("analyze",), ("analyze", "-l", "tier=web,app!=app-1"), ("idle",), ("cost",)):
+        from_pg, from_duck = _both(upid, pg, duck, *args)
+        assert from_pg == from_duck, args
+    recs = _json(upid, "analyze", "-l", "tier=web", "--store", pg)["recommendations"]
+    assert {r["workload"] for r in recs} == {w.name for w in kube.cluster.workloads if w.labels["tier"] == "web"}
+    counters = _json(upid, "storage", "query", "SELECT count(*) FROM kubelet_counters", "--store", pg)["rows"]
+    assert counters[0][0] > 0
+
+
+def test_optimize_applies_records_and_rolls_back_on_postgresql(upid, pg: str, tmp_path: Path, monkeypatch) -> None:
+    """The plan from PostgreSQL is the plan from DuckDB; apply, history and rollback keep their trail there."""
+    from kube.history import write_history
+    from kube.server import write_kubeconfig
+    from test_optimize import LENIENT, _cluster, _resources, _server
+
+    for k, v in LENIENT.items():
+        monkeypatch.setenv(k, v)
+    duck = tmp_path / "duck.duckdb"
+    c = _cluster()
+    history = write_history(c, tmp_path / "history.parquet", days=6)
+    with _server(c) as server:
+        monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path / "kubeconfig", {"test": server.url})))
+        for store in (pg, duck):
+            assert upid("storage", "collect", "--store", store).code == 0
+            assert upid("storage", "import", history, "--cluster", "test", "--store", store).code == 0
+        from_pg, from_duck = _both(upid, pg, duck, "optimize", "-n", "team-0")
+        assert from_pg == from_duck and from_pg["changes"]
+        before = json.loads(json.dumps(_resources(c, "app-6")))
+        r = upid("optimize", "-n", "team-0", "--apply", "--yes", "-o", "json", "--store", pg)
+        assert r.code == 0, r.err
+        applied = r.json()["results"]
+        assert {x["status"] for x in applied} == {"applied"}
+        assert _resources(c, "app-6") != before
+        history_doc = _json(upid, "optimize", "history", "--store", pg)["changes"]
+        entry = next(h for h in history_doc if h["workload"] == "app-6")
+        assert entry["status"] == "applied" and entry["context"] == "test" and entry["kube_user"] == "upid"
+        r = upid("optimize", "rollback", "--last", "--yes", "-o", "json", "--store", pg)
+        assert r.code == 0 and {x["status"] for x in r.json()["results"]} == {"applied"}, r.err
+        assert _resources(c, "app-6") == before
+        statuses = {h["workload"]: h["status"] for h in _json(upid, "optimize", "history", "--store", pg)["changes"]
+                    if h["action"] != "rollback"}  # fmt: skip
+        assert statuses["app-6"] == "rolled-back"
+    log = [e["command"] for e in _json(upid, "storage", "audit-log", "--store", pg)["entries"]]
+    assert set(log) >= {f"optimize {x['action']}" for x in applied} | {"optimize rollback"}
+    assert _json(upid, "optimize", "history", "--store", duck)["changes"] == []  # DuckDB saw none of it
 
 
 def test_what_postgresql_cannot_do_yet_is_said_plainly(upid, pg: str) -> None:
@@ -158,12 +231,6 @@ def test_storage_query_reads_only_and_is_bounded_in_time(upid, pg: str) -> None:
         upid, "storage", "query", "SELECT cluster, count(*), max(memory_bytes) FROM usage GROUP BY 1", "--store", pg
     )
     assert ok["rows"][0][:2] == ["bb", 201_175]
-    duck = (
-        _json(upid, "storage", "query", "SELECT max(memory_bytes) FROM read_parquet(?)", "--store", pg)
-        if False
-        else None
-    )
-    del duck
     for sql in ("INSERT INTO upid.clusters (name) VALUES ('x')", "DROP TABLE upid.series", "DELETE FROM upid.series"):
         r = upid("storage", "query", sql, "--store", pg)
         assert r.code == ExitCode.USAGE and "read-only" in r.err, r.err

@@ -68,6 +68,58 @@ MIGRATIONS: dict[int, tuple[str, str]] = {
             WINDOW w AS (ORDER BY u.i)) x;
         """,
     ),
+    4: (
+        "the inventory a collection records: cluster identity, nodes, workloads, HPAs, PDBs, container statuses, "
+        "the last kubelet counters",
+        """
+        CREATE TABLE upid.cluster_identity (
+            cluster_id integer PRIMARY KEY REFERENCES upid.clusters,
+            uid text NOT NULL UNIQUE,        -- the kube-system namespace UID: stable across context renames
+            context text, server text, version text, distribution text, provider text,
+            updated_at timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE upid.nodes (
+            cluster_id integer NOT NULL, name text NOT NULL,
+            cpu_capacity double precision, memory_capacity double precision,
+            cpu_allocatable double precision, memory_allocatable double precision,
+            instance_type text, region text, zone text, capacity_type text, provider_id text, labels jsonb,
+            first_seen bigint NOT NULL, last_seen bigint NOT NULL,   -- UNIX seconds
+            PRIMARY KEY (cluster_id, name));
+        CREATE TABLE upid.workloads (
+            cluster_id integer NOT NULL, namespace text NOT NULL, kind text NOT NULL, name text NOT NULL,
+            replicas integer, annotations jsonb, labels jsonb, first_seen bigint NOT NULL, last_seen bigint NOT NULL,
+            PRIMARY KEY (cluster_id, namespace, kind, name));
+        CREATE TABLE upid.hpas (
+            cluster_id integer NOT NULL, namespace text NOT NULL, name text NOT NULL,
+            target_kind text, target_name text, min_replicas integer, max_replicas integer, current_replicas integer,
+            resources text[], last_seen bigint NOT NULL,
+            PRIMARY KEY (cluster_id, namespace, name));
+        CREATE TABLE upid.pdbs (
+            cluster_id integer NOT NULL, namespace text NOT NULL, name text NOT NULL,
+            min_available text, max_unavailable text, selector jsonb, disruptions_allowed integer,
+            last_seen bigint NOT NULL,
+            PRIMARY KEY (cluster_id, namespace, name));
+        -- restarts and terminations as change points: a row when the restart count, phase or reason changes
+        CREATE TABLE upid.container_status (
+            series_id integer NOT NULL, ts bigint NOT NULL, restarts integer, phase text, qos text,
+            last_termination_reason text, last_termination_at text,
+            PRIMARY KEY (series_id, ts));
+        -- the last cumulative kubelet counters per series, for exact averages at the next collection
+        CREATE TABLE upid.kubelet_counters (
+            series_id integer PRIMARY KEY, ts bigint NOT NULL,
+            cpu_ns double precision, rx double precision, tx double precision);
+        """,
+    ),
+    5: (
+        "changes: the audit trail of `upid optimize` (apply, rollback, wake), written before and after each change",
+        """
+        CREATE TABLE upid.changes (
+            id bigserial PRIMARY KEY, run text NOT NULL, started_at timestamptz NOT NULL DEFAULT now(),
+            finished_at timestamptz, cluster text NOT NULL, context text, kube_user text, os_user text NOT NULL,
+            namespace text NOT NULL, kind text NOT NULL, name text NOT NULL, action text NOT NULL,
+            before jsonb NOT NULL, after jsonb NOT NULL, status text NOT NULL, message text, rollback_of bigint);
+        CREATE INDEX ON upid.changes (cluster, id);
+        """,
+    ),
 }
 
 
@@ -108,7 +160,20 @@ def migrate(con: psycopg.Connection, url: str) -> int:
             con.execute(sql)
             con.execute("INSERT INTO upid.schema_migrations (version, name) VALUES (%s, %s)", [number, name])
             version = number
+        if _has_roles(con):  # `storage init` ran before: the new tables get the same grants and policies
+            from upid.store.postgres import roles
+
+            con.execute(roles.schema_sql())
     return version
+
+
+def _has_roles(con: psycopg.Connection) -> bool:
+    from upid.store.postgres import roles
+
+    row = con.execute(
+        "SELECT count(*) FROM pg_roles WHERE rolname IN (%s, %s)", [roles.WRITER, roles.READER]
+    ).fetchone()
+    return bool(row and row[0] == 2)
 
 
 def all_sql() -> str:

@@ -14,7 +14,10 @@ import re
 from upid.errors import UsageError
 
 WRITER, READER = "upid_writer", "upid_reader"
-TABLES = ("clusters", "series", "samples_day", "resources")
+BY_CLUSTER = ("series", "samples_day", "cluster_identity", "nodes", "workloads", "hpas", "pdbs")
+BY_SERIES = ("resources", "container_status", "kubelet_counters")
+BY_NAME = ("clusters", "changes")  # keyed by the cluster's name
+TABLES = (*BY_NAME, *BY_CLUSTER, *BY_SERIES)
 _NAME = re.compile(r"^[a-z_][a-z0-9_$-]{0,62}$", re.IGNORECASE)
 
 
@@ -33,9 +36,9 @@ def schema_sql() -> str:
     policies = []
     for table in TABLES:
         check = (
-            "upid.may_write(name)"
-            if table == "clusters"
-            else ("upid.may_write_series(series_id)" if table == "resources" else "upid.may_write_cluster(cluster_id)")
+            ("upid.may_write(name)" if table == "clusters" else "upid.may_write(cluster)")
+            if table in BY_NAME
+            else ("upid.may_write_series(series_id)" if table in BY_SERIES else "upid.may_write_cluster(cluster_id)")
         )
         policies += [
             f"ALTER TABLE upid.{table} ENABLE ROW LEVEL SECURITY;",

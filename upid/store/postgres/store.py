@@ -14,14 +14,25 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from upid import redact
 from upid.errors import UsageError
-from upid.store.base import AuditEntry, AuditRecord, ClusterStatus, Extent, QueryResult, StoreStatus, WriteResult
-from upid.store.postgres import migrations, roles, window, writer
+from upid.store.base import (
+    AuditEntry,
+    AuditRecord,
+    ChangeRecord,
+    ClusterStatus,
+    Extent,
+    QueryResult,
+    StoreStatus,
+    WriteResult,
+)
+from upid.store.postgres import changes as change_log
+from upid.store.postgres import inventory, migrations, roles, window, writer
 from upid.store.postgres.connection import connect
 
 if TYPE_CHECKING:
     import psycopg
 
     from upid.analysis.window import ClusterWindow, Scope
+    from upid.inventory import Collection
     from upid.samples import SampleBatch
 
 
@@ -68,14 +79,17 @@ class PostgresStore:
         with self._con() as con:
             return writer.write_batches(con, batches, audit)
 
-    def write_collection(self, collection: Any, name: str, audit: AuditRecord) -> WriteResult:
-        self._unsupported("storage collect")
+    def write_collection(self, collection: Collection, name: str, audit: AuditRecord) -> WriteResult:
+        with self._con() as con:
+            return inventory.write_collection(con, collection, name, audit)
 
     def previous_counters(self, uid: str) -> dict[tuple[str, str, str], tuple[int, float, float, float]]:
-        return {}
+        with self._con() as con:
+            return inventory.previous_counters(con, uid)
 
     def cluster_identities(self) -> list[dict[str, object]]:
-        return []
+        with self._con() as con:
+            return inventory.cluster_identities(con)
 
     def compact(self, audit: AuditRecord) -> dict[str, int]:
         self._unsupported("storage compact")
@@ -85,14 +99,17 @@ class PostgresStore:
                 hourly_days_to_keep: int | None = None) -> NoReturn:  # fmt: skip
         self._unsupported("storage cleanup")
 
-    def begin_change(self, change: Any) -> NoReturn:
-        self._unsupported("optimize --apply")
+    def begin_change(self, change: ChangeRecord) -> int:
+        with self._con() as con:
+            return change_log.begin(con, change)
 
     def end_change(self, change_id: int, status: str, message: str | None, after: dict[str, Any] | None = None) -> None:
-        self._unsupported("optimize --apply")
+        with self._con() as con:
+            change_log.end(con, change_id, status, message, after)
 
-    def changes(self, limit: int = 50, cluster: str | None = None) -> list[Any]:
-        return []
+    def changes(self, limit: int = 50, cluster: str | None = None) -> list[ChangeRecord]:
+        with self._con() as con:
+            return change_log.read(con, limit, cluster)
 
     def init(self, writers: dict[str, str], readers: list[str], audit: AuditRecord) -> dict[str, Any]:
         """The schema, the writer and reader roles with row-level security, and the logins granted them."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from upid.errors import NoDataError, UsageError
+from upid.store.postgres import inventory
 from upid.store.postgres.arrays import numpy_cursor
 from upid.store.postgres.writer import DAY, SERIES_KEY, _as_array, _decode
 
@@ -52,18 +53,22 @@ def extent(con: psycopg.Connection, cid: int) -> Extent:
 def window(con: psycopg.Connection, cluster: str, start: int, end: int, scope: Scope) -> ClusterWindow:
     from upid.analysis.frame import UsageFrame
     from upid.analysis.window import ClusterWindow
+    from upid.selectors import matches, parse_selector
 
     if scope.resolution == "hour":
         raise UsageError("a PostgreSQL store has no hourly rollups yet: use --resolution raw")
-    if scope.selector:
-        raise UsageError("a PostgreSQL store holds no workload labels yet: -l needs a DuckDB store")
     cid = cluster_id(con, cluster)
+    known = inventory.workloads(con, cid)
     where, params = "", [cid]
     if scope.namespaces:
         where, params = " AND namespace = ANY(%s)", [cid, list(scope.namespaces)]  # type: ignore[list-item]
     series = con.execute(
-        f"SELECT series_id, {', '.join(SERIES_KEY)} FROM upid.series WHERE cluster_id = %s{where}", params
+        f"SELECT series_id, {', '.join(SERIES_KEY)}, node FROM upid.series WHERE cluster_id = %s{where}", params
     ).fetchall()
+    if scope.selector:
+        requirements = parse_selector(scope.selector)
+        chosen = {key for key, w in known.items() if matches(requirements, dict(w.labels))}
+        series = [r for r in series if (r[1], r[2], r[3]) in chosen]
     containers = sorted({tuple(r[i] for i in (1, 2, 3, 5)) for r in series})
     cidx = {key: i for i, key in enumerate(containers)}
     pods: dict[int, list[str]] = {}
@@ -71,9 +76,12 @@ def window(con: psycopg.Connection, cluster: str, start: int, end: int, scope: S
         pods.setdefault(cidx[(r[1], r[2], r[3], r[5])], []).append(r[4])
     pidx = {c: {p: i for i, p in enumerate(sorted(set(names)))} for c, names in pods.items()}
     where_series: dict[int, tuple[int, int]] = {}
+    described = {}
     for r in series:
-        c = cidx[(r[1], r[2], r[3], r[5])]
+        key = (r[1], r[2], r[3], r[5])
+        c = cidx[key]
         where_series[int(r[0])] = (c, pidx[c][r[4]])
+        described[int(r[0])] = (key, c, pidx[c][r[4]], r[6])
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("c", "p", "ts", "cpu", "mem", "net")}
     rows = (
         numpy_cursor(con)
@@ -116,7 +124,7 @@ def window(con: psycopg.Connection, cluster: str, start: int, end: int, scope: S
         memory=joined["mem"][order] * 1024.0,
         network=joined["net"][order].astype(np.float32),
     )
-    return ClusterWindow(frame)
+    return ClusterWindow(frame, inventory.nodes(con, cid), known, inventory.events(con, described, end))
 
 
 def _resources(

@@ -73,8 +73,8 @@ def _as_array(values: list[Any] | np.ndarray | None, n: int) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)  # None becomes NaN
 
 
-def write_samples(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tuple[int, int]:
-    """Inside the caller's transaction; returns (samples written, series created)."""
+def write_samples(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tuple[int, int, list[int]]:
+    """Inside the caller's transaction; returns (samples written, series created, each batch series' id)."""
     ids, created = _series_ids(con, cid, batch)
     sid = ids[batch.series_idx]
     ts = np.asarray(batch.ts, dtype=np.int64)
@@ -84,7 +84,8 @@ def write_samples(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tupl
     rx, tx = np.asarray(batch.net_rx, dtype=float)[order], np.asarray(batch.net_tx, dtype=float)[order]
     day = ts // DAY
     if not len(ts):
-        return 0, created
+        _resources(con, ids, batch)
+        return 0, created, ids.tolist()
     starts = np.flatnonzero(np.r_[True, (sid[1:] != sid[:-1]) | (day[1:] != day[:-1])])
     ends = np.r_[starts[1:], len(ts)]
     keys = [(int(sid[a]), int(day[a])) for a in starts]
@@ -131,7 +132,7 @@ def write_samples(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tupl
                mem_kib = EXCLUDED.mem_kib, net_rx = EXCLUDED.net_rx, net_tx = EXCLUDED.net_tx"""
     )
     _resources(con, ids, batch)
-    return written, created
+    return written, created, ids.tolist()
 
 
 def _resources(con: psycopg.Connection, ids: np.ndarray, batch: SampleBatch) -> None:
@@ -161,7 +162,7 @@ def write_batches(con: psycopg.Connection, batches: Iterable[SampleBatch], audit
     with con.transaction():
         for batch in batches:
             cid = ensure_cluster(con, batch.cluster)
-            written, created = write_samples(con, cid, batch)
+            written, created, _ = write_samples(con, cid, batch)
             details = {"source": batch.source, "received": len(batch), "written": written, "series_created": created}
             add_audit(con, audit, batch.cluster, details)
             out.append(WriteResult(batch.cluster, len(batch), written, created))
