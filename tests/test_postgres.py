@@ -154,6 +154,64 @@ def test_optimize_applies_records_and_rolls_back_on_postgresql(upid, pg: str, tm
     assert _json(upid, "optimize", "history", "--store", duck)["changes"] == []  # DuckDB saw none of it
 
 
+def _partitions(url: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(url) as con:
+        rows = con.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                           "WHERE i.inhparent = 'upid.samples_day'::regclass ORDER BY 1").fetchall()  # fmt: skip
+    return [r[0] for r in rows]
+
+
+def test_cleanup_drops_whole_monthly_partitions_and_deletes_no_row(upid, pg: str) -> None:
+    """The sample holds 1,200 samples in July 2013 and 199,975 in August: a retention that reaches back past
+    August 1 for every cluster drops the July partition; one cluster alone cannot drop a partition it shares."""
+    for name in ("a", "b"):
+        assert upid("storage", "import", sample_path(), "--cluster", name, "--store", pg).code == 0
+    assert _partitions(pg) == ["samples_day_2013_07", "samples_day_2013_08"]
+    tiers = ("--days-to-keep", "5", "--hourly-days-to-keep", "10", "--store", pg)
+    shared = upid("storage", "cleanup", "--cluster", "a", "--yes", *tiers)
+    assert shared.code == 0 and "nothing to remove" in shared.err, shared.err
+    assert "raw samples are kept for the hourly retention (10 days)" in shared.err
+    dry = upid("storage", "cleanup", "--dry-run", *tiers)
+    assert dry.code == 0 and "cluster a: would remove 1,200 samples" in dry.err, dry.err
+    assert len(_partitions(pg)) == 2
+    r = upid("storage", "cleanup", "--yes", *tiers)
+    assert r.code == 0 and "cluster b: removed 1,200 samples" in r.err, r.err
+    assert _partitions(pg) == ["samples_day_2013_08"]
+    status = _json(upid, "storage", "status", "--store", pg)
+    assert [c["samples"] for c in status["clusters"]] == [199_975, 199_975]
+    entry = _json(upid, "storage", "audit-log", "--store", pg)["entries"][0]
+    assert entry["command"] == "storage cleanup" and entry["details"]["partitions_dropped"] == ["samples_day_2013_07"]
+    again = upid("storage", "import", sample_path(), "--cluster", "a", "--store", pg)  # July comes back: a partition
+    assert again.code == 0 and "1,200 samples" in again.err and len(_partitions(pg)) == 2
+
+
+def test_a_store_from_before_partitions_is_migrated_with_its_samples(upid, pg: str) -> None:
+    import psycopg
+
+    from upid.store.postgres import migrations
+
+    with psycopg.connect(pg) as con:  # a store as version 5 left it, one day row in it
+        con.execute("CREATE SCHEMA upid")
+        con.execute("CREATE TABLE upid.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+                    "applied_at timestamptz NOT NULL DEFAULT now())")  # fmt: skip
+        for number in range(1, 6):
+            con.execute(migrations.MIGRATIONS[number][1])
+            con.execute("INSERT INTO upid.schema_migrations (version, name) VALUES (%s, 'v')", [number])
+        con.execute("INSERT INTO upid.clusters (name) VALUES ('old')")
+        con.execute("INSERT INTO upid.series (cluster_id, namespace, workload_kind, workload, pod, container) "
+                    "VALUES (1, 'ns', 'Deployment', 'web', 'web-1', 'app')")  # fmt: skip
+        con.execute("INSERT INTO upid.samples_day VALUES (19000, 1, 1, '{1641600000,300}', '{100,5}', '{2048,0}', "
+                    "NULL, NULL)")  # fmt: skip
+    status = _json(upid, "storage", "status", "--store", pg)
+    assert status["schema_version"] == migrations.latest()
+    assert status["clusters"] == [{**status["clusters"][0], "cluster": "old", "samples": 2}]
+    assert _partitions(pg) == ["samples_day_2022_01"]
+    rows = _json(upid, "storage", "query", "SELECT cpu_cores, memory_bytes FROM usage ORDER BY 1", "--store", pg)
+    assert rows["rows"] == [[0.1, 2048 * 1024], [0.105, 2048 * 1024]]
+
+
 def test_what_postgresql_cannot_do_yet_is_said_plainly(upid, pg: str) -> None:
     assert upid("storage", "import", sample_path(), "--store", pg).code == 0
     r = upid("storage", "verify", "--store", pg)

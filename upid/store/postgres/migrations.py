@@ -17,6 +17,61 @@ if TYPE_CHECKING:
     import psycopg
 
 Migration = Callable[["psycopg.Connection"], None]
+USAGE_VIEW = """
+        CREATE VIEW upid.usage WITH (security_invoker = true) AS
+        SELECT c.name AS cluster, s.namespace, s.workload_kind, s.workload, s.pod, s.container, s.node,
+               to_timestamp(x.ts) AS "timestamp", (x.cpu_m / 1000.0)::float8 AS cpu_cores,
+               (x.mem_kib * 1024)::bigint AS memory_bytes,
+               x.rx AS network_rx_bytes_per_s, x.tx AS network_tx_bytes_per_s
+        FROM upid.samples_day d
+        JOIN upid.series s USING (series_id) JOIN upid.clusters c ON c.cluster_id = s.cluster_id
+        CROSS JOIN LATERAL (
+            SELECT sum(u.t) OVER w AS ts, sum(u.c) OVER w AS cpu_m, sum(u.m) OVER w AS mem_kib, u.rx, u.tx
+            FROM unnest(d.ts, d.cpu_m, d.mem_kib, d.net_rx, d.net_tx) WITH ORDINALITY AS u(t, c, m, rx, tx, i)
+            WINDOW w AS (ORDER BY u.i)) x;
+"""
+SAMPLES_DAY = """
+        CREATE TABLE upid.samples_day (
+            day integer NOT NULL,            -- UNIX seconds // 86400
+            cluster_id integer NOT NULL,
+            series_id integer NOT NULL,
+            ts integer[] NOT NULL,           -- delta-encoded UNIX seconds
+            cpu_m integer[] NOT NULL,        -- delta-encoded millicores
+            mem_kib bigint[] NOT NULL,       -- delta-encoded KiB
+            net_rx bigint[], net_tx bigint[], -- bytes/s as measured (NULL elements: not measured)
+            PRIMARY KEY (series_id, day)){partitioned};
+        CREATE INDEX ON upid.samples_day (cluster_id, day);
+"""
+# A month's partition of samples_day, made when the first row of that month arrives, by whoever writes it (a
+# collector's writer login too: SECURITY DEFINER, so the partition belongs to the schema's owner). CREATE then
+# ATTACH takes only SHARE UPDATE EXCLUSIVE on the parent, so concurrent writers are not blocked; two writers making
+# the same month take turns on an advisory lock, and the loser finds the table there.
+ENSURE_PARTITIONS = """
+        CREATE OR REPLACE FUNCTION upid.ensure_partitions(first_day integer, last_day integer) RETURNS integer
+          LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+        DECLARE
+          m date := date_trunc('month', date '1970-01-01' + first_day)::date;
+          made integer := 0;
+          part text;
+        BEGIN
+          WHILE m - date '1970-01-01' <= last_day LOOP
+            part := 'samples_day_' || to_char(m, 'YYYY_MM');
+            IF to_regclass('upid.' || part) IS NULL THEN
+              PERFORM pg_advisory_xact_lock(hashtext('upid.partitions'));
+              BEGIN
+                EXECUTE format('CREATE TABLE upid.%I (LIKE upid.samples_day INCLUDING DEFAULTS)', part);
+                EXECUTE format('ALTER TABLE upid.samples_day ATTACH PARTITION upid.%I FOR VALUES FROM (%s) TO (%s)',
+                               part, m - date '1970-01-01', (m + interval '1 month')::date - date '1970-01-01');
+                made := made + 1;
+              EXCEPTION WHEN duplicate_table THEN NULL;  -- another writer made it first
+              END;
+            END IF;
+            m := (m + interval '1 month')::date;
+          END LOOP;
+          RETURN made;
+        END $f$;
+        REVOKE EXECUTE ON FUNCTION upid.ensure_partitions(integer, integer) FROM PUBLIC;
+"""
 MIGRATIONS: dict[int, tuple[str, str]] = {
     1: (
         "clusters, series, day rows of delta-encoded samples, request/limit change points, audit log",
@@ -28,16 +83,9 @@ MIGRATIONS: dict[int, tuple[str, str]] = {
             namespace text NOT NULL, workload_kind text NOT NULL, workload text NOT NULL, pod text NOT NULL,
             container text NOT NULL, node text,
             UNIQUE (cluster_id, namespace, workload_kind, workload, pod, container));
-        CREATE TABLE upid.samples_day (
-            day integer NOT NULL,            -- UNIX seconds // 86400
-            cluster_id integer NOT NULL,
-            series_id integer NOT NULL,
-            ts integer[] NOT NULL,           -- delta-encoded UNIX seconds
-            cpu_m integer[] NOT NULL,        -- delta-encoded millicores
-            mem_kib bigint[] NOT NULL,       -- delta-encoded KiB
-            net_rx bigint[], net_tx bigint[], -- bytes/s as measured (NULL elements: not measured)
-            PRIMARY KEY (series_id, day));
-        CREATE INDEX ON upid.samples_day (cluster_id, day);
+        """
+        + SAMPLES_DAY.format(partitioned="")
+        + """
         CREATE TABLE upid.resources (
             series_id integer NOT NULL, ts bigint NOT NULL,
             cpu_request_m integer, cpu_limit_m integer, memory_request bigint, memory_limit bigint,
@@ -53,21 +101,7 @@ MIGRATIONS: dict[int, tuple[str, str]] = {
         CREATE TABLE upid.writer_clusters (login name NOT NULL, cluster text NOT NULL, PRIMARY KEY (login, cluster));
         """,
     ),
-    3: (
-        "a usage view: every sample decoded, with readable names and SI units (storage query)",
-        """
-        CREATE VIEW upid.usage WITH (security_invoker = true) AS
-        SELECT c.name AS cluster, s.namespace, s.workload_kind, s.workload, s.pod, s.container, s.node,
-               to_timestamp(x.ts) AS "timestamp", x.cpu_m / 1000.0 AS cpu_cores, x.mem_kib * 1024 AS memory_bytes,
-               x.rx AS network_rx_bytes_per_s, x.tx AS network_tx_bytes_per_s
-        FROM upid.samples_day d
-        JOIN upid.series s USING (series_id) JOIN upid.clusters c ON c.cluster_id = s.cluster_id
-        CROSS JOIN LATERAL (
-            SELECT sum(u.t) OVER w AS ts, sum(u.c) OVER w AS cpu_m, sum(u.m) OVER w AS mem_kib, u.rx, u.tx
-            FROM unnest(d.ts, d.cpu_m, d.mem_kib, d.net_rx, d.net_tx) WITH ORDINALITY AS u(t, c, m, rx, tx, i)
-            WINDOW w AS (ORDER BY u.i)) x;
-        """,
-    ),
+    3: ("a usage view: every sample decoded, with readable names and SI units (storage query)", USAGE_VIEW),
     4: (
         "the inventory a collection records: cluster identity, nodes, workloads, HPAs, PDBs, container statuses, "
         "the last kubelet counters",
@@ -119,6 +153,23 @@ MIGRATIONS: dict[int, tuple[str, str]] = {
             before jsonb NOT NULL, after jsonb NOT NULL, status text NOT NULL, message text, rollback_of bigint);
         CREATE INDEX ON upid.changes (cluster, id);
         """,
+    ),
+    6: (
+        "samples_day partitioned by month (retention drops whole partitions), each made when its first row comes",
+        """
+        ALTER TABLE upid.samples_day RENAME TO samples_day_v5;
+        ALTER INDEX upid.samples_day_pkey RENAME TO samples_day_v5_pkey;
+        ALTER INDEX upid.samples_day_cluster_id_day_idx RENAME TO samples_day_v5_cluster_id_day_idx;
+        """
+        + SAMPLES_DAY.format(partitioned=" PARTITION BY RANGE (day)")
+        + ENSURE_PARTITIONS
+        + """
+        SELECT upid.ensure_partitions(min(day), max(day)) FROM upid.samples_day_v5 HAVING count(*) > 0;
+        INSERT INTO upid.samples_day SELECT * FROM upid.samples_day_v5;
+        DROP VIEW upid.usage;
+        DROP TABLE upid.samples_day_v5;
+        """
+        + USAGE_VIEW,
     ),
 }
 

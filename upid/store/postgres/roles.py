@@ -64,6 +64,7 @@ def schema_sql() -> str:
             f"GRANT SELECT ON upid.schema_migrations TO {WRITER};",
             f"GRANT INSERT ON upid.audit_log TO {WRITER};",
             f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA upid TO {WRITER};",
+            f"GRANT EXECUTE ON FUNCTION upid.ensure_partitions(integer, integer) TO {WRITER};",
             # SECURITY DEFINER: the policies read writer_clusters, which the logins themselves cannot read
             """CREATE OR REPLACE FUNCTION upid.may_write(cluster text) RETURNS boolean
                  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$

@@ -7,6 +7,7 @@ a password in the URL is never printed."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,11 +22,12 @@ from upid.store.base import (
     ClusterStatus,
     Extent,
     QueryResult,
+    Removed,
     StoreStatus,
     WriteResult,
 )
 from upid.store.postgres import changes as change_log
-from upid.store.postgres import inventory, migrations, roles, window, writer
+from upid.store.postgres import inventory, migrations, retention, roles, window, writer
 from upid.store.postgres.connection import connect
 
 if TYPE_CHECKING:
@@ -94,10 +96,15 @@ class PostgresStore:
     def compact(self, audit: AuditRecord) -> dict[str, int]:
         self._unsupported("storage compact")
 
+    hourly_rollups = False  # raw samples are the only tier so far: cleanup keeps them for the hourly retention
+
     def cleanup(self, days_to_keep: int, audit: AuditRecord, now: float | None = None,
                 clusters: list[str] | None = None, dry_run: bool = False,
-                hourly_days_to_keep: int | None = None) -> NoReturn:  # fmt: skip
-        self._unsupported("storage cleanup")
+                hourly_days_to_keep: int | None = None) -> dict[str, Removed]:  # fmt: skip
+        """Whole monthly partitions older than the retention (retention.py); `hourly_days_to_keep` is ignored."""
+        with self._con() as con:
+            return retention.cleanup(con, days_to_keep, audit, time.time() if now is None else now, clusters,
+                                     dry_run)  # fmt: skip
 
     def begin_change(self, change: ChangeRecord) -> int:
         with self._con() as con:
@@ -206,7 +213,16 @@ class PostgresStore:
                 raise UsageError(f"only read-only queries are allowed: {str(e).splitlines()[0]}") from None
             except (psycopg.ProgrammingError, psycopg.DataError) as e:  # the query's own mistake
                 raise UsageError(f"query failed: {str(e).splitlines()[0]}") from None
-        return QueryResult(columns, [tuple(r) for r in rows])
+        return QueryResult(columns, [tuple(_plain(v) for v in r) for r in rows])
 
     def export(self, directory: Path, overwrite: bool) -> NoReturn:
         self._unsupported("storage export")
+
+
+def _plain(value: object) -> object:
+    """A NUMERIC (sum() of integers, division) as the JSON and table printers show DuckDB's: a number."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value

@@ -119,6 +119,8 @@ def write_samples(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tupl
         else:
             written += len(t)
         rows.append((d, cid, s, _encode(t), _encode(c), _encode(m), _plain(r), _plain(x)))
+    days = [k[1] for k in keys]
+    con.execute("SELECT upid.ensure_partitions(%s, %s)", [min(days), max(days)])  # a new month's partition
     con.execute("CREATE TEMP TABLE IF NOT EXISTS w_rows (LIKE upid.samples_day) ON COMMIT DELETE ROWS")
     with con.cursor().copy(
         "COPY w_rows (day, cluster_id, series_id, ts, cpu_m, mem_kib, net_rx, net_tx) FROM STDIN (FORMAT BINARY)"
