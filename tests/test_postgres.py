@@ -214,10 +214,44 @@ def test_a_store_from_before_partitions_is_migrated_with_its_samples(upid, pg: s
 
 def test_what_postgresql_cannot_do_yet_is_said_plainly(upid, pg: str) -> None:
     assert upid("storage", "import", sample_path(), "--store", pg).code == 0
-    r = upid("storage", "verify", "--store", pg)
-    assert r.code == ExitCode.USAGE and "not available on a PostgreSQL store yet" in r.err
     r = upid("analyze", "--resolution", "hour", "--store", pg)
     assert r.code == ExitCode.USAGE and "no hourly rollups yet" in r.err
+    r = upid("storage", "compact", "--store", pg)
+    assert r.code == ExitCode.USAGE and "not available on a PostgreSQL store yet" in r.err
+
+
+def test_export_writes_the_same_parquet_as_duckdb(upid, pg: str, tmp_path: Path) -> None:
+    import duckdb
+
+    duck = tmp_path / "duck.duckdb"
+    for store, target in ((pg, "post"), (duck, "duck")):
+        assert upid("storage", "import", sample_path(), "--cluster", "bb", "--store", store).code == 0
+        r = upid("storage", "export", tmp_path / target, "--store", store)
+        assert r.code == 0, r.err
+    layouts = [sorted({f.parent.relative_to(tmp_path / d) for f in (tmp_path / d).rglob("*.parquet")})
+               for d in ("post", "duck")]  # fmt: skip
+    assert layouts[0] == layouts[1] and len(layouts[0]) == 15  # cluster=bb/day=2013-07-31 ... 2013-08-14
+    columns = ("cluster, namespace, workload_kind, workload, pod, container, node, timestamp, cpu_cores, "
+               "memory_bytes, network_rx_bytes_per_s, network_tx_bytes_per_s")  # fmt: skip
+    read = [duckdb.connect().execute(f"SELECT {columns} FROM read_parquet('{tmp_path / d}/**/*.parquet') "
+                                     "ORDER BY ALL").fetchall() for d in ("post", "duck")]  # fmt: skip
+    assert len(read[0]) == 201_175 and read[0] == read[1]
+    again = upid("storage", "export", tmp_path / "post", "--store", pg)
+    assert again.code == ExitCode.USAGE and "not empty" in again.err
+
+
+def test_verify_reads_every_day_row_and_names_a_damaged_one(upid, pg: str) -> None:
+    import psycopg
+
+    assert upid("storage", "import", sample_path(), "--store", pg).code == 0
+    r = upid("storage", "verify", "--store", pg)
+    assert r.code == 0 and "201,175 samples read: no damage found" in r.err, r.err
+    with psycopg.connect(pg) as con:  # the admin breaks one row's arrays
+        con.execute("UPDATE upid.samples_day SET cpu_m = cpu_m[1:3] WHERE (series_id, day) IN "
+                    "(SELECT series_id, day FROM upid.samples_day ORDER BY series_id, day LIMIT 1)")  # fmt: skip
+    r = upid("storage", "verify", "--store", pg)
+    assert r.code == ExitCode.STORE_CORRUPT and "has arrays of different lengths" in r.err, r.err
+    assert os.environ["PGPASSWORD"] not in r.err
 
 
 def test_a_store_url_in_the_environment_and_a_path_flag(upid, pg: str, monkeypatch, tmp_path: Path) -> None:

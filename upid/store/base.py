@@ -117,6 +117,19 @@ class ChangeRecord:
     finished_at: int | None = None
 
 
+def prepare_export(directory: Path, overwrite: bool) -> None:
+    """An empty directory to export into: made, or emptied with `overwrite`; UsageError when it holds files."""
+    import shutil
+
+    from upid.errors import UsageError
+
+    if directory.exists() and any(directory.iterdir()):
+        if not overwrite:
+            raise UsageError(f"{directory} is not empty", hint="choose an empty directory or pass --overwrite")
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+
+
 class Store(Protocol):
     """What upid needs from a backend. Each call opens and closes its own connection."""
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 
-from upid.errors import NoDataError, UsageError
-from upid.store.base import AuditEntry, AuditRecord, ClusterStatus, Extent, Removed
+from upid.errors import NoDataError
+from upid.store.base import AuditEntry, AuditRecord, ClusterStatus, Extent, Removed, prepare_export
 from upid.store.duckdb import blocks, rollups
 from upid.store.duckdb.connection import one, sql_literal, sql_ts
 from upid.store.duckdb.writer import add_audit, transaction
@@ -115,11 +114,7 @@ def audit_log(con: duckdb.DuckDBPyConnection, limit: int) -> list[AuditEntry]:
 
 def export(con: duckdb.DuckDBPyConnection, store: Path, directory: Path, overwrite: bool) -> dict[str, int]:
     """Every sample as Parquet, hive-partitioned by cluster and day, readable by any Parquet engine."""
-    if directory.exists() and any(directory.iterdir()):
-        if not overwrite:
-            raise UsageError(f"{directory} is not empty", hint="choose an empty directory or pass --overwrite")
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    prepare_export(directory, overwrite)
     target = sql_literal(directory)
     row = one(con, f"SELECT count(*) FROM ({usage_view(con, store)})")
     con.execute(

@@ -27,7 +27,7 @@ from upid.store.base import (
     WriteResult,
 )
 from upid.store.postgres import changes as change_log
-from upid.store.postgres import inventory, migrations, retention, roles, window, writer
+from upid.store.postgres import checks, inventory, migrations, retention, roles, window, writer
 from upid.store.postgres.connection import connect
 
 if TYPE_CHECKING:
@@ -182,8 +182,9 @@ class PostgresStore:
             ).fetchall()
         return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], {**(r[6] or {}), "args": list(r[7])}) for r in rows]
 
-    def verify(self) -> NoReturn:
-        self._unsupported("storage verify")
+    def verify(self) -> dict[str, Any]:
+        with self._con() as con:
+            return checks.verify(con, self.url)
 
     def query(self, sql: str, timeout: float = 300.0) -> QueryResult:
         """One statement in a READ ONLY transaction, as the reader role when this login may take it (the server
@@ -215,8 +216,9 @@ class PostgresStore:
                 raise UsageError(f"query failed: {str(e).splitlines()[0]}") from None
         return QueryResult(columns, [tuple(_plain(v) for v in r) for r in rows])
 
-    def export(self, directory: Path, overwrite: bool) -> NoReturn:
-        self._unsupported("storage export")
+    def export(self, directory: Path, overwrite: bool) -> dict[str, int]:
+        with self._con() as con:
+            return checks.export(con, directory, overwrite)
 
 
 def _plain(value: object) -> object:
