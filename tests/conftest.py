@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,35 @@ UPID_VARS = (
     "UPID_LOCK_TIMEOUT",
     "UPID_CLOCK_SKEW",
 )
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """One real PostgreSQL for the session (tests/pg.py); skipped when none is installed, unless
+    UPID_REQUIRE_POSTGRES=1 (CI), where that fails."""
+    from pg import running, server_bin
+
+    found = server_bin()
+    if found is None:
+        if os.environ.get("UPID_REQUIRE_POSTGRES") == "1":
+            pytest.fail("UPID_REQUIRE_POSTGRES=1 but no PostgreSQL server is installed (apt-get install postgresql)")
+        pytest.skip("no PostgreSQL server installed (Debian: apt-get install postgresql)")
+    with running(found) as s:
+        yield s
+
+
+@pytest.fixture
+def pg(pg_server: Any, monkeypatch: pytest.MonkeyPatch, home: Path) -> str:
+    """A fresh database for the test, its URL (no password in it: PGPASSWORD, as libpq reads it)."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.dsn(), password=pg_server.password, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    monkeypatch.setenv("PGPASSWORD", pg_server.password)
+    return str(pg_server.dsn(database=name))
 
 
 @dataclass

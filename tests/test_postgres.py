@@ -6,37 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pg import Server, running, server_bin
+from pg import Server
 
 from upid.errors import ExitCode
 from upid.workflows.demo import sample_path
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    found = server_bin()
-    if found is None:
-        if os.environ.get("UPID_REQUIRE_POSTGRES") == "1":
-            pytest.fail("UPID_REQUIRE_POSTGRES=1 but no PostgreSQL server is installed (apt-get install postgresql)")
-        pytest.skip("no PostgreSQL server installed (Debian: apt-get install postgresql)")
-    with running(found) as s:
-        yield s
-
-
-@pytest.fixture
-def pg(server: Server, monkeypatch: pytest.MonkeyPatch, home: Path) -> str:
-    """A fresh database for the test, its URL (no password in it: PGPASSWORD, as libpq reads it)."""
-    import psycopg
-
-    name = f"t{os.getpid()}_{abs(hash(str(home))) % 10**8}"
-    with psycopg.connect(server.dsn(), password=server.password, autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name}")
-    monkeypatch.setenv("PGPASSWORD", server.password)
-    return server.dsn(database=name)
 
 
 def _json(upid, *args: object) -> dict:
@@ -277,13 +253,13 @@ def _login(server: Server, url: str, name: str) -> tuple[str, str]:
     return url.replace(server.dsn().split("@")[0], f"postgresql://{name}", 1), password
 
 
-def test_roles_writer_bound_to_its_cluster_and_a_reader_that_only_reads(upid, pg: str, server: Server,
+def test_roles_writer_bound_to_its_cluster_and_a_reader_that_only_reads(upid, pg: str, pg_server: Server,
                                                                           monkeypatch) -> None:  # fmt: skip
     import psycopg
 
     assert upid("storage", "import", sample_path(), "--cluster", "b", "--store", pg).code == 0  # as the admin
-    collector, collector_pw = _login(server, pg, "collector_a")
-    analyst, analyst_pw = _login(server, pg, "analyst")
+    collector, collector_pw = _login(pg_server, pg, "collector_a")
+    analyst, analyst_pw = _login(pg_server, pg, "analyst")
     r = upid("storage", "init", "--store", pg, "--writer", "collector_a=a", "--reader", "analyst")
     assert r.code == 0 and "1 writer and 1 reader" in r.err, r.err
     monkeypatch.setenv("PGPASSWORD", collector_pw)

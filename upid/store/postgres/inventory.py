@@ -265,7 +265,7 @@ def workloads(con: psycopg.Connection, cid: int) -> dict[WorkloadKey, Workload]:
     return {key: Workload(**f) for key, f in fields.items()}
 
 
-def _epoch(text: str | None) -> int | None:
+def epoch(text: str | None) -> int | None:
     """An RFC 3339 time as the API server writes it, in UNIX seconds; None when it is not one."""
     if not text:
         return None
@@ -291,7 +291,7 @@ def events(con: psycopg.Connection, series: dict[int, tuple[ContainerKey, int, i
     ).fetchall():
         key = series[int(sid)][0]
         seen.add(key)
-        if reason == "OOMKilled" and (when := _epoch(at)) is not None:
+        if reason == "OOMKilled" and (when := epoch(at)) is not None:
             ooms.setdefault(key, set()).add(when)
         if restarts is not None:
             low[key] = min(low.get(key, restarts), restarts)

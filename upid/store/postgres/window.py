@@ -190,6 +190,10 @@ def batches(con: psycopg.Connection, cluster: str) -> Iterator[SampleBatch]:
             "ORDER BY series_id, ts",
             [ids],
         ).fetchall()
+        kills = sorted({(int(sid), when) for sid, at in con.execute(
+            "SELECT series_id, last_termination_at FROM upid.container_status WHERE series_id = ANY(%s) "
+            "AND last_termination_reason = 'OOMKilled'", [ids]).fetchall()
+            if (when := inventory.epoch(at)) is not None})  # fmt: skip
         names = ("series_idx", "ts", "cpu_request_m", "cpu_limit_m", "memory_request", "memory_limit")
         resources = {n: np.asarray([index[int(r[0])] if i == 0 else int(r[i]) for r in res], dtype=np.int64)
                      for i, n in enumerate(names)}  # fmt: skip
@@ -205,4 +209,6 @@ def batches(con: psycopg.Connection, cluster: str) -> Iterator[SampleBatch]:
             net_rx=np.concatenate(cols["rx"]),
             net_tx=np.concatenate(cols["tx"]),
             resources=resources,
+            oom_kills={"series_idx": np.asarray([index[k[0]] for k in kills], dtype=np.int64),
+                       "ts": np.asarray([k[1] for k in kills], dtype=np.int64)},  # fmt: skip
         )

@@ -85,6 +85,7 @@ def write_samples(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tupl
     day = ts // DAY
     if not len(ts):
         _resources(con, ids, batch)
+        _oom_kills(con, ids, batch)
         return 0, created, ids.tolist()
     starts = np.flatnonzero(np.r_[True, (sid[1:] != sid[:-1]) | (day[1:] != day[:-1])])
     ends = np.r_[starts[1:], len(ts)]
@@ -134,6 +135,7 @@ def write_samples(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tupl
                mem_kib = EXCLUDED.mem_kib, net_rx = EXCLUDED.net_rx, net_tx = EXCLUDED.net_tx"""
     )
     _resources(con, ids, batch)
+    _oom_kills(con, ids, batch)
     return written, created, ids.tolist()
 
 
@@ -148,6 +150,23 @@ def _resources(con: psycopg.Connection, ids: np.ndarray, batch: SampleBatch) -> 
         """INSERT INTO upid.resources SELECT * FROM unnest(%s::int[], %s::bigint[], %s::int[], %s::int[],
                %s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING""",
         [ids[np.asarray(res["series_idx"])].tolist(), [int(v) for v in res["ts"]], *values],
+    )
+
+
+def _oom_kills(con: psycopg.Connection, ids: np.ndarray, batch: SampleBatch) -> None:
+    """OOMKilled terminations (imported) as container_status rows, as a collect records them; each kill once."""
+    kills = batch.oom_kills
+    if not kills or not len(kills.get("ts", ())):
+        return
+    at = "to_char(to_timestamp(k.ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    con.execute(
+        f"""INSERT INTO upid.container_status (series_id, ts, last_termination_reason, last_termination_at)
+            SELECT DISTINCT k.series_id, k.ts, 'OOMKilled', {at}
+            FROM unnest(%s::int4[], %s::int8[]) AS k(series_id, ts)
+            WHERE NOT EXISTS (SELECT 1 FROM upid.container_status c WHERE c.series_id = k.series_id
+                              AND c.last_termination_reason = 'OOMKilled' AND c.last_termination_at = {at})
+            ON CONFLICT DO NOTHING""",
+        [ids[np.asarray(kills["series_idx"])].tolist(), [int(v) for v in kills["ts"]]],
     )
 
 
