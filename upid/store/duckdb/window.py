@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from upid.store.duckdb import blocks, rollups
+from upid.store.duckdb import blocks, hourly, rollups
 from upid.store.duckdb.connection import epoch_sql, sql_ts
 from upid.store.duckdb.queries import cluster_id
 
@@ -66,7 +66,7 @@ def _containers(con: duckdb.DuckDBPyConnection, hi: str) -> dict[str, np.ndarray
                l.cr / 1000.0 AS cpu_request, l.cl / 1000.0 AS cpu_limit,
                l.mr::DOUBLE AS memory_request, l.ml::DOUBLE AS memory_limit
         FROM w_series w LEFT JOIN latest l USING (cidx) ORDER BY w.cidx""").fetchnumpy()
-    return {k: _filled(v) for k, v in found.items()}
+    return {k: hourly.filled(v) for k, v in found.items()}
 
 
 def _raw(con: duckdb.DuckDBPyConnection, store: Path, cid: int, start: int, end: int) -> dict[str, np.ndarray]:
@@ -90,73 +90,19 @@ def _raw(con: duckdb.DuckDBPyConnection, store: Path, cid: int, start: int, end:
         "ts": np.asarray(data.pop("ts"), dtype=np.int64) + int(start),
         "cpu": np.asarray(data.pop("cpu_m")) / 1000.0,
         "memory": np.asarray(data.pop("mem_kib")) * 1024.0,
-        "network": _filled(data.pop("net")).astype(np.float32),
+        "network": hourly.filled(data.pop("net")).astype(np.float32),
     }
-
-
-def _hours(start: int, end: int) -> str:
-    """The hours of the window (start, end]: those starting in it (an hour is read whole)."""
-    return f"hour > {int(start) // rollups.HOUR} AND hour <= {int(end) // rollups.HOUR}"
 
 
 def _hourly(
     con: duckdb.DuckDBPyConnection, store: Path, cid: int, start: int, end: int
 ) -> tuple[dict[str, np.ndarray], Hours]:
     """The window's pod-hours from the rollups: a frame's arrays (hourly means) and the Hours beside them."""
-    import numpy as np
-
-    from upid.analysis.backtest import backtest_cut
-    from upid.analysis.rollup import CPU_BUCKETS, MEMORY_BUCKETS
-    from upid.analysis.window import Hours
-
     root = blocks.blocks_dir(store)
     lo_hour, hi_hour = int(start) // rollups.HOUR - 1, int(end) // rollups.HOUR
     pending = rollups.pending_files(con, store, cid, sql_ts(con, start - rollups.HOUR), sql_ts(con, end))
     rows = rollups.hourly_sql(rollups.rollup_files(con, store, root, cid, lo_hour, hi_hour), pending, cid)
-    chosen = f"FROM ({rows}) r JOIN w_series w USING (series_id) WHERE {_hours(start, end)}"
-    data = con.execute(f"""
-        SELECT CAST(w.cidx AS INTEGER) AS cidx, CAST(w.pidx AS INTEGER) AS pidx, r.hour::BIGINT * 3600 AS ts,
-               sum(r.n)::INTEGER AS n, (sum(r.cpu_sum) / sum(r.n) / 1000.0)::DOUBLE AS cpu,
-               (max(r.cpu_max) / 1000.0)::DOUBLE AS cpu_peak, (sum(r.mem_sum) / sum(r.n) * 1024.0)::DOUBLE AS memory,
-               (max(r.mem_max) * 1024.0)::DOUBLE AS memory_peak,
-               max(r.net_max)::FLOAT AS net  -- idle and sleep rules read peaks: an hour is as busy as its peak
-        {chosen} GROUP BY ALL ORDER BY cidx, ts, pidx""").fetchnumpy()
-    cidx = np.asarray(data["cidx"])
-    ts = np.asarray(data["ts"], dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, cidx[1:] != cidx[:-1]]) if len(cidx) else np.zeros(0, dtype=np.int64)
-    ends = np.r_[starts[1:], len(cidx)] - 1
-    cuts = {int(cidx[a]): backtest_cut(int(ts[a]), int(ts[b])) for a, b in zip(starts, ends, strict=True)}
-    con.register("w_cuts", {"cidx": np.asarray(list(cuts), dtype=np.int64),
-                            "cut": np.asarray(list(cuts.values()), dtype=np.int64)})  # fmt: skip
-    cpu_cells = con.execute(f"""
-        SELECT w.cidx, w.pidx, (r.hour::BIGINT * 3600 > c.cut)::INTEGER AS replay,
-               (cell // {rollups.CELL})::INTEGER AS bucket, sum(cell % {rollups.CELL})::BIGINT AS k
-        FROM (SELECT series_id, hour, unnest(cpu_cells) AS cell FROM ({rows})) r
-        JOIN w_series w USING (series_id) JOIN w_cuts c USING (cidx)
-        WHERE {_hours(start, end)} GROUP BY ALL""").fetchnumpy()
-    mem_cells = con.execute(f"""
-        SELECT w.cidx, (cell // {rollups.CELL})::INTEGER AS bucket, sum(cell % {rollups.CELL})::BIGINT AS k
-        FROM (SELECT series_id, hour, unnest(mem_cells) AS cell FROM ({rows})) r JOIN w_series w USING (series_id)
-        WHERE {_hours(start, end)} GROUP BY ALL""").fetchnumpy()
-    con.unregister("w_cuts")
-    cpu: dict[tuple[int, int, int], np.ndarray] = {}
-    for c, p, part, bucket, k in zip(*(np.asarray(cpu_cells[x]) for x in ("cidx", "pidx", "replay", "bucket", "k")),
-                                     strict=True):  # fmt: skip
-        cpu.setdefault((int(c), int(p), int(part)), np.zeros(CPU_BUCKETS.count))[int(bucket)] += int(k)
-    memory: dict[int, np.ndarray] = {}
-    for c, bucket, k in zip(*(np.asarray(mem_cells[x]) for x in ("cidx", "bucket", "k")), strict=True):
-        memory.setdefault(int(c), np.zeros(MEMORY_BUCKETS.count))[int(bucket)] += int(k)
-    arrays = {
-        "container_idx": cidx,
-        "pod_idx": np.asarray(data["pidx"]),
-        "ts": ts,
-        "cpu": np.asarray(data["cpu"]),
-        "memory": np.asarray(data["memory"]),
-        "network": _filled(data["net"]).astype(np.float32),
-    }
-    hours = Hours(np.asarray(data["n"]), np.asarray(data["cpu_peak"]), np.asarray(data["memory_peak"]), cuts, cpu,
-                  memory)  # fmt: skip
-    return arrays, hours
+    return hourly.frame(con, rows, start, end)
 
 
 def load_usage(
@@ -308,15 +254,3 @@ def _events(con: duckdb.DuckDBPyConnection, hi: str) -> Events:
     ).fetchall():
         pod_nodes.setdefault(int(c), {})[int(p)] = node
     return Events({k: tuple(sorted(v)) for k, v in ooms.items()}, restarts, per_pod, pod_nodes)
-
-
-def _filled(values: np.ndarray) -> np.ndarray:
-    """DuckDB returns masked arrays where NULLs occur: turn those into NaN (numbers) or None."""
-    import numpy as np
-
-    if isinstance(values, np.ma.MaskedArray):
-        masked: Any = values
-        if values.dtype.kind == "f":
-            return np.asarray(masked.filled(np.nan))
-        return np.asarray(masked.astype(object).filled(None))
-    return np.asarray(values)

@@ -42,26 +42,35 @@ SAMPLES_DAY = """
             PRIMARY KEY (series_id, day)){partitioned};
         CREATE INDEX ON upid.samples_day (cluster_id, day);
 """
-# A month's partition of samples_day, made when the first row of that month arrives, by whoever writes it (a
-# collector's writer login too: SECURITY DEFINER, so the partition belongs to the schema's owner). CREATE then
-# ATTACH takes only SHARE UPDATE EXCLUSIVE on the parent, so concurrent writers are not blocked; two writers making
-# the same month take turns on an advisory lock, and the loser finds the table there.
+# A month's partition of samples_day (keys: days) or samples_hour (keys: hours), made when the first row of that
+# month arrives, by whoever writes it (a collector's writer login too: SECURITY DEFINER, so the partition belongs to
+# the schema's owner). CREATE then ATTACH takes only SHARE UPDATE EXCLUSIVE on the parent, so concurrent writers are
+# not blocked; two writers making the same month take turns on an advisory lock, and the loser finds the table.
 ENSURE_PARTITIONS = """
-        CREATE OR REPLACE FUNCTION upid.ensure_partitions(first_day integer, last_day integer) RETURNS integer
+        CREATE OR REPLACE FUNCTION upid.ensure_partitions(parent text, unit integer, first_key bigint,
+                                                          last_key bigint) RETURNS integer
           LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
         DECLARE
-          m date := date_trunc('month', date '1970-01-01' + first_day)::date;
+          m date := date_trunc('month', to_timestamp(first_key * unit) AT TIME ZONE 'UTC')::date;
           made integer := 0;
           part text;
+          lo bigint;
+          hi bigint;
         BEGIN
-          WHILE m - date '1970-01-01' <= last_day LOOP
-            part := 'samples_day_' || to_char(m, 'YYYY_MM');
+          IF parent NOT IN ('samples_day', 'samples_hour') THEN
+            RAISE EXCEPTION 'not a partitioned upid table: %', parent;
+          END IF;
+          LOOP
+            lo := (m - date '1970-01-01')::bigint * 86400 / unit;
+            EXIT WHEN lo > last_key;
+            hi := ((m + interval '1 month')::date - date '1970-01-01')::bigint * 86400 / unit;
+            part := parent || '_' || to_char(m, 'YYYY_MM');
             IF to_regclass('upid.' || part) IS NULL THEN
               PERFORM pg_advisory_xact_lock(hashtext('upid.partitions'));
               BEGIN
-                EXECUTE format('CREATE TABLE upid.%I (LIKE upid.samples_day INCLUDING DEFAULTS)', part);
-                EXECUTE format('ALTER TABLE upid.samples_day ATTACH PARTITION upid.%I FOR VALUES FROM (%s) TO (%s)',
-                               part, m - date '1970-01-01', (m + interval '1 month')::date - date '1970-01-01');
+                EXECUTE format('CREATE TABLE upid.%I (LIKE upid.%I INCLUDING DEFAULTS)', part, parent);
+                EXECUTE format('ALTER TABLE upid.%I ATTACH PARTITION upid.%I FOR VALUES FROM (%s) TO (%s)',
+                               parent, part, lo, hi);
                 made := made + 1;
               EXCEPTION WHEN duplicate_table THEN NULL;  -- another writer made it first
               END;
@@ -70,7 +79,7 @@ ENSURE_PARTITIONS = """
           END LOOP;
           RETURN made;
         END $f$;
-        REVOKE EXECUTE ON FUNCTION upid.ensure_partitions(integer, integer) FROM PUBLIC;
+        REVOKE EXECUTE ON FUNCTION upid.ensure_partitions(text, integer, bigint, bigint) FROM PUBLIC;
 """
 MIGRATIONS: dict[int, tuple[str, str]] = {
     1: (
@@ -164,12 +173,31 @@ MIGRATIONS: dict[int, tuple[str, str]] = {
         + SAMPLES_DAY.format(partitioned=" PARTITION BY RANGE (day)")
         + ENSURE_PARTITIONS
         + """
-        SELECT upid.ensure_partitions(min(day), max(day)) FROM upid.samples_day_v5 HAVING count(*) > 0;
+        SELECT upid.ensure_partitions('samples_day', 86400, min(day), max(day)) FROM upid.samples_day_v5
+        HAVING count(*) > 0;
         INSERT INTO upid.samples_day SELECT * FROM upid.samples_day_v5;
         DROP VIEW upid.usage;
         DROP TABLE upid.samples_day_v5;
         """
         + USAGE_VIEW,
+    ),
+    7: (
+        "hourly rollups (samples_hour, by month), and which day rows wait for theirs",
+        """
+        ALTER TABLE upid.samples_day ADD COLUMN rolled_up boolean NOT NULL DEFAULT false;
+        CREATE TABLE upid.samples_hour (
+            hour integer NOT NULL,           -- UNIX seconds // 3600
+            cluster_id integer NOT NULL,
+            series_id integer NOT NULL,
+            n smallint NOT NULL,             -- samples in the hour
+            cpu_sum double precision NOT NULL, cpu_max integer NOT NULL,       -- millicores
+            mem_sum double precision NOT NULL, mem_max bigint NOT NULL,        -- KiB
+            net_n smallint NOT NULL, net_sum double precision, net_max real,  -- bytes/s, received + sent
+            cpu_cells integer[] NOT NULL,    -- bucket * 65536 + count, the +5 % CPU histogram
+            mem_cells integer[] NOT NULL,    -- the same for memory
+            PRIMARY KEY (series_id, hour)) PARTITION BY RANGE (hour);
+        CREATE INDEX ON upid.samples_hour (cluster_id, hour);
+        """,
     ),
 }
 

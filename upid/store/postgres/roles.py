@@ -14,7 +14,7 @@ import re
 from upid.errors import UsageError
 
 WRITER, READER = "upid_writer", "upid_reader"
-BY_CLUSTER = ("series", "samples_day", "cluster_identity", "nodes", "workloads", "hpas", "pdbs")
+BY_CLUSTER = ("series", "samples_day", "samples_hour", "cluster_identity", "nodes", "workloads", "hpas", "pdbs")
 BY_SERIES = ("resources", "container_status", "kubelet_counters")
 BY_NAME = ("clusters", "changes")  # keyed by the cluster's name
 TABLES = (*BY_NAME, *BY_CLUSTER, *BY_SERIES)
@@ -64,7 +64,7 @@ def schema_sql() -> str:
             f"GRANT SELECT ON upid.schema_migrations TO {WRITER};",
             f"GRANT INSERT ON upid.audit_log TO {WRITER};",
             f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA upid TO {WRITER};",
-            f"GRANT EXECUTE ON FUNCTION upid.ensure_partitions(integer, integer) TO {WRITER};",
+            f"GRANT EXECUTE ON FUNCTION upid.ensure_partitions(text, integer, bigint, bigint) TO {WRITER};",
             # SECURITY DEFINER: the policies read writer_clusters, which the logins themselves cannot read
             """CREATE OR REPLACE FUNCTION upid.may_write(cluster text) RETURNS boolean
                  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$

@@ -209,6 +209,8 @@ def batches(con: psycopg.Connection, cluster: str) -> Iterator[SampleBatch]:
             net_rx=np.concatenate(cols["rx"]),
             net_tx=np.concatenate(cols["tx"]),
             resources=resources,
-            oom_kills={"series_idx": np.asarray([index[k[0]] for k in kills], dtype=np.int64),
-                       "ts": np.asarray([k[1] for k in kills], dtype=np.int64)},  # fmt: skip
+            oom_kills={
+                "series_idx": np.asarray([index[k[0]] for k in kills], dtype=np.int64),
+                "ts": np.asarray([k[1] for k in kills], dtype=np.int64),
+            },  # fmt: skip
         )

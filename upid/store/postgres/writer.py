@@ -76,17 +76,26 @@ def _as_array(values: list[Any] | np.ndarray | None, n: int) -> np.ndarray:
 def write_samples(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tuple[int, int, list[int]]:
     """Inside the caller's transaction; returns (samples written, series created, each batch series' id)."""
     ids, created = _series_ids(con, cid, batch)
+    rows, written = _day_rows(con, cid, ids, batch)
+    if rows:
+        _upsert_rows(con, rows)
+    _resources(con, ids, batch)
+    _oom_kills(con, ids, batch)
+    return written, created, ids.tolist()
+
+
+def _day_rows(con: psycopg.Connection, cid: int, ids: np.ndarray, batch: SampleBatch) -> tuple[list[tuple[Any, ...]], int]:
+    """The series-day rows the batch changes, merged with what is stored (locked until the transaction ends), and
+    the samples that are new. A row the batch adds nothing to is left alone, its rollups too."""
     sid = ids[batch.series_idx]
     ts = np.asarray(batch.ts, dtype=np.int64)
+    if not len(ts):
+        return [], 0
     order = np.lexsort((ts, sid))
     sid, ts = sid[order], ts[order]
     cpu, mem = np.asarray(batch.cpu_m)[order], np.asarray(batch.mem_kib)[order]
     rx, tx = np.asarray(batch.net_rx, dtype=float)[order], np.asarray(batch.net_tx, dtype=float)[order]
     day = ts // DAY
-    if not len(ts):
-        _resources(con, ids, batch)
-        _oom_kills(con, ids, batch)
-        return 0, created, ids.tolist()
     starts = np.flatnonzero(np.r_[True, (sid[1:] != sid[:-1]) | (day[1:] != day[:-1])])
     ends = np.r_[starts[1:], len(ts)]
     keys = [(int(sid[a]), int(day[a])) for a in starts]
@@ -108,6 +117,8 @@ def write_samples(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tupl
             old = stored[(s, d)]
             ot = _decode(old[0])
             new = ~np.isin(t, ot)
+            if not new.any():
+                continue
             written += int(new.sum())
             n = len(ot)
             t = np.concatenate([ot, t[new]])
@@ -120,9 +131,16 @@ def write_samples(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tupl
         else:
             written += len(t)
         rows.append((d, cid, s, _encode(t), _encode(c), _encode(m), _plain(r), _plain(x)))
-    days = [k[1] for k in keys]
-    con.execute("SELECT upid.ensure_partitions(%s, %s)", [min(days), max(days)])  # a new month's partition
-    con.execute("CREATE TEMP TABLE IF NOT EXISTS w_rows (LIKE upid.samples_day) ON COMMIT DELETE ROWS")
+    return rows, written
+
+
+def _upsert_rows(con: psycopg.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """COPY (binary) into a temp table, then one INSERT ... ON CONFLICT into the month partitions (made first)."""
+    days = [r[0] for r in rows]
+    con.execute("SELECT upid.ensure_partitions('samples_day', 86400, %s, %s)", [min(days), max(days)])
+    con.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS w_rows (LIKE upid.samples_day INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
     with con.cursor().copy(
         "COPY w_rows (day, cluster_id, series_id, ts, cpu_m, mem_kib, net_rx, net_tx) FROM STDIN (FORMAT BINARY)"
     ) as copy:
@@ -132,11 +150,9 @@ def write_samples(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tupl
     con.execute(
         """INSERT INTO upid.samples_day SELECT * FROM w_rows
            ON CONFLICT (series_id, day) DO UPDATE SET ts = EXCLUDED.ts, cpu_m = EXCLUDED.cpu_m,
-               mem_kib = EXCLUDED.mem_kib, net_rx = EXCLUDED.net_rx, net_tx = EXCLUDED.net_tx"""
+               mem_kib = EXCLUDED.mem_kib, net_rx = EXCLUDED.net_rx, net_tx = EXCLUDED.net_tx,
+               rolled_up = false  -- its hours are rolled up again at the next compact"""
     )
-    _resources(con, ids, batch)
-    _oom_kills(con, ids, batch)
-    return written, created, ids.tolist()
 
 
 def _resources(con: psycopg.Connection, ids: np.ndarray, batch: SampleBatch) -> None:
