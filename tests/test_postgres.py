@@ -130,12 +130,12 @@ def test_optimize_applies_records_and_rolls_back_on_postgresql(upid, pg: str, tm
     assert _json(upid, "optimize", "history", "--store", duck)["changes"] == []  # DuckDB saw none of it
 
 
-def _partitions(url: str) -> list[str]:
+def _partitions(url: str, parent: str = "samples_day") -> list[str]:
     import psycopg
 
     with psycopg.connect(url) as con:
         rows = con.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                           "WHERE i.inhparent = 'upid.samples_day'::regclass ORDER BY 1").fetchall()  # fmt: skip
+                           "WHERE i.inhparent = %s::regclass ORDER BY 1", [f"upid.{parent}"]).fetchall()  # fmt: skip
     return [r[0] for r in rows]
 
 
@@ -145,16 +145,20 @@ def test_cleanup_drops_whole_monthly_partitions_and_deletes_no_row(upid, pg: str
     for name in ("a", "b"):
         assert upid("storage", "import", sample_path(), "--cluster", name, "--store", pg).code == 0
     assert _partitions(pg) == ["samples_day_2013_07", "samples_day_2013_08"]
-    tiers = ("--days-to-keep", "5", "--hourly-days-to-keep", "10", "--store", pg)
+    tiers = ("--days-to-keep", "5", "--hourly-days-to-keep", "400", "--store", pg)
     shared = upid("storage", "cleanup", "--cluster", "a", "--yes", *tiers)
     assert shared.code == 0 and "nothing to remove" in shared.err, shared.err
-    assert "raw samples are kept for the hourly retention (10 days)" in shared.err
     dry = upid("storage", "cleanup", "--dry-run", *tiers)
     assert dry.code == 0 and "cluster a: would remove 1,200 samples" in dry.err, dry.err
     assert len(_partitions(pg)) == 2
     r = upid("storage", "cleanup", "--yes", *tiers)
     assert r.code == 0 and "cluster b: removed 1,200 samples" in r.err, r.err
     assert _partitions(pg) == ["samples_day_2013_08"]
+    assert _partitions(pg, "samples_hour") == ["samples_hour_2013_07", "samples_hour_2013_08"]  # kept 400 days
+    hourly = upid("storage", "cleanup", "--yes", "--days-to-keep", "5", "--hourly-days-to-keep", "10", "--store", pg)
+    assert hourly.code == 0 and "cluster a: removed 0 samples older than 5 days, 100 hourly rows older than 10" in \
+        hourly.err, hourly.err  # fmt: skip
+    assert _partitions(pg, "samples_hour") == ["samples_hour_2013_08"]
     status = _json(upid, "storage", "status", "--store", pg)
     assert [c["samples"] for c in status["clusters"]] == [199_975, 199_975]
     entry = _json(upid, "storage", "audit-log", "--store", pg)["entries"][0]
@@ -188,12 +192,46 @@ def test_a_store_from_before_partitions_is_migrated_with_its_samples(upid, pg: s
     assert rows["rows"] == [[0.1, 2048 * 1024], [0.105, 2048 * 1024]]
 
 
-def test_what_postgresql_cannot_do_yet_is_said_plainly(upid, pg: str) -> None:
-    assert upid("storage", "import", sample_path(), "--store", pg).code == 0
-    r = upid("analyze", "--resolution", "hour", "--store", pg)
-    assert r.code == ExitCode.USAGE and "no hourly rollups yet" in r.err
+def test_hourly_rollups_give_the_duckdb_answer_before_and_after_compact(upid, pg: str, tmp_path: Path) -> None:
+    """At hourly resolution PostgreSQL and DuckDB answer alike (every recommendation, risk and amount) whether
+    the rollups are stored (compact) or rolled up at read time, and after new samples merge into a day."""
+    import duckdb
+
+    duck = tmp_path / "duck.duckdb"
+    first, rest = tmp_path / "first.parquet", tmp_path / "rest.parquet"
+    cut = "(SELECT min(timestamp) FROM '{p}') + INTERVAL 7 DAY + INTERVAL 5 HOUR".format(p=sample_path())
+    for part, op in ((first, "<"), (rest, ">=")):
+        duckdb.connect().execute(f"COPY (SELECT * FROM '{sample_path()}' WHERE timestamp {op} {cut}) TO '{part}'")
+    for store in (pg, duck):
+        assert upid("storage", "import", first, "--cluster", "bb", "--store", store).code == 0
+    hourly = ("analyze", "--resolution", "hour")
+    on_read = _both(upid, pg, duck, *hourly)
+    assert on_read[0] == on_read[1] and on_read[0]["summary"]["containers"] == 50
     r = upid("storage", "compact", "--store", pg)
-    assert r.code == ExitCode.USAGE and "not available on a PostgreSQL store yet" in r.err
+    assert r.code == 0, r.err
+    assert _json(upid, *hourly, "--store", pg) == on_read[0]  # stored rollups: the same answer
+    for store in (pg, duck):  # the rest of the month: the day at the cut is merged into, its hours rolled up again
+        assert upid("storage", "import", rest, "--cluster", "bb", "--store", store).code == 0
+    from_pg, from_duck = _both(upid, pg, duck, *hourly)
+    assert from_pg == from_duck and from_pg["summary"]["samples"] > on_read[0]["summary"]["samples"]
+    assert upid("storage", "compact", "--store", pg).code == 0
+    assert _json(upid, *hourly, "--store", pg) == from_duck
+    idle = _both(upid, pg, duck, "idle")
+    assert idle[0] == idle[1]
+    rows = _json(upid, "storage", "query", "SELECT count(*), sum(n) FROM samples_hour", "--store", pg)["rows"]
+    assert rows[0][1] == 201_175  # every sample counted once in the rollups
+
+
+def test_raw_cleanup_keeps_the_hourly_history_and_long_windows_read_it(upid, pg: str) -> None:
+    assert upid("storage", "import", sample_path(), "--cluster", "bb", "--store", pg).code == 0
+    before = _json(upid, "analyze", "--resolution", "hour", "--store", pg)
+    r = upid("storage", "cleanup", "--days-to-keep", "3", "--yes", "--store", pg)  # July's raw partition goes
+    assert r.code == 0 and "cluster bb: removed 1,200 samples older than 3 days" in r.err, r.err
+    after = _json(upid, "analyze", "--history", "14d", "--store", pg)  # auto: before the raw tier -> hourly
+    assert [r["recommended"] for r in after["recommendations"]] == [r["recommended"] for r in before["recommendations"]]
+    assert after["summary"]["samples"] == before["summary"]["samples"]
+    hourly = _json(upid, "storage", "query", "SELECT sum(n) FROM samples_hour", "--store", pg)["rows"]
+    assert hourly == [[201_175]]  # rolled up before the raw partition was dropped
 
 
 def test_export_writes_the_same_parquet_as_duckdb(upid, pg: str, tmp_path: Path) -> None:

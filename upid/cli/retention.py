@@ -72,9 +72,6 @@ def cleanup(
     days, hourly, target = s.settings.days_to_keep, s.settings.hourly_days_to_keep, s.store()
     if hourly < days:
         raise UsageError(f"hourly rollups must be kept at least as long as raw samples ({hourly} < {days} days)")
-    if not target.hourly_rollups:  # no hourly tier to fall back on: the raw samples are the whole history
-        s.notice(f"no hourly rollups in this store yet: raw samples are kept for the hourly retention ({hourly} days)")
-        days = hourly
     if cluster:
         unknown = sorted(set(cluster) - set(target.clusters()))
         if unknown:

@@ -133,8 +133,6 @@ def prepare_export(directory: Path, overwrite: bool) -> None:
 class Store(Protocol):
     """What upid needs from a backend. Each call opens and closes its own connection."""
 
-    hourly_rollups: bool  # it keeps an hourly tier (compact, --resolution hour); else raw samples are all it has
-
     def write(self, batch: SampleBatch, audit: AuditRecord) -> WriteResult: ...
 
     def snapshot(self) -> AbstractContextManager[None]: ...

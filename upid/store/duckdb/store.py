@@ -41,8 +41,6 @@ WRITER_SHARE = 1 / 3  # of the lock timeout a writer waits before spooling
 
 
 class DuckDBStore:
-    hourly_rollups = True
-
     def __init__(
         self,
         path: Path,

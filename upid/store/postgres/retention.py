@@ -1,7 +1,8 @@
-"""Retention of a PostgreSQL store: whole monthly partitions of samples_day are dropped, never rows deleted.
+"""Retention of a PostgreSQL store: whole monthly partitions are dropped, never rows deleted; raw day rows
+(samples_day) by `days_to_keep`, hourly rollups (samples_hour) by `hourly_days_to_keep`.
 
-A partition goes when every cluster with rows in it has them all older than its cutoff: `days_to_keep` before
-the cluster's newest sample (never later than the wall clock), as the DuckDB store counts. A partition that also
+A partition goes when every cluster with rows in it has them all older than its cutoff: the retention before the
+cluster's newest sample (never later than the wall clock), as the DuckDB store counts. A partition that also
 holds a cluster not being cleaned up, or rows newer than a cutoff, stays whole, so a cluster keeps at least its
 retention and at most a month more. Dropping a partition waits for the writes in flight to commit."""
 
@@ -20,11 +21,15 @@ if TYPE_CHECKING:
 _BOUND = re.compile(r"FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)")
 
 
-def partitions(con: psycopg.Connection) -> list[tuple[str, int, int]]:
-    """samples_day's partitions: name and days [first, end), oldest first."""
+TIERS = (("samples_day", DAY, "sum(cardinality(ts))"), ("samples_hour", 3600, "count(*)"))
+
+
+def partitions(con: psycopg.Connection, parent: str) -> list[tuple[str, int, int]]:
+    """The partitions of `parent`: name and keys (days, or hours) [first, end), oldest first."""
     rows = con.execute(
         """SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i
-           JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'upid.samples_day'::regclass"""
+           JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass""",
+        [f"upid.{parent}"],
     ).fetchall()
     found = []
     for name, bound in rows:
@@ -37,6 +42,7 @@ def partitions(con: psycopg.Connection) -> list[tuple[str, int, int]]:
 def cleanup(
     con: psycopg.Connection,
     days_to_keep: int,
+    hourly_days_to_keep: int | None,
     audit: AuditRecord,
     now: float,
     clusters: list[str] | None,
@@ -44,29 +50,31 @@ def cleanup(
 ) -> dict[str, Removed]:
     """What goes (with `dry_run`: would go), per cluster; the partitions are dropped in one transaction."""
     with con.transaction():
-        rows = con.execute("SELECT cluster_id, name FROM upid.clusters").fetchall()
+        rows = con.execute("SELECT cluster_id, name FROM upid.clusters ORDER BY name").fetchall()
         names: dict[int, str] = {int(r[0]): str(r[1]) for r in rows}
-        cutoffs: dict[int, int] = {}  # cluster -> the first second it keeps
+        newest: dict[int, int] = {}  # cluster -> the time its retention counts back from
         for cid, name in names.items():
-            last = window.extent(con, int(cid)).last
+            last = window.extent(con, cid).last
             if last is not None and (clusters is None or name in clusters):
-                cutoffs[int(cid)] = min(last, int(now)) - days_to_keep * DAY
+                newest[cid] = min(last, int(now))
         going: list[str] = []
-        removed: dict[str, int] = {}
-        for part, _, end in partitions(con):
-            held = con.execute(
-                f'SELECT cluster_id, sum(cardinality(ts)) FROM upid."{part}" GROUP BY 1'  # noqa: S608 (a catalog name)
-            ).fetchall()
-            if held and all(int(cid) in cutoffs and end * DAY <= cutoffs[int(cid)] for cid, _ in held):
-                going.append(part)
-                for cid, samples in held:
-                    removed[names[int(cid)]] = removed.get(names[int(cid)], 0) + int(samples)
-        result = {name: Removed(removed.get(name, 0)) for cid, name in sorted(names.items(), key=lambda x: x[1])
-                  if int(cid) in cutoffs}  # fmt: skip
+        removed = {tier: dict.fromkeys(newest, 0) for tier, _, _ in TIERS}
+        for (parent, unit, count), days in zip(TIERS, (days_to_keep, hourly_days_to_keep), strict=True):
+            if days is None:
+                continue
+            for part, _, end in partitions(con, parent):
+                held = con.execute(f'SELECT cluster_id, {count} FROM upid."{part}" GROUP BY 1').fetchall()
+                if held and all(int(c) in newest and end * unit <= newest[int(c)] - days * DAY for c, _ in held):
+                    going.append(part)
+                    for c, n in held:
+                        removed[parent][int(c)] += int(n)
+        result = {names[c]: Removed(removed["samples_day"][c], removed["samples_hour"][c]) for c in newest}
         if dry_run:
             return result
         for part in going:
             con.execute(f'DROP TABLE upid."{part}"')
-        add_audit(con, audit, None, {"days_to_keep": days_to_keep, "partitions_dropped": going,
-                                     "removed": {k: v.samples for k, v in result.items()}})  # fmt: skip
+        add_audit(con, audit, None, {"days_to_keep": days_to_keep, "hourly_days_to_keep": hourly_days_to_keep,
+                                     "partitions_dropped": going,
+                                     "removed": {k: v.samples for k, v in result.items()},
+                                     "removed_hourly_rows": {k: v.hourly_rows for k, v in result.items()}})  # fmt: skip
     return result

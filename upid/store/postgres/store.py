@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from upid import redact
 from upid.errors import UsageError
@@ -27,7 +27,7 @@ from upid.store.base import (
     WriteResult,
 )
 from upid.store.postgres import changes as change_log
-from upid.store.postgres import checks, inventory, migrations, retention, roles, window, writer
+from upid.store.postgres import checks, hourly, inventory, migrations, retention, roles, window, writer
 from upid.store.postgres.connection import connect
 
 if TYPE_CHECKING:
@@ -69,9 +69,6 @@ class PostgresStore:
             finally:
                 self._held = None
 
-    def _unsupported(self, what: str) -> NoReturn:
-        raise UsageError(f"{what} is not available on a PostgreSQL store yet", hint="use a DuckDB store for it")
-
     # -- writing ------------------------------------------------------------------------------
 
     def write(self, batch: SampleBatch, audit: AuditRecord) -> WriteResult:
@@ -94,17 +91,20 @@ class PostgresStore:
             return inventory.cluster_identities(con)
 
     def compact(self, audit: AuditRecord) -> dict[str, int]:
-        self._unsupported("storage compact")
-
-    hourly_rollups = False  # raw samples are the only tier so far: cleanup keeps them for the hourly retention
+        with self._con() as con:
+            done = hourly.compact(con)
+            writer.add_audit(con, audit, None, done)
+        return done
 
     def cleanup(self, days_to_keep: int, audit: AuditRecord, now: float | None = None,
                 clusters: list[str] | None = None, dry_run: bool = False,
                 hourly_days_to_keep: int | None = None) -> dict[str, Removed]:  # fmt: skip
-        """Whole monthly partitions older than the retention (retention.py); `hourly_days_to_keep` is ignored."""
+        """Whole monthly partitions older than their tier's retention (retention.py), rolled up first."""
         with self._con() as con:
-            return retention.cleanup(con, days_to_keep, audit, time.time() if now is None else now, clusters,
-                                     dry_run)  # fmt: skip
+            if not dry_run:
+                hourly.compact(con)  # nothing leaves the raw tier before it is rolled up
+            return retention.cleanup(con, days_to_keep, hourly_days_to_keep, audit,
+                                     time.time() if now is None else now, clusters, dry_run)  # fmt: skip
 
     def begin_change(self, change: ChangeRecord) -> int:
         with self._con() as con:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from upid.errors import NoDataError, UsageError
-from upid.store.postgres import inventory
+from upid.errors import NoDataError
+from upid.store.postgres import hourly, inventory
 from upid.store.postgres.arrays import numpy_cursor
 from upid.store.postgres.writer import DAY, SERIES_KEY, _as_array, _decode
 
@@ -34,7 +34,7 @@ def cluster_id(con: psycopg.Connection, cluster: str) -> int:
 
 def extent(con: psycopg.Connection, cid: int) -> Extent:
     """The cluster's first and last sample: the first day's first time, the last day's last (a row's times are
-    delta-encoded, so its last time is the sum of its array). No hourly rollups in this backend yet."""
+    delta-encoded, so its last time is the sum of its array), and the start of its oldest hourly rollup."""
     from upid.store.base import Extent
 
     days = con.execute("SELECT min(day), max(day) FROM upid.samples_day WHERE cluster_id = %s", [cid]).fetchone()
@@ -47,7 +47,7 @@ def extent(con: psycopg.Connection, cid: int) -> Extent:
         "SELECT max((SELECT sum(v) FROM unnest(ts) AS v)) FROM upid.samples_day WHERE cluster_id = %s AND day = %s",
         [cid, days[1]],
     ).fetchone()
-    return Extent(int(first[0]) if first else None, int(last[0]) if last else None, None)
+    return Extent(int(first[0]) if first else None, int(last[0]) if last else None, hourly.first_hour(con, cid))
 
 
 def window(con: psycopg.Connection, cluster: str, start: int, end: int, scope: Scope) -> ClusterWindow:
@@ -55,8 +55,6 @@ def window(con: psycopg.Connection, cluster: str, start: int, end: int, scope: S
     from upid.analysis.window import ClusterWindow
     from upid.selectors import matches, parse_selector
 
-    if scope.resolution == "hour":
-        raise UsageError("a PostgreSQL store has no hourly rollups yet: use --resolution raw")
     cid = cluster_id(con, cluster)
     known = inventory.workloads(con, cid)
     where, params = "", [cid]
@@ -82,6 +80,29 @@ def window(con: psycopg.Connection, cluster: str, start: int, end: int, scope: S
         c = cidx[key]
         where_series[int(r[0])] = (c, pidx[c][r[4]])
         described[int(r[0])] = (key, c, pidx[c][r[4]], r[6])
+    hours = None
+    if scope.resolution == "hour":
+        arrays, hours = hourly.window(con, cid, where_series, start, end)
+    else:
+        arrays = _raw(con, cid, where_series, start, end)
+    resources = _resources(con, [int(s) for s in where_series], where_series, end, len(containers))
+    frame = UsageFrame(
+        cluster=cluster,
+        start=start,
+        end=end,
+        containers={
+            **{k: np.asarray([key[i] for key in containers], dtype=object) for i, k in enumerate(CONTAINER)},
+            **resources,
+        },
+        **arrays,
+    )
+    return ClusterWindow(frame, inventory.nodes(con, cid), known, inventory.events(con, described, end), hours)
+
+
+def _raw(
+    con: psycopg.Connection, cid: int, where_series: dict[int, tuple[int, int]], start: int, end: int
+) -> dict[str, np.ndarray]:
+    """Every sample of the window's series over (start, end], sorted by container, time and pod."""
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("c", "p", "ts", "cpu", "mem", "net")}
     rows = (
         numpy_cursor(con)
@@ -108,23 +129,14 @@ def window(con: psycopg.Connection, cluster: str, start: int, end: int, scope: S
         parts["p"].append(np.full(int(keep.sum()), pi, dtype=np.int32))
     joined = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
     order = np.lexsort((joined["p"], joined["ts"], joined["c"]))
-    resources = _resources(con, [int(s) for s in where_series], where_series, end, len(containers))
-    frame = UsageFrame(
-        cluster=cluster,
-        start=start,
-        end=end,
-        containers={
-            **{k: np.asarray([key[i] for key in containers], dtype=object) for i, k in enumerate(CONTAINER)},
-            **resources,
-        },
-        container_idx=joined["c"][order].astype(np.int32),
-        pod_idx=joined["p"][order].astype(np.int32),
-        ts=joined["ts"][order].astype(np.int64),
-        cpu=joined["cpu"][order] / 1000.0,
-        memory=joined["mem"][order] * 1024.0,
-        network=joined["net"][order].astype(np.float32),
-    )
-    return ClusterWindow(frame, inventory.nodes(con, cid), known, inventory.events(con, described, end))
+    return {
+        "container_idx": joined["c"][order].astype(np.int32),
+        "pod_idx": joined["p"][order].astype(np.int32),
+        "ts": joined["ts"][order].astype(np.int64),
+        "cpu": joined["cpu"][order] / 1000.0,
+        "memory": joined["mem"][order] * 1024.0,
+        "network": joined["net"][order].astype(np.float32),
+    }
 
 
 def _resources(

@@ -84,7 +84,9 @@ def write_samples(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tupl
     return written, created, ids.tolist()
 
 
-def _day_rows(con: psycopg.Connection, cid: int, ids: np.ndarray, batch: SampleBatch) -> tuple[list[tuple[Any, ...]], int]:
+def _day_rows(
+    con: psycopg.Connection, cid: int, ids: np.ndarray, batch: SampleBatch
+) -> tuple[list[tuple[Any, ...]], int]:
     """The series-day rows the batch changes, merged with what is stored (locked until the transaction ends), and
     the samples that are new. A row the batch adds nothing to is left alone, its rollups too."""
     sid = ids[batch.series_idx]
