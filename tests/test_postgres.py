@@ -325,6 +325,26 @@ def test_roles_writer_bound_to_its_cluster_and_a_reader_that_only_reads(upid, pg
             con.execute(sql)
 
 
+def test_a_writer_login_collects_and_compacts_its_own_cluster_only(upid, pg: str, pg_server: Server, kube,
+                                                                    monkeypatch) -> None:  # fmt: skip
+    """What the in-cluster CronJob (install/kubernetes/cronjob-postgres.yaml) does, with the writer's credential."""
+    assert upid("storage", "status", "--store", pg).code == 0  # the owner creates the schema
+    collector, password = _login(pg_server, pg, "collector_prod")
+    assert upid("storage", "init", "--store", pg, "--writer", "collector_prod=prod").code == 0
+    monkeypatch.setenv("PGPASSWORD", password)
+    for _ in range(2):
+        r = upid("storage", "collect", "--kubeconfig", kube.kubeconfig, "--cluster", "prod", "--store", collector)
+        assert r.code == 0, r.err
+    r = upid("storage", "compact", "--store", collector)
+    assert r.code == 0, r.err
+    other = upid("storage", "collect", "--kubeconfig", kube.kubeconfig, "--cluster", "staging", "--store", collector)
+    assert other.code == ExitCode.STORE_IO and "row-level security" in other.err and password not in other.err
+    monkeypatch.setenv("PGPASSWORD", pg_server.password)
+    doc = _json(upid, "analyze", "--cluster", "prod", "--store", pg)
+    assert doc["summary"]["containers"] > 0
+    assert _json(upid, "storage", "status", "--store", pg)["clusters"][0]["cluster"] == "prod"
+
+
 def test_init_prints_its_sql_without_connecting(upid) -> None:
     r = upid("storage", "init", "--print-sql", "--writer", "c1=prod", "--store", "postgresql://nobody@127.0.0.1:1/x")
     assert r.code == 0 and "CREATE POLICY writer_inserts ON upid.samples_day" in r.out

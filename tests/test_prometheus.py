@@ -274,3 +274,18 @@ def test_chunks_stay_under_the_points_limit_and_on_stable_boundaries() -> None:
     huge = chunks_of(0, 365 * 86400, 60, 365 * 86400)
     assert max((b - a) // 60 + 1 for a, b in huge) <= MAX_POINTS < 11_000  # Prometheus' limit per series
     assert groups_of({"a": 300, "b": 250, "c": 200, "d": 900}, 500) == [["d"], ["a", "c"], ["b"]]
+
+
+def test_the_same_import_into_postgresql(upid, prom, data, pg: str) -> None:
+    """import-prometheus into a PostgreSQL store stores what it stores into DuckDB: samples, owners, OOM kills."""
+    for store in ((), ("--store", pg)):
+        r = _import(upid, prom, data, "--history", "2d", *store)
+        assert r.code == 0, r.err
+    sql = ("SELECT namespace, workload_kind, workload, pod, container, count(*), sum(memory_bytes), "
+           "round(sum(cpu_cores) * 1000) FROM usage GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5")  # fmt: skip
+    duck, post = (upid("storage", "query", sql, "-o", "json", *store).json()["rows"] for store in ((), ("--store", pg)))
+    assert len(duck) == 10 and post == duck
+    kills = "SELECT count(*) FROM container_status WHERE last_termination_reason = 'OOMKilled'"
+    assert _stored(upid, kills) == upid("storage", "query", kills, "-o", "json", "--store", pg).json()["rows"]
+    analyses = [upid("analyze", "--cluster", "prod", "-o", "json", *store).json() for store in ((), ("--store", pg))]
+    assert analyses[0] == analyses[1]

@@ -75,12 +75,9 @@ def compact(con: psycopg.Connection) -> dict[str, int]:
                 return done
             clusters = {int(r[0]): int(r[2]) for r in waiting}
             relation = _register_samples(engine, [(r[0], *r[3:]) for r in waiting])
-            rows = engine.execute(f"SELECT * FROM ({rollups.rollup_sql(relation)}) ORDER BY series_id, hour").fetchall()
+            engine.execute(f"CREATE OR REPLACE TEMP TABLE r_new AS {rollups.rollup_sql(relation)}")
             engine.unregister("p_samples")
-            if rows:
-                hours = [r[1] for r in rows]
-                con.execute("SELECT upid.ensure_partitions('samples_hour', 3600, %s, %s)", [min(hours), max(hours)])
-                _upsert_hours(con, [(clusters[int(r[0])], *r) for r in rows])
+            rows = _upsert_hours(con, engine, clusters)
             con.execute(
                 "UPDATE upid.samples_day d SET rolled_up = true FROM unnest(%s::int[], %s::int[]) AS k(series_id, day) "
                 "WHERE d.series_id = k.series_id AND d.day = k.day",
@@ -88,25 +85,49 @@ def compact(con: psycopg.Connection) -> dict[str, int]:
             )
             done["blocks"] += len(waiting)
             done["samples"] += sum(len(r[3]) for r in waiting)
-            done["hourly_rows"] += len(rows)
+            done["hourly_rows"] += rows
 
 
-def _upsert_hours(con: psycopg.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """(cluster_id, series_id, hour, n, ...) rows: a day row's hours replace what was stored for them."""
-    con.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS w_hours (LIKE upid.samples_hour INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-    )
-    columns = f"cluster_id, {_STORED}"
-    with con.cursor().copy(f"COPY w_hours ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(["int4", "int4", "int4", "int2", "float8", "int4", "float8", "int8", "int2", "float8",
-                        "float4", "int4[]", "int4[]"])  # fmt: skip
-        for r in rows:
-            copy.write_row(r)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns.split(", ")[3:])
-    con.execute(
-        f"INSERT INTO upid.samples_hour ({columns}) SELECT {columns} FROM w_hours "
-        f"ON CONFLICT (series_id, hour) DO UPDATE SET {updates}"
-    )
+def _upsert_hours(con: psycopg.Connection, engine: duckdb.DuckDBPyConnection, clusters: dict[int, int]) -> int:
+    """The rollup rows in the engine's r_new into samples_hour (each day row's hours replace what was stored for
+    them), through two binary COPYs built by numpy: the scalars, and the histogram cells one per row, which the
+    server gathers back into arrays. Returns the rows."""
+    from upid.store.postgres.copy import copy_into
+
+    scalars = engine.execute("""SELECT series_id, hour, n, cpu_sum, cpu_max, mem_sum, mem_max, net_n,
+                                       coalesce(net_sum, 'NaN'::DOUBLE) AS net_sum,
+                                       coalesce(net_max, 'NaN'::FLOAT) AS net_max FROM r_new""").fetchnumpy()
+    if not len(scalars["hour"]):
+        return 0
+    cells = engine.execute("""SELECT series_id, hour, 0 AS kind, unnest(cpu_cells) AS cell FROM r_new
+                              UNION ALL SELECT series_id, hour, 1, unnest(mem_cells) FROM r_new""").fetchnumpy()
+    hours = np.asarray(scalars["hour"])
+    con.execute("SELECT upid.ensure_partitions('samples_hour', 3600, %s, %s)", [int(hours.min()), int(hours.max())])
+    con.execute("""CREATE TEMP TABLE IF NOT EXISTS w_hours (cluster_id int4, series_id int4, hour int4, n int2,
+                       cpu_sum float8, cpu_max int4, mem_sum float8, mem_max int8, net_n int2, net_sum float8,
+                       net_max float4) ON COMMIT DELETE ROWS""")
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS w_cells (series_id int4, hour int4, kind int2, cell int4) "
+                "ON COMMIT DELETE ROWS")  # fmt: skip
+    series = np.asarray(scalars["series_id"])
+    cluster = np.vectorize(clusters.__getitem__, otypes=[np.int64])(series)
+    kinds = ("int4", "int4", "int2", "float8", "int4", "float8", "int8", "int2", "float8", "float4")
+    names = ["series_id", "hour", "n", "cpu_sum", "cpu_max", "mem_sum", "mem_max", "net_n", "net_sum", "net_max"]
+    values = [(np.asarray(scalars[k]), t) for k, t in zip(names, kinds, strict=True)]
+    copy_into(con, "w_hours", ["cluster_id", *names], [(cluster, "int4"), *values])
+    copy_into(con, "w_cells", ["series_id", "hour", "kind", "cell"],
+              [(np.asarray(cells[k]), t) for k, t in (("series_id", "int4"), ("hour", "int4"), ("kind", "int2"),
+                                                       ("cell", "int4"))])  # fmt: skip
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*names[2:], "cpu_cells", "mem_cells"])
+    con.execute(f"""
+        INSERT INTO upid.samples_hour (cluster_id, {", ".join(names)}, cpu_cells, mem_cells)
+        SELECT h.cluster_id, h.series_id, h.hour, h.n, h.cpu_sum, h.cpu_max, h.mem_sum, h.mem_max, h.net_n,
+               nullif(h.net_sum, 'NaN'), nullif(h.net_max, 'NaN'), c.cpu_cells, c.mem_cells
+        FROM w_hours h JOIN (
+            SELECT series_id, hour, array_agg(cell ORDER BY cell) FILTER (WHERE kind = 0) AS cpu_cells,
+                   array_agg(cell ORDER BY cell) FILTER (WHERE kind = 1) AS mem_cells
+            FROM w_cells GROUP BY 1, 2) c USING (series_id, hour)
+        ON CONFLICT (cluster_id, series_id, hour) DO UPDATE SET {updates}""")
+    return len(hours)
 
 
 def first_hour(con: psycopg.Connection, cid: int) -> int | None:

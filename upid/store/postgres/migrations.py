@@ -39,7 +39,7 @@ SAMPLES_DAY = """
             cpu_m integer[] NOT NULL,        -- delta-encoded millicores
             mem_kib bigint[] NOT NULL,       -- delta-encoded KiB
             net_rx bigint[], net_tx bigint[], -- bytes/s as measured (NULL elements: not measured)
-            PRIMARY KEY (series_id, day)){partitioned};
+            PRIMARY KEY ({key})){partitioned};
         CREATE INDEX ON upid.samples_day (cluster_id, day);
 """
 # A month's partition of samples_day (keys: days) or samples_hour (keys: hours), made when the first row of that
@@ -93,7 +93,7 @@ MIGRATIONS: dict[int, tuple[str, str]] = {
             container text NOT NULL, node text,
             UNIQUE (cluster_id, namespace, workload_kind, workload, pod, container));
         """
-        + SAMPLES_DAY.format(partitioned="")
+        + SAMPLES_DAY.format(key="series_id, day", partitioned="")
         + """
         CREATE TABLE upid.resources (
             series_id integer NOT NULL, ts bigint NOT NULL,
@@ -164,13 +164,14 @@ MIGRATIONS: dict[int, tuple[str, str]] = {
         """,
     ),
     6: (
-        "samples_day partitioned by month (retention drops whole partitions), each made when its first row comes",
+        "samples_day partitioned by month (retention drops whole partitions), each made when its first row comes; "
+        "its key leads with the cluster (a distribution column for Citus)",
         """
         ALTER TABLE upid.samples_day RENAME TO samples_day_v5;
         ALTER INDEX upid.samples_day_pkey RENAME TO samples_day_v5_pkey;
         ALTER INDEX upid.samples_day_cluster_id_day_idx RENAME TO samples_day_v5_cluster_id_day_idx;
         """
-        + SAMPLES_DAY.format(partitioned=" PARTITION BY RANGE (day)")
+        + SAMPLES_DAY.format(key="cluster_id, series_id, day", partitioned=" PARTITION BY RANGE (day)")
         + ENSURE_PARTITIONS
         + """
         SELECT upid.ensure_partitions('samples_day', 86400, min(day), max(day)) FROM upid.samples_day_v5
@@ -195,7 +196,7 @@ MIGRATIONS: dict[int, tuple[str, str]] = {
             net_n smallint NOT NULL, net_sum double precision, net_max real,  -- bytes/s, received + sent
             cpu_cells integer[] NOT NULL,    -- bucket * 65536 + count, the +5 % CPU histogram
             mem_cells integer[] NOT NULL,    -- the same for memory
-            PRIMARY KEY (series_id, hour)) PARTITION BY RANGE (hour);
+            PRIMARY KEY (cluster_id, series_id, hour)) PARTITION BY RANGE (hour);
         CREATE INDEX ON upid.samples_hour (cluster_id, hour);
         """,
     ),

@@ -151,7 +151,7 @@ def _upsert_rows(con: psycopg.Connection, rows: list[tuple[Any, ...]]) -> None:
             copy.write_row(row)
     con.execute(
         """INSERT INTO upid.samples_day SELECT * FROM w_rows
-           ON CONFLICT (series_id, day) DO UPDATE SET ts = EXCLUDED.ts, cpu_m = EXCLUDED.cpu_m,
+           ON CONFLICT (cluster_id, series_id, day) DO UPDATE SET ts = EXCLUDED.ts, cpu_m = EXCLUDED.cpu_m,
                mem_kib = EXCLUDED.mem_kib, net_rx = EXCLUDED.net_rx, net_tx = EXCLUDED.net_tx,
                rolled_up = false  -- its hours are rolled up again at the next compact"""
     )
