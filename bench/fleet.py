@@ -83,7 +83,7 @@ def main() -> None:
                            check=True, stderr=subprocess.DEVNULL)  # fmt: skip
             if store == url:
                 took = time.perf_counter() - started
-        hourly = _size(url, server.password, "samples_hour")
+        hourly = _size(url, server.password, "rollups_day")
         print(f"compact (hourly rollups of every cluster): {took:.1f} s, {total / took / 1e3:,.0f} k samples/s; "
               f"rollups {hourly / 1e6:,.1f} MB, {hourly / total:.2f} bytes per raw sample")  # fmt: skip
         _analyses(env, url, duck, "hour")

@@ -154,16 +154,16 @@ def test_cleanup_drops_whole_monthly_partitions_and_deletes_no_row(upid, pg: str
     r = upid("storage", "cleanup", "--yes", *tiers)
     assert r.code == 0 and "cluster b: removed 1,200 samples" in r.err, r.err
     assert _partitions(pg) == ["samples_day_2013_08"]
-    assert _partitions(pg, "samples_hour") == ["samples_hour_2013_07", "samples_hour_2013_08"]  # kept 400 days
+    assert _partitions(pg, "rollups_day") == ["rollups_day_2013_07", "rollups_day_2013_08"]  # kept 400 days
     hourly = upid("storage", "cleanup", "--yes", "--days-to-keep", "5", "--hourly-days-to-keep", "10", "--store", pg)
     assert hourly.code == 0 and "cluster a: removed 0 samples older than 5 days, 100 hourly rows older than 10" in \
         hourly.err, hourly.err  # fmt: skip
-    assert _partitions(pg, "samples_hour") == ["samples_hour_2013_08"]
+    assert _partitions(pg, "rollups_day") == ["rollups_day_2013_08"]
     status = _json(upid, "storage", "status", "--store", pg)
     assert [c["samples"] for c in status["clusters"]] == [199_975, 199_975]
     entries = [e for e in _json(upid, "storage", "audit-log", "--store", pg)["entries"] if e["command"] ==
                "storage cleanup"]  # fmt: skip
-    assert [e["details"]["partitions_dropped"] for e in entries[:2]] == [["samples_hour_2013_07"],
+    assert [e["details"]["partitions_dropped"] for e in entries[:2]] == [["rollups_day_2013_07"],
                                                                          ["samples_day_2013_07"]]  # fmt: skip
     again = upid("storage", "import", sample_path(), "--cluster", "a", "--store", pg)  # July comes back: a partition
     assert again.code == 0 and "1,200 samples" in again.err and len(_partitions(pg)) == 2
@@ -220,7 +220,9 @@ def test_hourly_rollups_give_the_duckdb_answer_before_and_after_compact(upid, pg
     assert _json(upid, *hourly, "--store", pg) == from_duck
     idle = _both(upid, pg, duck, "idle")
     assert idle[0] == idle[1]
-    rows = _json(upid, "storage", "query", "SELECT count(*), sum(n) FROM samples_hour", "--store", pg)["rows"]
+    rows = _json(upid, "storage", "query", "SELECT count(*), sum(k) FROM rollups_day, unnest(n) AS k", "--store", pg)[
+        "rows"
+    ]
     assert rows[0][1] == 201_175  # every sample counted once in the rollups
 
 
@@ -232,7 +234,7 @@ def test_raw_cleanup_keeps_the_hourly_history_and_long_windows_read_it(upid, pg:
     after = _json(upid, "analyze", "--history", "14d", "--store", pg)  # auto: before the raw tier -> hourly
     assert [r["recommended"] for r in after["recommendations"]] == [r["recommended"] for r in before["recommendations"]]
     assert after["summary"]["samples"] == before["summary"]["samples"]
-    hourly = _json(upid, "storage", "query", "SELECT sum(n) FROM samples_hour", "--store", pg)["rows"]
+    hourly = _json(upid, "storage", "query", "SELECT sum(k) FROM rollups_day, unnest(n) AS k", "--store", pg)["rows"]
     assert hourly == [[201_175]]  # rolled up before the raw partition was dropped
 
 
@@ -337,8 +339,10 @@ def test_a_writer_login_collects_and_compacts_its_own_cluster_only(upid, pg: str
         assert r.code == 0, r.err
     r = upid("storage", "compact", "--store", collector)
     assert r.code == 0, r.err
-    other = upid("storage", "collect", "--kubeconfig", kube.kubeconfig, "--cluster", "staging", "--store", collector)
+    other = upid("storage", "import", sample_path(), "--cluster", "staging", "--store", collector)
     assert other.code == ExitCode.STORE_IO and "row-level security" in other.err and password not in other.err
+    denied = upid("storage", "cleanup", "--yes", "--days-to-keep", "1", "--store", collector)
+    assert denied.code == ExitCode.STORE_IO and "only the store's owner may do" in denied.err, denied.err
     monkeypatch.setenv("PGPASSWORD", pg_server.password)
     doc = _json(upid, "analyze", "--cluster", "prod", "--store", pg)
     assert doc["summary"]["containers"] > 0

@@ -1,5 +1,7 @@
-"""Integer arrays read straight into numpy: PostgreSQL's binary array format parsed with one np.frombuffer per
-array instead of a Python int per element (a month of day rows: 0.64 s against 1.5 s with psycopg's lists)."""
+"""Numeric arrays read straight into numpy: PostgreSQL's binary array format parsed with one np.frombuffer per
+array instead of a Python object per element (a month of day rows: 0.64 s against 1.5 s with psycopg's lists).
+int2[], int4[] and int8[] come back as int64 arrays, float4[] as float32; an array with NULL elements comes back
+as float64 with NaN there."""
 
 from __future__ import annotations
 
@@ -13,43 +15,43 @@ from psycopg.pq import Format
 if TYPE_CHECKING:
     import psycopg
 
-INT4_ARRAY, INT8_ARRAY = 1007, 1016  # the type oids of int4[] and int8[]
+# type oid of the array -> the big-endian element type, and what the values become
+ARRAYS = {1005: (">i2", np.int64), 1007: (">i4", np.int64), 1016: (">i8", np.int64), 1021: (">f4", np.float32)}
 
 
-class _IntArrayLoader(Loader):
-    """A 1-D int4[]/int8[] in binary format -> int64 ndarray; with NULL elements -> float64 with NaN there."""
+class _ArrayLoader(Loader):
+    """A 1-D numeric array in binary format -> an ndarray (see ARRAYS)."""
 
     format = Format.BINARY
-    width = 4
+    element = ">i4"
+    result: Any = np.int64
 
     def load(self, data: Any) -> np.ndarray:
         raw = bytes(data)
         ndim, has_nulls = struct.unpack_from(">ii", raw, 0)
         if ndim == 0:
-            return np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=self.result)
         count = struct.unpack_from(">i", raw, 12)[0]
         if not has_nulls:  # every element: a 4-byte length, then the value
-            cells = np.dtype([("length", ">i4"), ("value", f">i{self.width}")])
-            out: np.ndarray = np.frombuffer(raw, dtype=cells, count=count, offset=20)["value"].astype(np.int64)
+            cells = np.dtype([("length", ">i4"), ("value", self.element)])
+            out: np.ndarray = np.frombuffer(raw, dtype=cells, count=count, offset=20)["value"].astype(self.result)
             return out
         values = np.full(count, np.nan)
+        kind = np.dtype(self.element)
         at = 20
         for i in range(count):
             (length,) = struct.unpack_from(">i", raw, at)
             at += 4
             if length >= 0:
-                values[i] = int.from_bytes(raw[at : at + length], "big", signed=True)
+                values[i] = np.frombuffer(raw, dtype=kind, count=1, offset=at)[0]
                 at += length
         return values
 
 
-class _Int8ArrayLoader(_IntArrayLoader):
-    width = 8
-
-
 def numpy_cursor(con: psycopg.Connection) -> psycopg.Cursor[Any]:
-    """A binary cursor whose integer arrays come back as numpy arrays."""
+    """A binary cursor whose numeric arrays come back as numpy arrays."""
     cur = con.cursor(binary=True)
-    cur.adapters.register_loader(INT4_ARRAY, _IntArrayLoader)
-    cur.adapters.register_loader(INT8_ARRAY, _Int8ArrayLoader)
+    for oid, (element, result) in ARRAYS.items():
+        loader = type(f"Loader{oid}", (_ArrayLoader,), {"element": element, "result": result})
+        cur.adapters.register_loader(oid, loader)
     return cur

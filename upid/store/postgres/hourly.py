@@ -1,5 +1,6 @@
-"""Hourly rollups of a PostgreSQL store: one samples_hour row per series and hour (count, sums, exact peaks, the +5 %
-CPU and memory histograms), the same rows the DuckDB store keeps in its rollup blocks.
+"""Hourly rollups of a PostgreSQL store: per series and hour the count, sums, exact peaks and the +5 % CPU and memory
+histograms, the same rows the DuckDB store keeps in its rollup blocks, kept a row per series and day (rollups_day:
+the day's hours in arrays, so TOAST compresses them; a row per hour cost 228 bytes on disk).
 
 The rollup itself is the DuckDB store's SQL (store/duckdb/rollups.py), run on an in-memory DuckDB over the decoded
 day rows, so both stores roll up alike by construction. `storage compact` rolls up every day row waiting for it
@@ -17,7 +18,7 @@ import numpy as np
 
 from upid.store.duckdb import rollups
 from upid.store.postgres.arrays import numpy_cursor
-from upid.store.postgres.writer import DAY, _as_array, _decode
+from upid.store.postgres.writer import _as_array, _decode
 
 if TYPE_CHECKING:
     import duckdb
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 HOUR = rollups.HOUR
 ROWS_PER_TRANSACTION = 2000  # day rows rolled up per compact transaction
-_STORED = "series_id, hour, n, cpu_sum, cpu_max, mem_sum, mem_max, net_n, net_sum, net_max, cpu_cells, mem_cells"
 
 
 def _engine() -> duckdb.DuckDBPyConnection:
@@ -89,70 +89,120 @@ def compact(con: psycopg.Connection) -> dict[str, int]:
 
 
 def _upsert_hours(con: psycopg.Connection, engine: duckdb.DuckDBPyConnection, clusters: dict[int, int]) -> int:
-    """The rollup rows in the engine's r_new into samples_hour (each day row's hours replace what was stored for
-    them), through two binary COPYs built by numpy: the scalars, and the histogram cells one per row, which the
-    server gathers back into arrays. Returns the rows."""
+    """The rollup rows in the engine's r_new into rollups_day, a row per series and day (a day row rolled up again
+    replaces its day's row whole), through two binary COPYs built by numpy: the hours' scalars, and the histogram
+    cells one per row; the server gathers them into each day's arrays. Returns the hours written."""
     from upid.store.postgres.copy import copy_into
 
     scalars = engine.execute("""SELECT series_id, hour, n, cpu_sum, cpu_max, mem_sum, mem_max, net_n,
                                        coalesce(net_sum, 'NaN'::DOUBLE) AS net_sum,
-                                       coalesce(net_max, 'NaN'::FLOAT) AS net_max FROM r_new""").fetchnumpy()
+                                       coalesce(net_max, 'NaN'::FLOAT) AS net_max,
+                                       len(cpu_cells) AS cpu_k, len(mem_cells) AS mem_k FROM r_new""").fetchnumpy()
     if not len(scalars["hour"]):
         return 0
     cells = engine.execute("""SELECT series_id, hour, 0 AS kind, unnest(cpu_cells) AS cell FROM r_new
                               UNION ALL SELECT series_id, hour, 1, unnest(mem_cells) FROM r_new""").fetchnumpy()
-    hours = np.asarray(scalars["hour"])
-    con.execute("SELECT upid.ensure_partitions('samples_hour', 3600, %s, %s)", [int(hours.min()), int(hours.max())])
+    days = np.asarray(scalars["hour"]) // 24
+    con.execute("SELECT upid.ensure_partitions('rollups_day', 86400, %s, %s)", [int(days.min()), int(days.max())])
     con.execute("""CREATE TEMP TABLE IF NOT EXISTS w_hours (cluster_id int4, series_id int4, hour int4, n int2,
-                       cpu_sum float8, cpu_max int4, mem_sum float8, mem_max int8, net_n int2, net_sum float8,
-                       net_max float4) ON COMMIT DELETE ROWS""")
+                       cpu_sum int8, cpu_max int4, mem_sum int8, mem_max int8, net_n int2, net_sum float8,
+                       net_max float4, cpu_k int2, mem_k int2) ON COMMIT DELETE ROWS""")
     con.execute("CREATE TEMP TABLE IF NOT EXISTS w_cells (series_id int4, hour int4, kind int2, cell int4) "
                 "ON COMMIT DELETE ROWS")  # fmt: skip
-    series = np.asarray(scalars["series_id"])
-    cluster = np.vectorize(clusters.__getitem__, otypes=[np.int64])(series)
-    kinds = ("int4", "int4", "int2", "float8", "int4", "float8", "int8", "int2", "float8", "float4")
-    names = ["series_id", "hour", "n", "cpu_sum", "cpu_max", "mem_sum", "mem_max", "net_n", "net_sum", "net_max"]
-    values = [(np.asarray(scalars[k]), t) for k, t in zip(names, kinds, strict=True)]
-    copy_into(con, "w_hours", ["cluster_id", *names], [(cluster, "int4"), *values])
+    cluster = np.vectorize(clusters.__getitem__, otypes=[np.int64])(np.asarray(scalars["series_id"]))
+    kinds = {"series_id": "int4", "hour": "int4", "n": "int2", "cpu_sum": "int8", "cpu_max": "int4",
+             "mem_sum": "int8", "mem_max": "int8", "net_n": "int2", "net_sum": "float8", "net_max": "float4",
+             "cpu_k": "int2", "mem_k": "int2"}  # fmt: skip
+    copy_into(con, "w_hours", ["cluster_id", *kinds],
+              [(cluster, "int4"), *((np.asarray(scalars[k]), t) for k, t in kinds.items())])  # fmt: skip
     copy_into(con, "w_cells", ["series_id", "hour", "kind", "cell"],
               [(np.asarray(cells[k]), t) for k, t in (("series_id", "int4"), ("hour", "int4"), ("kind", "int2"),
                                                        ("cell", "int4"))])  # fmt: skip
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*names[2:], "cpu_cells", "mem_cells"])
+    arrays = ["hours", "n", "cpu_sum", "cpu_max", "mem_sum", "mem_max", "net_n", "net_sum", "net_max", "cpu_k",
+              "cpu_cells", "mem_k", "mem_cells"]  # fmt: skip
     con.execute(f"""
-        INSERT INTO upid.samples_hour (cluster_id, {", ".join(names)}, cpu_cells, mem_cells)
-        SELECT h.cluster_id, h.series_id, h.hour, h.n, h.cpu_sum, h.cpu_max, h.mem_sum, h.mem_max, h.net_n,
-               nullif(h.net_sum, 'NaN'), nullif(h.net_max, 'NaN'), c.cpu_cells, c.mem_cells
-        FROM w_hours h JOIN (
-            SELECT series_id, hour, array_agg(cell ORDER BY cell) FILTER (WHERE kind = 0) AS cpu_cells,
-                   array_agg(cell ORDER BY cell) FILTER (WHERE kind = 1) AS mem_cells
-            FROM w_cells GROUP BY 1, 2) c USING (series_id, hour)
-        ON CONFLICT (cluster_id, series_id, hour) DO UPDATE SET {updates}""")
-    return len(hours)
+        INSERT INTO upid.rollups_day (day, cluster_id, series_id, {", ".join(arrays)})
+        SELECT h.day, h.cluster_id, h.series_id, h.hours, h.n, h.cpu_sum, h.cpu_max, h.mem_sum, h.mem_max, h.net_n,
+               h.net_sum, h.net_max, h.cpu_k, c.cpu_cells, h.mem_k, c.mem_cells
+        FROM (SELECT cluster_id, series_id, hour / 24 AS day, array_agg((hour % 24)::int2 ORDER BY hour) AS hours,
+                     array_agg(n ORDER BY hour) AS n, array_agg(cpu_sum ORDER BY hour) AS cpu_sum,
+                     array_agg(cpu_max ORDER BY hour) AS cpu_max, array_agg(mem_sum ORDER BY hour) AS mem_sum,
+                     array_agg(mem_max ORDER BY hour) AS mem_max, array_agg(net_n ORDER BY hour) AS net_n,
+                     CASE WHEN bool_or(net_sum <> 'NaN') THEN array_agg(nullif(net_sum, 'NaN')::int8 ORDER BY hour)
+                     END AS net_sum,
+                     CASE WHEN bool_or(net_max <> 'NaN') THEN array_agg(nullif(net_max, 'NaN') ORDER BY hour)
+                     END AS net_max,
+                     array_agg(cpu_k ORDER BY hour) AS cpu_k, array_agg(mem_k ORDER BY hour) AS mem_k
+              FROM w_hours GROUP BY 1, 2, 3) h
+        JOIN (SELECT series_id, hour / 24 AS day,
+                     array_agg(cell ORDER BY hour, cell) FILTER (WHERE kind = 0) AS cpu_cells,
+                     array_agg(cell ORDER BY hour, cell) FILTER (WHERE kind = 1) AS mem_cells
+              FROM w_cells GROUP BY 1, 2) c USING (series_id, day)
+        ON CONFLICT (cluster_id, series_id, day) DO UPDATE SET {", ".join(f"{a} = EXCLUDED.{a}" for a in arrays)}""")
+    return len(days)
 
 
 def first_hour(con: psycopg.Connection, cid: int) -> int | None:
-    row = con.execute("SELECT min(hour) FROM upid.samples_hour WHERE cluster_id = %s", [cid]).fetchone()
+    row = con.execute(
+        "SELECT min(day * 24 + hours[1]) FROM upid.rollups_day WHERE cluster_id = %s "
+        "AND day = (SELECT min(day) FROM upid.rollups_day WHERE cluster_id = %s)",
+        [cid, cid],
+    ).fetchone()
     return None if not row or row[0] is None else int(row[0]) * HOUR
+
+
+_STORED = ("series_id", "day", "hours", "n", "cpu_sum", "cpu_max", "mem_sum", "mem_max", "net_n", "net_sum",
+           "net_max", "cpu_k", "cpu_cells", "mem_k", "mem_cells")  # fmt: skip
+
+
+def _stored_hours(rows: list[tuple[Any, ...]]) -> Any:
+    """rollups_day rows as one Arrow table of rollup rows (rollup_sql's columns), an hour per row."""
+    import pyarrow as pa
+
+    col = {name: [r[i] for r in rows] for i, name in enumerate(_STORED)}
+    lengths = np.asarray([len(h) for h in col["hours"]], dtype=np.int64)
+
+    def flat(name: str, dtype: Any = np.int64) -> np.ndarray:
+        return np.concatenate(col[name]).astype(dtype) if rows else np.zeros(0, dtype=dtype)
+
+    def nullable(name: str) -> Any:  # a day with no network measured has NULL arrays
+        parts = [np.full(n, np.nan) if v is None else np.asarray(v, dtype=float)
+                 for v, n in zip(col[name], lengths, strict=True)]  # fmt: skip
+        values = np.concatenate(parts) if parts else np.zeros(0)
+        return pa.array(values, mask=np.isnan(values))
+
+    def cells(values: str, counts: str) -> Any:
+        offsets = np.r_[0, np.cumsum(flat(counts))].astype(np.int32)
+        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat(values)))
+
+    series = np.repeat(np.asarray(col["series_id"], dtype=np.int64), lengths)
+    hours = np.repeat(np.asarray(col["day"], dtype=np.int64), lengths) * 24 + flat("hours")
+    return pa.table({
+        "series_id": series, "hour": hours, "n": flat("n"), "cpu_sum": flat("cpu_sum", float),
+        "cpu_max": flat("cpu_max"), "mem_sum": flat("mem_sum", float), "mem_max": flat("mem_max"),
+        "net_n": flat("net_n"), "net_sum": nullable("net_sum"), "net_max": pa.array(nullable("net_max"),
+                                                                                     type=pa.float32()),
+        "cpu_cells": cells("cpu_cells", "cpu_k"), "mem_cells": cells("mem_cells", "mem_k"),
+    })  # fmt: skip
 
 
 def window(
     con: psycopg.Connection, cid: int, where_series: dict[int, tuple[int, int]], start: int, end: int
 ) -> tuple[dict[str, np.ndarray], Hours]:
-    """The window's pod-hours (`where_series`: series id -> (container index, pod index))."""
-    import pyarrow as pa
-
+    """The window's pod-hours (`where_series`: series id -> (container index, pod index)): the rollups of the
+    days whose day rows are rolled up (or gone to retention), and the others rolled up now."""
     from upid.store.duckdb import hourly
 
-    lo, hi = int(start) // HOUR, int(end) // HOUR
+    first_day, last_day = (int(start) // HOUR + 1) // 24, int(end) // HOUR // 24
     ids = list(where_series)
     stored = (
         numpy_cursor(con)
         .execute(
-            f"""SELECT {_STORED} FROM upid.samples_hour h
-                WHERE h.cluster_id = %s AND h.hour > %s AND h.hour <= %s AND h.series_id = ANY(%s)
-                  AND NOT EXISTS (SELECT 1 FROM upid.samples_day d WHERE d.series_id = h.series_id
-                                  AND d.day = h.hour / 24 AND NOT d.rolled_up)""",
-            [cid, lo, hi, ids],
+            f"""SELECT {", ".join(_STORED)} FROM upid.rollups_day r
+                WHERE r.cluster_id = %s AND r.day BETWEEN %s AND %s AND r.series_id = ANY(%s)
+                  AND NOT EXISTS (SELECT 1 FROM upid.samples_day d WHERE d.cluster_id = r.cluster_id
+                                  AND d.series_id = r.series_id AND d.day = r.day AND NOT d.rolled_up)""",
+            [cid, first_day, last_day, ids],
         )
         .fetchall()
     )
@@ -161,23 +211,12 @@ def window(
         .execute(
             "SELECT series_id, ts, cpu_m, mem_kib, net_rx, net_tx FROM upid.samples_day WHERE cluster_id = %s "
             "AND day BETWEEN %s AND %s AND NOT rolled_up AND series_id = ANY(%s)",
-            [cid, (lo + 1) * HOUR // DAY, hi * HOUR // DAY, ids],
+            [cid, first_day, last_day, ids],
         )
         .fetchall()
     )
     engine = _engine()
-    names = _STORED.split(", ")
-    columns: dict[str, Any] = {n: [r[i] for r in stored] for i, n in enumerate(names[:10])}
-    for i, n in ((10, "cpu_cells"), (11, "mem_cells")):
-        lengths = np.asarray([len(r[i]) for r in stored], dtype=np.int32)
-        values = np.concatenate([r[i] for r in stored]) if stored else np.zeros(0, dtype=np.int64)
-        columns[n] = pa.ListArray.from_arrays(pa.array(np.r_[0, np.cumsum(lengths)].astype(np.int32)),
-                                              pa.array(values.astype(np.int64)))  # fmt: skip
-    types = {"series_id": pa.int64(), "hour": pa.int64(), "n": pa.int64(), "cpu_max": pa.int64(),
-             "mem_max": pa.int64(), "net_n": pa.int64()}  # fmt: skip
-    table = pa.table({n: columns[n] if n.endswith("cells") else pa.array(columns[n], type=types.get(n, pa.float64()))
-                      for n in names})  # fmt: skip
-    engine.register("p_stored", table)
+    engine.register("p_stored", _stored_hours(stored))
     now = rollups.rollup_sql(_register_samples(engine, pending))
     engine.register("w_series_in", {"series_id": np.asarray(ids, dtype=np.int64),
                                     "cidx": np.asarray([where_series[s][0] for s in ids], dtype=np.int64),

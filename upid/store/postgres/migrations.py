@@ -42,10 +42,11 @@ SAMPLES_DAY = """
             PRIMARY KEY ({key})){partitioned};
         CREATE INDEX ON upid.samples_day (cluster_id, day);
 """
-# A month's partition of samples_day (keys: days) or samples_hour (keys: hours), made when the first row of that
-# month arrives, by whoever writes it (a collector's writer login too: SECURITY DEFINER, so the partition belongs to
-# the schema's owner). CREATE then ATTACH takes only SHARE UPDATE EXCLUSIVE on the parent, so concurrent writers are
-# not blocked; two writers making the same month take turns on an advisory lock, and the loser finds the table.
+# A month's partition of samples_day or rollups_day (keys in units of `unit` seconds), made when the first row of
+# that month arrives, by whoever writes it (a collector's writer login too: SECURITY DEFINER, so the partition
+# belongs to the schema's owner). CREATE then ATTACH takes only SHARE UPDATE EXCLUSIVE on the parent, so concurrent
+# writers are not blocked; two writers making the same month take turns on an advisory lock, and the loser finds
+# the table.
 ENSURE_PARTITIONS = """
         CREATE OR REPLACE FUNCTION upid.ensure_partitions(parent text, unit integer, first_key bigint,
                                                           last_key bigint) RETURNS integer
@@ -57,7 +58,7 @@ ENSURE_PARTITIONS = """
           lo bigint;
           hi bigint;
         BEGIN
-          IF parent NOT IN ('samples_day', 'samples_hour') THEN
+          IF parent NOT IN ('samples_day', 'rollups_day') THEN
             RAISE EXCEPTION 'not a partitioned upid table: %', parent;
           END IF;
           LOOP
@@ -183,21 +184,25 @@ MIGRATIONS: dict[int, tuple[str, str]] = {
         + USAGE_VIEW,
     ),
     7: (
-        "hourly rollups (samples_hour, by month), and which day rows wait for theirs",
+        "hourly rollups, a row per series and day holding its hours (rollups_day, by month), and which day rows "
+        "wait for theirs",
         """
         ALTER TABLE upid.samples_day ADD COLUMN rolled_up boolean NOT NULL DEFAULT false;
-        CREATE TABLE upid.samples_hour (
-            hour integer NOT NULL,           -- UNIX seconds // 3600
+        CREATE TABLE upid.rollups_day (
+            day integer NOT NULL,            -- UNIX seconds // 86400
             cluster_id integer NOT NULL,
             series_id integer NOT NULL,
-            n smallint NOT NULL,             -- samples in the hour
-            cpu_sum double precision NOT NULL, cpu_max integer NOT NULL,       -- millicores
-            mem_sum double precision NOT NULL, mem_max bigint NOT NULL,        -- KiB
-            net_n smallint NOT NULL, net_sum double precision, net_max real,  -- bytes/s, received + sent
-            cpu_cells integer[] NOT NULL,    -- bucket * 65536 + count, the +5 % CPU histogram
+            hours smallint[] NOT NULL,       -- the hours of the day (0-23) that have samples; the arrays below
+            n smallint[] NOT NULL,           --   hold one element per hour: the samples in it,
+            cpu_sum bigint[] NOT NULL, cpu_max integer[] NOT NULL,   -- millicores
+            mem_sum bigint[] NOT NULL, mem_max bigint[] NOT NULL,    -- KiB
+            net_n smallint[] NOT NULL, net_sum bigint[], net_max real[],  -- bytes/s, received + sent
+            cpu_k smallint[] NOT NULL,       -- how many of cpu_cells are each hour's
+            cpu_cells integer[] NOT NULL,    -- bucket * 65536 + count, the +5 % CPU histogram, hour after hour
+            mem_k smallint[] NOT NULL,
             mem_cells integer[] NOT NULL,    -- the same for memory
-            PRIMARY KEY (cluster_id, series_id, hour)) PARTITION BY RANGE (hour);
-        CREATE INDEX ON upid.samples_hour (cluster_id, hour);
+            PRIMARY KEY (cluster_id, series_id, day)) PARTITION BY RANGE (day);
+        CREATE INDEX ON upid.rollups_day (cluster_id, day);
         """,
     ),
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from upid.errors import StoreError
 from upid.store.base import AuditRecord, Removed
 from upid.store.postgres import window
 from upid.store.postgres.writer import DAY, add_audit
@@ -21,11 +22,11 @@ if TYPE_CHECKING:
 _BOUND = re.compile(r"FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)")
 
 
-TIERS = (("samples_day", DAY, "sum(cardinality(ts))"), ("samples_hour", 3600, "count(*)"))
+TIERS = (("samples_day", "sum(cardinality(ts))"), ("rollups_day", "sum(cardinality(hours))"))
 
 
 def partitions(con: psycopg.Connection, parent: str) -> list[tuple[str, int, int]]:
-    """The partitions of `parent`: name and keys (days, or hours) [first, end), oldest first."""
+    """The partitions of `parent`: name and days [first, end), oldest first."""
     rows = con.execute(
         """SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i
            JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass""",
@@ -49,6 +50,14 @@ def cleanup(
     dry_run: bool,
 ) -> dict[str, Removed]:
     """What goes (with `dry_run`: would go), per cluster; the partitions are dropped in one transaction."""
+    owner = con.execute("SELECT pg_has_role(current_user, c.relowner, 'USAGE'), current_user FROM pg_class c "
+                        "WHERE c.oid = 'upid.samples_day'::regclass").fetchone()  # fmt: skip
+    if not owner or not owner[0]:
+        raise StoreError(
+            f"storage cleanup drops partitions, which only the store's owner may do, and {owner[1] if owner else '?'} "
+            "does not own them",
+            hint="run it as the login that ran `storage init`",
+        )
     with con.transaction():
         rows = con.execute("SELECT cluster_id, name FROM upid.clusters ORDER BY name").fetchall()
         names: dict[int, str] = {int(r[0]): str(r[1]) for r in rows}
@@ -58,17 +67,17 @@ def cleanup(
             if last is not None and (clusters is None or name in clusters):
                 newest[cid] = min(last, int(now))
         going: list[str] = []
-        removed = {tier: dict.fromkeys(newest, 0) for tier, _, _ in TIERS}
-        for (parent, unit, count), days in zip(TIERS, (days_to_keep, hourly_days_to_keep), strict=True):
+        removed = {tier: dict.fromkeys(newest, 0) for tier, _ in TIERS}
+        for (parent, count), days in zip(TIERS, (days_to_keep, hourly_days_to_keep), strict=True):
             if days is None:
                 continue
             for part, _, end in partitions(con, parent):
                 held = con.execute(f'SELECT cluster_id, {count} FROM upid."{part}" GROUP BY 1').fetchall()
-                if held and all(int(c) in newest and end * unit <= newest[int(c)] - days * DAY for c, _ in held):
+                if held and all(int(c) in newest and end * DAY <= newest[int(c)] - days * DAY for c, _ in held):
                     going.append(part)
                     for c, n in held:
                         removed[parent][int(c)] += int(n)
-        result = {names[c]: Removed(removed["samples_day"][c], removed["samples_hour"][c]) for c in newest}
+        result = {names[c]: Removed(removed["samples_day"][c], removed["rollups_day"][c]) for c in newest}
         if dry_run:
             return result
         for part in going:
