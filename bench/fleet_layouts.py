@@ -9,6 +9,10 @@ does).
   day-lz4    as day, with lz4 TOAST compression instead of pglz
   day-delta  as day, each array delta-encoded (first value, then differences)
   day-blob   one bytea per series and day: the delta-encoded arrays, zlib-compressed by the client (no SQL over them)
+  day-delta+net        day-delta, with the network rates (received, sent) as measured, bigint[] (what upid stores)
+  day-delta+net-delta  the same with the network arrays delta-encoded too
+
+The +net layouts count the same samples: their bytes per sample include the two network rates.
 
     python bench/fleet_layouts.py
 """
@@ -67,6 +71,22 @@ LAYOUTS["day-blob"] = (
 )
 
 
+# the chosen layout plus the network rates, as stored (bigint[]) and delta-encoded
+_NET = ", list(rx ORDER BY ts) AS rx, list(tx ORDER BY ts) AS tx"
+LAYOUTS["day-delta+net"] = (
+    LAYOUTS["day"][0].replace("PRIMARY KEY", "rx bigint[], tx bigint[], PRIMARY KEY"),
+    LAYOUTS["day-delta"][1].replace(" FROM (", ", rx, tx FROM (").replace(" AS m FROM x", " AS m" + _NET + " FROM x"),
+)
+LAYOUTS["day-delta+net-delta"] = (
+    LAYOUTS["day-delta+net"][0],
+    LAYOUTS["day-delta"][1].replace(
+        " FROM (",
+        ", list_transform(list_zip(rx, list_prepend(0, rx[:-1])), lambda p: p[1] - p[2]), "
+        "list_transform(list_zip(tx, list_prepend(0, tx[:-1])), lambda p: p[1] - p[2]) FROM (",
+    ).replace(" AS m FROM x", " AS m" + _NET + " FROM x"),
+)
+
+
 def _blob(row: tuple) -> tuple:
     import zlib
 
@@ -80,7 +100,8 @@ def rows(layout: str) -> list[tuple]:
     con = duckdb.connect()
     con.execute(f"""CREATE TABLE x AS
         SELECT dense_rank() OVER (ORDER BY namespace, pod, container)::INTEGER AS series_id, timestamp AS ts,
-               round(cpu_cores * 1000)::INTEGER AS cpu_m, round(memory_bytes / 1024)::INTEGER AS mem_kib
+               round(cpu_cores * 1000)::INTEGER AS cpu_m, round(memory_bytes / 1024)::INTEGER AS mem_kib,
+               round(network_rx_bytes_per_s)::BIGINT AS rx, round(network_tx_bytes_per_s)::BIGINT AS tx
         FROM '{month_file(8)}'""")
     out = con.execute(LAYOUTS[layout][1] + " ORDER BY 1, 2").fetchall()
     return [_blob(r) for r in out] if layout == "day-blob" else out
@@ -94,9 +115,10 @@ def main() -> None:
         raise SystemExit("error: no PostgreSQL server installed (Debian: apt-get install postgresql)")
     samples = duckdb.connect().execute(f"SELECT count(*) FROM '{month_file(8)}'").fetchone()[0]
     print(f"{samples:,} CPU+memory samples (Bitbrains 2013-8, 500 VMs)")
-    print(f"{'layout':>8s} {'rows':>10s} {'bytes':>12s} {'B/sample':>9s} {'COPY s':>7s} {'M samples/s':>11s}")
+    print(f"{'layout':>20s} {'rows':>10s} {'bytes':>12s} {'B/sample':>9s} {'COPY s':>7s} {'M samples/s':>11s}")
     with running(bin_dir) as server, psycopg.connect(server.dsn(), password=server.password, autocommit=True) as con:
-        for name, (ddl, _) in LAYOUTS.items():
+        chosen = sys.argv[1:] or list(LAYOUTS)
+        for name, (ddl, _) in ((n, LAYOUTS[n]) for n in chosen):
             data = rows(name)
             con.execute("DROP TABLE IF EXISTS s")
             con.execute(ddl)
@@ -110,14 +132,15 @@ def main() -> None:
                 types = {
                     "row": ["int4", "timestamptz", "int4", "int4"],
                     "day-blob": ["int4", "int4", "int4", "bytea"],
-                }.get(name, ["int4", "int4", "int2[]" if name == "hour" else "int4[]", "int4[]", "int4[]"])
+                }.get(name, ["int4", "int4", "int2[]" if name == "hour" else "int4[]", "int4[]", "int4[]"]
+                      + (["int8[]", "int8[]"] if "+net" in name else []))
                 copy.set_types(types)
                 for row in data:
                     copy.write_row(row)
             took = time.perf_counter() - started
             con.execute("VACUUM ANALYZE s")
             size = con.execute("SELECT pg_total_relation_size('s')").fetchone()[0]
-            print(f"{name:>8s} {len(data):>10,d} {size:>12,d} {size / samples:>9.2f} {took:>7.1f} "
+            print(f"{name:>20s} {len(data):>10,d} {size:>12,d} {size / samples:>9.2f} {took:>7.1f} "
                   f"{samples / took / 1e6:>11.2f}", flush=True)  # fmt: skip
 
 

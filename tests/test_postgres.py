@@ -327,7 +327,7 @@ def test_roles_writer_bound_to_its_cluster_and_a_reader_that_only_reads(upid, pg
             con.execute(sql)
 
 
-def test_a_writer_login_collects_and_compacts_its_own_cluster_only(upid, pg: str, pg_server: Server, kube,
+def test_a_writer_login_collects_its_own_cluster_only(upid, pg: str, pg_server: Server, kube,
                                                                     monkeypatch) -> None:  # fmt: skip
     """What the in-cluster CronJob (install/kubernetes/cronjob-postgres.yaml) does, with the writer's credential."""
     assert upid("storage", "status", "--store", pg).code == 0  # the owner creates the schema
@@ -338,12 +338,13 @@ def test_a_writer_login_collects_and_compacts_its_own_cluster_only(upid, pg: str
         r = upid("storage", "collect", "--kubeconfig", kube.kubeconfig, "--cluster", "prod", "--store", collector)
         assert r.code == 0, r.err
     r = upid("storage", "compact", "--store", collector)
-    assert r.code == 0, r.err
+    assert r.code == ExitCode.STORE_IO and "only the store's owner may do" in r.err, r.err
     other = upid("storage", "import", sample_path(), "--cluster", "staging", "--store", collector)
     assert other.code == ExitCode.STORE_IO and "row-level security" in other.err and password not in other.err
     denied = upid("storage", "cleanup", "--yes", "--days-to-keep", "1", "--store", collector)
     assert denied.code == ExitCode.STORE_IO and "only the store's owner may do" in denied.err, denied.err
     monkeypatch.setenv("PGPASSWORD", pg_server.password)
+    assert upid("storage", "compact", "--store", pg).code == 0  # the owner's nightly job
     doc = _json(upid, "analyze", "--cluster", "prod", "--store", pg)
     assert doc["summary"]["containers"] > 0
     assert _json(upid, "storage", "status", "--store", pg)["clusters"][0]["cluster"] == "prod"
@@ -373,19 +374,23 @@ def test_storage_query_reads_only_and_is_bounded_in_time(upid, pg: str) -> None:
     assert bad.code == ExitCode.USAGE and "query failed" in bad.err
 
 
-def test_twenty_writers_and_five_analyses_at_once(upid, pg: str, home: Path, tmp_path: Path) -> None:
-    """20 imports of 20 clusters and 5 analyses, all at once, against one server: no error, every sample counted."""
+def test_twenty_collectors_and_five_analyses_at_once(upid, pg: str, home: Path, tmp_path: Path) -> None:
+    """20 `storage collect` processes, one per test cluster (each its own API server), and 5 analyses, all at
+    once against one PostgreSQL: no error, and every cluster's samples counted."""
+    import contextlib
     import subprocess
     import sys
 
     import duckdb
+    from kube.model import Cluster
+    from kube.server import KubeServer, write_kubeconfig
 
     part = tmp_path / "two-days.parquet"
     duckdb.connect().execute(
         f"COPY (SELECT * FROM '{sample_path()}' WHERE timestamp < (SELECT min(timestamp) FROM '{sample_path()}') "
         f"+ INTERVAL 2 DAY) TO '{part}' (FORMAT parquet)"
     )
-    samples = duckdb.connect().execute(f"SELECT count(*) FROM '{part}'").fetchone()[0]
+    imported = duckdb.connect().execute(f"SELECT count(*) FROM '{part}'").fetchone()[0]
     assert upid("storage", "import", part, "--cluster", "c00", "--store", pg).code == 0
     env = {**os.environ, "UPID_HOME": str(home)}
 
@@ -393,13 +398,20 @@ def test_twenty_writers_and_five_analyses_at_once(upid, pg: str, home: Path, tmp
         return subprocess.Popen([sys.executable, "-m", "upid", *map(str, args), "--store", pg], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
-    procs = [start("storage", "import", part, "--cluster", f"c{i:02d}") for i in range(1, 21)]
-    procs += [start("analyze", "--cluster", "c00", "-o", "json") for _ in range(5)]
-    for p in procs:
-        _, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err
+    clusters = [Cluster(pods=12, nodes=2, name=f"c{i:02d}") for i in range(1, 21)]
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(KubeServer(c)) for c in clusters]
+        configs = [write_kubeconfig(tmp_path / f"kc{i}", {c.name: s.url})
+                   for i, (c, s) in enumerate(zip(clusters, servers, strict=True))]  # fmt: skip
+        procs = [start("storage", "collect", "--kubeconfig", kc, "--cluster", c.name)
+                 for kc, c in zip(configs, clusters, strict=True)]  # fmt: skip
+        procs += [start("analyze", "--cluster", "c00", "-o", "json") for _ in range(5)]
+        for p in procs:
+            _, err = p.communicate(timeout=300)
+            assert p.returncode == 0, err
     status = {c["cluster"]: c["samples"] for c in _json(upid, "storage", "status", "--store", pg)["clusters"]}
-    assert status == {f"c{i:02d}": samples for i in range(21)}
+    expected = {c.name: sum(len(p.workload.containers) for p in c.pods) for c in clusters}
+    assert status == {"c00": imported, **expected} and min(expected.values()) > 0
 
 
 def test_storage_copy_both_ways_is_idempotent_and_keeps_the_analysis(upid, pg: str, tmp_path: Path) -> None:

@@ -3,10 +3,10 @@ histograms, the same rows the DuckDB store keeps in its rollup blocks, kept a ro
 the day's hours in arrays, so TOAST compresses them; a row per hour cost 228 bytes on disk).
 
 The rollup itself is the DuckDB store's SQL (store/duckdb/rollups.py), run on an in-memory DuckDB over the decoded
-day rows, so both stores roll up alike by construction. `storage compact` rolls up every day row waiting for it
-(`rolled_up` false: new, or merged into since), a batch of rows per transaction, each row's 24 hours replaced
-whole; `storage cleanup` compacts before it drops anything. A window read at hourly resolution takes the stored
-rows of the day rows that are rolled up, and rolls up the others now, so its answer does not depend on when
+day rows, so both stores roll up alike by construction. `storage compact` drains the rollup queue (the series-days
+a write added a part to): it merges each day's parts into one row and replaces that day's rollup whole, a batch
+per transaction; `storage cleanup` compacts before it drops anything. A window read at hourly resolution takes
+the stored rollups of the days not queued, and rolls up the queued ones now, so its answer does not depend on when
 compact last ran; the hourly frame is then store/duckdb/hourly.py's, in the same in-memory DuckDB.
 """
 
@@ -57,35 +57,82 @@ def _register_samples(engine: duckdb.DuckDBPyConnection, day_rows: list[tuple[An
 
 
 def compact(con: psycopg.Connection) -> dict[str, int]:
-    """Roll up every day row that waits; returns day rows ("blocks"), samples and hourly rows written."""
+    """Merge each waiting series-day's parts into one row and roll it up; returns the day rows ("blocks"), their
+    samples and the hourly rows written. A batch of series-days per transaction, under the clusters' write locks
+    (their writers wait for that transaction, other clusters' do not)."""
     done = {"blocks": 0, "samples": 0, "hourly_rows": 0}
     engine = _engine()
     while True:
         with con.transaction():
-            waiting = (
+            keys = con.execute(
+                "SELECT cluster_id, series_id, day FROM upid.rollup_queue ORDER BY cluster_id, day, series_id "
+                "LIMIT %s FOR UPDATE SKIP LOCKED",
+                [ROWS_PER_TRANSACTION],
+            ).fetchall()
+            if not keys:
+                return done
+            for cid in sorted({int(k[0]) for k in keys}):  # a writer adding a part now would be missed
+                con.execute("SELECT pg_advisory_xact_lock(hashtext('upid.cluster'), %s)", [cid])
+            columns = [[int(k[i]) for k in keys] for i in range(3)]
+            parts = (
                 numpy_cursor(con)
                 .execute(
-                    """SELECT series_id, day, cluster_id, ts, cpu_m, mem_kib, net_rx, net_tx FROM upid.samples_day
-                       WHERE NOT rolled_up ORDER BY cluster_id, day, series_id LIMIT %s FOR UPDATE SKIP LOCKED""",
-                    [ROWS_PER_TRANSACTION],
+                    """SELECT d.cluster_id, d.series_id, d.day, d.part, d.ts, d.cpu_m, d.mem_kib, d.net_rx, d.net_tx
+                       FROM upid.samples_day d JOIN unnest(%s::int[], %s::int[], %s::int[])
+                            AS k(cluster_id, series_id, day) USING (cluster_id, series_id, day)
+                       ORDER BY 1, 2, 3, 4""",
+                    columns,
                 )
                 .fetchall()
             )
-            if not waiting:
-                return done
-            clusters = {int(r[0]): int(r[2]) for r in waiting}
-            relation = _register_samples(engine, [(r[0], *r[3:]) for r in waiting])
+            merged = _merge_parts(con, parts)
+            relation = _register_samples(engine, [(r[1], *r[4:]) for r in merged])
             engine.execute(f"CREATE OR REPLACE TEMP TABLE r_new AS {rollups.rollup_sql(relation)}")
             engine.unregister("p_samples")
-            rows = _upsert_hours(con, engine, clusters)
+            done["hourly_rows"] += _upsert_hours(con, engine, {int(r[1]): int(r[0]) for r in merged})
             con.execute(
-                "UPDATE upid.samples_day d SET rolled_up = true FROM unnest(%s::int[], %s::int[]) AS k(series_id, day) "
-                "WHERE d.series_id = k.series_id AND d.day = k.day",
-                [[int(r[0]) for r in waiting], [int(r[1]) for r in waiting]],
+                "DELETE FROM upid.rollup_queue q USING unnest(%s::int[], %s::int[], %s::int[]) "
+                "AS k(cluster_id, series_id, day) "
+                "WHERE q.cluster_id = k.cluster_id AND q.series_id = k.series_id AND q.day = k.day",
+                columns,
             )
-            done["blocks"] += len(waiting)
-            done["samples"] += sum(len(r[3]) for r in waiting)
-            done["hourly_rows"] += rows
+            done["blocks"] += len(merged)
+            done["samples"] += sum(len(r[4]) for r in merged)
+
+
+def _merge_parts(con: psycopg.Connection, parts: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Each series-day's parts as one row: a day of one part stays as it is, one of several is replaced by the
+    merged row (written once, sorted by time). Returns the rows as (cluster, series, day, part, arrays...) with
+    the arrays delta-encoded, as stored."""
+    from upid.store.postgres.writer import _encode, _plain, insert_parts
+
+    groups: dict[tuple[int, int, int], list[tuple[Any, ...]]] = {}
+    for r in parts:
+        groups.setdefault((int(r[0]), int(r[1]), int(r[2])), []).append(r)
+    out, several = [], []
+    for key, rows in groups.items():
+        if len(rows) == 1:
+            out.append(rows[0])
+            continue
+        several.append(key)
+        t = np.concatenate([_decode(r[4]) for r in rows])
+        n = [len(r[4]) for r in rows]
+        values = [np.concatenate([_decode(r[i]) for r in rows]) for i in (5, 6)]
+        nets = [np.concatenate([_as_array(r[i], k) for r, k in zip(rows, n, strict=True)]) for i in (7, 8)]
+        order = np.argsort(t, kind="stable")
+        row = (*key, 0, _encode(t[order]), _encode(values[0][order]), _encode(values[1][order]),
+               _plain(nets[0][order]), _plain(nets[1][order]))  # fmt: skip
+        out.append(row)
+    if several:
+        con.execute(
+            "DELETE FROM upid.samples_day d USING unnest(%s::int[], %s::int[], %s::int[]) "
+            "AS k(cluster_id, series_id, day) "
+            "WHERE d.cluster_id = k.cluster_id AND d.series_id = k.series_id AND d.day = k.day",
+            [[k[i] for k in several] for i in range(3)],
+        )
+        rewritten = set(several)
+        insert_parts(con, [(r[2], r[0], r[1], *r[3:]) for r in out if (r[0], r[1], r[2]) in rewritten], queue=False)
+    return out
 
 
 def _upsert_hours(con: psycopg.Connection, engine: duckdb.DuckDBPyConnection, clusters: dict[int, int]) -> int:
@@ -200,8 +247,8 @@ def window(
         .execute(
             f"""SELECT {", ".join(_STORED)} FROM upid.rollups_day r
                 WHERE r.cluster_id = %s AND r.day BETWEEN %s AND %s AND r.series_id = ANY(%s)
-                  AND NOT EXISTS (SELECT 1 FROM upid.samples_day d WHERE d.cluster_id = r.cluster_id
-                                  AND d.series_id = r.series_id AND d.day = r.day AND NOT d.rolled_up)""",
+                  AND NOT EXISTS (SELECT 1 FROM upid.rollup_queue q WHERE q.cluster_id = r.cluster_id
+                                  AND q.series_id = r.series_id AND q.day = r.day)""",
             [cid, first_day, last_day, ids],
         )
         .fetchall()
@@ -209,8 +256,10 @@ def window(
     pending = (
         numpy_cursor(con)
         .execute(
-            "SELECT series_id, ts, cpu_m, mem_kib, net_rx, net_tx FROM upid.samples_day WHERE cluster_id = %s "
-            "AND day BETWEEN %s AND %s AND NOT rolled_up AND series_id = ANY(%s)",
+            """SELECT series_id, ts, cpu_m, mem_kib, net_rx, net_tx FROM upid.samples_day d WHERE cluster_id = %s
+               AND day BETWEEN %s AND %s AND series_id = ANY(%s) AND EXISTS (
+                   SELECT 1 FROM upid.rollup_queue q WHERE q.cluster_id = d.cluster_id AND q.series_id = d.series_id
+                   AND q.day = d.day)""",  # every part of a day that waits
             [cid, first_day, last_day, ids],
         )
         .fetchall()

@@ -1,9 +1,10 @@
 """Numbered schema migrations of the PostgreSQL store, in the `upid` schema, recorded in the store itself; a store
 whose recorded version is higher than this upid knows is refused untouched (exit 7), as the DuckDB store is.
 
-Samples are kept one row per series and UTC day, each array delta-encoded (the first value, then differences),
-which bench/fleet_layouts.py measured at 6.65 bytes per CPU+memory sample on a real month, against 83.7 for a row
-per sample. The time column leads every key and each table carries its cluster (for Timescale or Citus later).
+Samples are kept one row per series and UTC day (in parts, one per write, until compact merges them), each array
+delta-encoded (the first value, then differences), which bench/fleet_layouts.py measured at 6.65 bytes per
+CPU+memory sample on a real month, against 83.7 for a row per sample. Every sample table carries its cluster, which
+leads its key (a distribution column for Citus), and an integer time column (for TimescaleDB; docs/fleet.md).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ SAMPLES_DAY = """
             ts integer[] NOT NULL,           -- delta-encoded UNIX seconds
             cpu_m integer[] NOT NULL,        -- delta-encoded millicores
             mem_kib bigint[] NOT NULL,       -- delta-encoded KiB
-            net_rx bigint[], net_tx bigint[], -- bytes/s as measured (NULL elements: not measured)
+            net_rx bigint[], net_tx bigint[], -- bytes/s as measured (NULL elements: not measured){extra}
             PRIMARY KEY ({key})){partitioned};
         CREATE INDEX ON upid.samples_day (cluster_id, day);
 """
@@ -94,7 +95,7 @@ MIGRATIONS: dict[int, tuple[str, str]] = {
             container text NOT NULL, node text,
             UNIQUE (cluster_id, namespace, workload_kind, workload, pod, container));
         """
-        + SAMPLES_DAY.format(key="series_id, day", partitioned="")
+        + SAMPLES_DAY.format(key="series_id, day", extra="", partitioned="")
         + """
         CREATE TABLE upid.resources (
             series_id integer NOT NULL, ts bigint NOT NULL,
@@ -166,28 +167,37 @@ MIGRATIONS: dict[int, tuple[str, str]] = {
     ),
     6: (
         "samples_day partitioned by month (retention drops whole partitions), each made when its first row comes; "
-        "its key leads with the cluster (a distribution column for Citus)",
+        "its key leads with the cluster (a distribution column for Citus); a day's samples in parts, one per write",
         """
         ALTER TABLE upid.samples_day RENAME TO samples_day_v5;
         ALTER INDEX upid.samples_day_pkey RENAME TO samples_day_v5_pkey;
         ALTER INDEX upid.samples_day_cluster_id_day_idx RENAME TO samples_day_v5_cluster_id_day_idx;
         """
-        + SAMPLES_DAY.format(key="cluster_id, series_id, day", partitioned=" PARTITION BY RANGE (day)")
+        + SAMPLES_DAY.format(
+            key="cluster_id, series_id, day, part",
+            extra="\n            -- a write adds a part with the samples it brings; compact merges a day's parts\n"
+            "            part smallint NOT NULL DEFAULT 0,",
+            partitioned=" PARTITION BY RANGE (day)",
+        )
         + ENSURE_PARTITIONS
         + """
         SELECT upid.ensure_partitions('samples_day', 86400, min(day), max(day)) FROM upid.samples_day_v5
         HAVING count(*) > 0;
-        INSERT INTO upid.samples_day SELECT * FROM upid.samples_day_v5;
+        INSERT INTO upid.samples_day (day, cluster_id, series_id, ts, cpu_m, mem_kib, net_rx, net_tx)
+        SELECT day, cluster_id, series_id, ts, cpu_m, mem_kib, net_rx, net_tx FROM upid.samples_day_v5;
         DROP VIEW upid.usage;
         DROP TABLE upid.samples_day_v5;
         """
         + USAGE_VIEW,
     ),
     7: (
-        "hourly rollups, a row per series and day holding its hours (rollups_day, by month), and which day rows "
-        "wait for theirs",
+        "hourly rollups, a row per series and day holding its hours (rollups_day, by month), and the queue of "
+        "series-days waiting for theirs",
         """
-        ALTER TABLE upid.samples_day ADD COLUMN rolled_up boolean NOT NULL DEFAULT false;
+        -- the series-days whose parts changed since their rollup: written with each new part, drained by compact
+        CREATE TABLE upid.rollup_queue (
+            cluster_id integer NOT NULL, series_id integer NOT NULL, day integer NOT NULL,
+            PRIMARY KEY (cluster_id, series_id, day));
         CREATE TABLE upid.rollups_day (
             day integer NOT NULL,            -- UNIX seconds // 86400
             cluster_id integer NOT NULL,

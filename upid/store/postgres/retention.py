@@ -40,6 +40,17 @@ def partitions(con: psycopg.Connection, parent: str) -> list[tuple[str, int, int
     return sorted(found, key=lambda p: p[1])
 
 
+def require_owner(con: psycopg.Connection, what: str) -> None:
+    """StoreError unless this login owns the sample tables (the one that ran `storage init`)."""
+    owner = con.execute("SELECT pg_has_role(current_user, c.relowner, 'USAGE'), current_user FROM pg_class c "
+                        "WHERE c.oid = 'upid.samples_day'::regclass").fetchone()  # fmt: skip
+    if not owner or not owner[0]:
+        raise StoreError(
+            f"{what}, which only the store's owner may do, and {owner[1] if owner else '?'} is not the owner",
+            hint="run it as the login that ran `storage init`",
+        )
+
+
 def cleanup(
     con: psycopg.Connection,
     days_to_keep: int,
@@ -50,14 +61,6 @@ def cleanup(
     dry_run: bool,
 ) -> dict[str, Removed]:
     """What goes (with `dry_run`: would go), per cluster; the partitions are dropped in one transaction."""
-    owner = con.execute("SELECT pg_has_role(current_user, c.relowner, 'USAGE'), current_user FROM pg_class c "
-                        "WHERE c.oid = 'upid.samples_day'::regclass").fetchone()  # fmt: skip
-    if not owner or not owner[0]:
-        raise StoreError(
-            f"storage cleanup drops partitions, which only the store's owner may do, and {owner[1] if owner else '?'} "
-            "does not own them",
-            hint="run it as the login that ran `storage init`",
-        )
     with con.transaction():
         rows = con.execute("SELECT cluster_id, name FROM upid.clusters ORDER BY name").fetchall()
         names: dict[int, str] = {int(r[0]): str(r[1]) for r in rows}

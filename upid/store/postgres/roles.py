@@ -14,7 +14,17 @@ import re
 from upid.errors import UsageError
 
 WRITER, READER = "upid_writer", "upid_reader"
-BY_CLUSTER = ("series", "samples_day", "rollups_day", "cluster_identity", "nodes", "workloads", "hpas", "pdbs")
+BY_CLUSTER = (
+    "series",
+    "samples_day",
+    "rollups_day",
+    "rollup_queue",
+    "cluster_identity",
+    "nodes",
+    "workloads",
+    "hpas",
+    "pdbs",
+)
 BY_SERIES = ("resources", "container_status", "kubelet_counters")
 BY_NAME = ("clusters", "changes")  # keyed by the cluster's name
 TABLES = (*BY_NAME, *BY_CLUSTER, *BY_SERIES)

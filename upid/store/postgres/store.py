@@ -1,9 +1,9 @@
-"""PostgresStore: the Store interface over a PostgreSQL database (#21, first part).
+"""PostgresStore: the Store interface over a PostgreSQL database, for a fleet of clusters (docs/fleet.md).
 
-In this version: writes (import, import-prometheus, collect's samples), the window read (raw samples), status,
-clusters, extent and the audit log. The rest (hourly rollups, inventory, changes, query, export, cleanup, roles)
-says plainly that it needs a DuckDB store for now. The URL follows libpq: PGPASSWORD, ~/.pgpass and PGSERVICE work;
-a password in the URL is never printed."""
+Each method opens its own connection (or uses the one a `snapshot` holds) and delegates to a module: writer
+(samples), inventory (a collection's records), window (the read of an analysis), hourly (rollups), retention
+(partitions dropped), changes (optimize's trail), checks (export, verify), roles (`storage init`). The URL follows
+libpq: PGPASSWORD, ~/.pgpass and PGSERVICE work; a password in the URL is never printed."""
 
 from __future__ import annotations
 
@@ -92,6 +92,7 @@ class PostgresStore:
 
     def compact(self, audit: AuditRecord) -> dict[str, int]:
         with self._con() as con:
+            retention.require_owner(con, "storage compact merges and rewrites day rows")
             done = hourly.compact(con)
             writer.add_audit(con, audit, None, done)
         return done
@@ -101,6 +102,7 @@ class PostgresStore:
                 hourly_days_to_keep: int | None = None) -> dict[str, Removed]:  # fmt: skip
         """Whole monthly partitions older than their tier's retention (retention.py), rolled up first."""
         with self._con() as con:
+            retention.require_owner(con, "storage cleanup drops partitions")
             if not dry_run:
                 hourly.compact(con)  # nothing leaves the raw tier before it is rolled up
             return retention.cleanup(con, days_to_keep, hourly_days_to_keep, audit,

@@ -181,9 +181,9 @@ def batches(con: psycopg.Connection, cluster: str) -> Iterator[SampleBatch]:
         for sid, ts, cpu, mem, rx, tx in (
             numpy_cursor(con)
             .execute(
-                "SELECT series_id, ts, cpu_m, mem_kib, net_rx, net_tx FROM upid.samples_day WHERE series_id = ANY(%s) "
-                "ORDER BY series_id, day",
-                [ids],
+                "SELECT series_id, ts, cpu_m, mem_kib, net_rx, net_tx FROM upid.samples_day WHERE cluster_id = %s "
+                "AND series_id = ANY(%s) ORDER BY series_id, day, part",
+                [cid, ids],
             )
             .fetchall()
         ):

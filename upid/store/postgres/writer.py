@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from upid.store.base import AuditRecord, WriteResult
+from upid.store.postgres.arrays import numpy_cursor
 
 if TYPE_CHECKING:
     import psycopg
@@ -74,21 +75,22 @@ def _as_array(values: list[Any] | np.ndarray | None, n: int) -> np.ndarray:
 
 
 def write_samples(con: psycopg.Connection, cid: int, batch: SampleBatch) -> tuple[int, int, list[int]]:
-    """Inside the caller's transaction; returns (samples written, series created, each batch series' id)."""
+    """Inside the caller's transaction; returns (samples written, series created, each batch series' id). Writers
+    of one cluster take turns (a transaction-scoped advisory lock on the cluster); other clusters never wait."""
+    con.execute("SELECT pg_advisory_xact_lock(hashtext('upid.cluster'), %s)", [cid])
     ids, created = _series_ids(con, cid, batch)
-    rows, written = _day_rows(con, cid, ids, batch)
+    rows, written = _day_parts(con, cid, ids, batch)
     if rows:
-        _upsert_rows(con, rows)
+        insert_parts(con, rows)
     _resources(con, ids, batch)
     _oom_kills(con, ids, batch)
     return written, created, ids.tolist()
 
 
-def _day_rows(
-    con: psycopg.Connection, cid: int, ids: np.ndarray, batch: SampleBatch
-) -> tuple[list[tuple[Any, ...]], int]:
-    """The series-day rows the batch changes, merged with what is stored (locked until the transaction ends), and
-    the samples that are new. A row the batch adds nothing to is left alone, its rollups too."""
+def _day_parts(con: psycopg.Connection, cid: int, ids: np.ndarray, batch: SampleBatch) -> tuple[list[Any], int]:
+    """A new part for each series-day the batch brings new samples to (a sample already stored, in any part, is
+    kept as it is), and the number of new samples. Stored parts are read, never rewritten: a collector's write
+    costs its own samples, and compact merges a day's parts later."""
     sid = ids[batch.series_idx]
     ts = np.asarray(batch.ts, dtype=np.int64)
     if not len(ts):
@@ -101,60 +103,49 @@ def _day_rows(
     starts = np.flatnonzero(np.r_[True, (sid[1:] != sid[:-1]) | (day[1:] != day[:-1])])
     ends = np.r_[starts[1:], len(ts)]
     keys = [(int(sid[a]), int(day[a])) for a in starts]
-    stored = {
-        (int(r[0]), int(r[1])): r[2:]
-        for r in con.execute(
-            """SELECT d.series_id, d.day, d.ts, d.cpu_m, d.mem_kib, d.net_rx, d.net_tx FROM upid.samples_day d
-               JOIN unnest(%s::int[], %s::int[]) AS k(series_id, day) USING (series_id, day)
-               ORDER BY d.series_id, d.day FOR UPDATE OF d""",
-            [[k[0] for k in keys], [k[1] for k in keys]],
-        ).fetchall()
-    }
+    stored: dict[tuple[int, int], tuple[int, list[np.ndarray]]] = {}
+    for s, d, part, times in numpy_cursor(con).execute(
+        """SELECT d.series_id, d.day, d.part, d.ts FROM upid.samples_day d
+           JOIN unnest(%s::int[], %s::int[]) AS k(series_id, day) USING (series_id, day) WHERE d.cluster_id = %s""",
+        [[k[0] for k in keys], [k[1] for k in keys], cid],
+    ):
+        top, parts = stored.get((int(s), int(d)), (-1, []))
+        stored[(int(s), int(d))] = (max(top, int(part)), [*parts, _decode(times)])
     rows, written = [], 0
     for (s, d), a, b in zip(keys, starts, ends, strict=True):
-        t, c, m, r, x = ts[a:b], cpu[a:b], mem[a:b], rx[a:b], tx[a:b]
-        t, first = np.unique(t, return_index=True)  # one sample per second: the first
-        c, m, r, x = c[first], m[first], r[first], x[first]
-        if (s, d) in stored:
-            old = stored[(s, d)]
-            ot = _decode(old[0])
-            new = ~np.isin(t, ot)
-            if not new.any():
-                continue
-            written += int(new.sum())
-            n = len(ot)
-            t = np.concatenate([ot, t[new]])
-            c = np.concatenate([_decode(old[1]), c[new]])
-            m = np.concatenate([_decode(old[2]), m[new]])
-            r = np.concatenate([_as_array(old[3], n), r[new]])
-            x = np.concatenate([_as_array(old[4], n), x[new]])
-            keep = np.argsort(t, kind="stable")
-            t, c, m, r, x = t[keep], c[keep], m[keep], r[keep], x[keep]
-        else:
-            written += len(t)
-        rows.append((d, cid, s, _encode(t), _encode(c), _encode(m), _plain(r), _plain(x)))
+        t, first = np.unique(ts[a:b], return_index=True)  # one sample per second: the first
+        top, parts = stored.get((s, d), (-1, []))
+        new = ~np.isin(t, np.concatenate(parts)) if parts else np.ones(len(t), dtype=bool)
+        if not new.any():
+            continue
+        keep = first[new] + a
+        written += len(keep)
+        rows.append((d, cid, s, top + 1, _encode(ts[keep]), _encode(cpu[keep]), _encode(mem[keep]), _plain(rx[keep]),
+                     _plain(tx[keep])))  # fmt: skip
     return rows, written
 
 
-def _upsert_rows(con: psycopg.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """COPY (binary) into a temp table, then one INSERT ... ON CONFLICT into the month partitions (made first)."""
+PARTS = "day, cluster_id, series_id, part, ts, cpu_m, mem_kib, net_rx, net_tx"
+PART_TYPES = ["int4", "int4", "int4", "int2", "int4[]", "int4[]", "int8[]", "int8[]", "int8[]"]
+
+
+def insert_parts(con: psycopg.Connection, rows: list[Any], queue: bool = True) -> None:
+    """Rows (PARTS' columns) into the month partitions (made first): a binary COPY into a temp table, then one
+    INSERT (COPY cannot write a table under row-level security); their series-days join the rollup queue."""
     days = [r[0] for r in rows]
     con.execute("SELECT upid.ensure_partitions('samples_day', 86400, %s, %s)", [min(days), max(days)])
     con.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS w_rows (LIKE upid.samples_day INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        "CREATE TEMP TABLE IF NOT EXISTS w_parts (LIKE upid.samples_day INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
-    with con.cursor().copy(
-        "COPY w_rows (day, cluster_id, series_id, ts, cpu_m, mem_kib, net_rx, net_tx) FROM STDIN (FORMAT BINARY)"
-    ) as copy:
-        copy.set_types(["int4", "int4", "int4", "int4[]", "int4[]", "int8[]", "int8[]", "int8[]"])
+    with con.cursor().copy(f"COPY w_parts ({PARTS}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(PART_TYPES)
         for row in rows:
             copy.write_row(row)
-    con.execute(
-        """INSERT INTO upid.samples_day SELECT * FROM w_rows
-           ON CONFLICT (cluster_id, series_id, day) DO UPDATE SET ts = EXCLUDED.ts, cpu_m = EXCLUDED.cpu_m,
-               mem_kib = EXCLUDED.mem_kib, net_rx = EXCLUDED.net_rx, net_tx = EXCLUDED.net_tx,
-               rolled_up = false  -- its hours are rolled up again at the next compact"""
-    )
+    con.execute(f"INSERT INTO upid.samples_day ({PARTS}) SELECT {PARTS} FROM w_parts")
+    if queue:
+        con.execute("INSERT INTO upid.rollup_queue SELECT DISTINCT cluster_id, series_id, day FROM w_parts "
+                    "ON CONFLICT DO NOTHING")  # fmt: skip
+    con.execute("TRUNCATE w_parts")
 
 
 def _resources(con: psycopg.Connection, ids: np.ndarray, batch: SampleBatch) -> None:
