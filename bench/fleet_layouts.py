@@ -79,11 +79,13 @@ LAYOUTS["day-delta+net"] = (
 )
 LAYOUTS["day-delta+net-delta"] = (
     LAYOUTS["day-delta+net"][0],
-    LAYOUTS["day-delta"][1].replace(
+    LAYOUTS["day-delta"][1]
+    .replace(
         " FROM (",
         ", list_transform(list_zip(rx, list_prepend(0, rx[:-1])), lambda p: p[1] - p[2]), "
         "list_transform(list_zip(tx, list_prepend(0, tx[:-1])), lambda p: p[1] - p[2]) FROM (",
-    ).replace(" AS m FROM x", " AS m" + _NET + " FROM x"),
+    )
+    .replace(" AS m FROM x", " AS m" + _NET + " FROM x"),
 )
 
 
@@ -132,8 +134,11 @@ def main() -> None:
                 types = {
                     "row": ["int4", "timestamptz", "int4", "int4"],
                     "day-blob": ["int4", "int4", "int4", "bytea"],
-                }.get(name, ["int4", "int4", "int2[]" if name == "hour" else "int4[]", "int4[]", "int4[]"]
-                      + (["int8[]", "int8[]"] if "+net" in name else []))
+                }.get(
+                    name,
+                    ["int4", "int4", "int2[]" if name == "hour" else "int4[]", "int4[]", "int4[]"]
+                    + (["int8[]", "int8[]"] if "+net" in name else []),
+                )
                 copy.set_types(types)
                 for row in data:
                     copy.write_row(row)
