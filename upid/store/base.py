@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # keep `upid --help` free of numpy
     from collections.abc import Iterable, Iterator
 
-    from upid.analysis.window import ClusterWindow, Scope
+    from upid.analysis.window import ClusterWindow, Node, Scope
     from upid.inventory import Collection
     from upid.samples import SampleBatch
 
@@ -115,6 +115,22 @@ class ChangeRecord:
     id: int | None = None
     started_at: int | None = None
     finished_at: int | None = None
+
+
+NODE_COLUMNS = ("name, cpu_capacity, memory_capacity, cpu_allocatable, memory_allocatable, instance_type, region, "
+                "zone, capacity_type, provider_id")  # fmt: skip
+
+
+def node_from_row(r: tuple[Any, ...]) -> Node:
+    """A Node from a row of NODE_COLUMNS, then first_seen and last_seen (UNIX seconds): both backends' read."""
+    from upid.analysis.window import Node
+
+    def number(value: object) -> float | None:
+        return None if value is None else float(value)  # type: ignore[arg-type]
+
+    return Node(name=r[0], cpu_capacity=float(r[1] or 0), memory_capacity=float(r[2] or 0),
+                cpu_allocatable=number(r[3]), memory_allocatable=number(r[4]), instance_type=r[5], region=r[6],
+                zone=r[7], capacity_type=r[8], provider_id=r[9], first_seen=r[10], last_seen=r[11])  # fmt: skip
 
 
 def prepare_export(directory: Path, overwrite: bool) -> None:

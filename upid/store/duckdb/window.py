@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from upid.store.base import NODE_COLUMNS, node_from_row
 from upid.store.duckdb import blocks, hourly, rollups
 from upid.store.duckdb.connection import epoch_sql, sql_ts
 from upid.store.duckdb.queries import cluster_id
@@ -132,36 +133,12 @@ def load_usage(
 
 
 def nodes(con: duckdb.DuckDBPyConnection, cid: int) -> tuple[Node, ...]:
-    from upid.analysis.window import Node
-
     rows = con.execute(
-        """SELECT name, cpu_capacity, memory_capacity, cpu_allocatable, memory_allocatable,
-                  instance_type, region, zone, capacity_type, provider_id,
-                  epoch(first_seen)::BIGINT, epoch(last_seen)::BIGINT
-           FROM nodes WHERE cluster_id = ? ORDER BY name""",
+        f"SELECT {NODE_COLUMNS}, epoch(first_seen)::BIGINT, epoch(last_seen)::BIGINT FROM nodes WHERE cluster_id = ? "
+        "ORDER BY name",
         [cid],
     ).fetchall()
-    return tuple(
-        Node(
-            name=r[0],
-            cpu_capacity=float(r[1] or 0),
-            memory_capacity=float(r[2] or 0),
-            cpu_allocatable=_number(r[3]),
-            memory_allocatable=_number(r[4]),
-            instance_type=r[5],
-            region=r[6],
-            zone=r[7],
-            capacity_type=r[8],
-            provider_id=r[9],
-            first_seen=r[10],
-            last_seen=r[11],
-        )
-        for r in rows
-    )
-
-
-def _number(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
+    return tuple(node_from_row(r) for r in rows)
 
 
 def workloads(con: duckdb.DuckDBPyConnection, cid: int) -> dict[WorkloadKey, Workload]:

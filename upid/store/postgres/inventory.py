@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from upid.errors import UsageError
 from upid.inventory import Collection, Identity
-from upid.store.base import AuditRecord, WriteResult
+from upid.store.base import NODE_COLUMNS, AuditRecord, WriteResult, node_from_row
 from upid.store.postgres.writer import add_audit, ensure_cluster, write_samples
 
 if TYPE_CHECKING:
@@ -200,31 +200,10 @@ def cluster_identities(con: psycopg.Connection) -> list[dict[str, object]]:
 
 
 def nodes(con: psycopg.Connection, cid: int) -> tuple[Node, ...]:
-    from upid.analysis.window import Node
-
     rows = con.execute(
-        """SELECT name, cpu_capacity, memory_capacity, cpu_allocatable, memory_allocatable, instance_type, region,
-                  zone, capacity_type, provider_id, first_seen, last_seen
-           FROM upid.nodes WHERE cluster_id = %s ORDER BY name""",
-        [cid],
+        f"SELECT {NODE_COLUMNS}, first_seen, last_seen FROM upid.nodes WHERE cluster_id = %s ORDER BY name", [cid]
     ).fetchall()
-    return tuple(
-        Node(
-            name=r[0],
-            cpu_capacity=float(r[1] or 0),
-            memory_capacity=float(r[2] or 0),
-            cpu_allocatable=r[3],
-            memory_allocatable=r[4],
-            instance_type=r[5],
-            region=r[6],
-            zone=r[7],
-            capacity_type=r[8],
-            provider_id=r[9],
-            first_seen=int(r[10]),
-            last_seen=int(r[11]),
-        )  # fmt: skip
-        for r in rows
-    )
+    return tuple(node_from_row(r) for r in rows)
 
 
 def workloads(con: psycopg.Connection, cid: int) -> dict[WorkloadKey, Workload]:
