@@ -66,7 +66,7 @@ def compact(con: psycopg.Connection) -> dict[str, int]:
         with con.transaction():
             keys = con.execute(
                 "SELECT cluster_id, series_id, day FROM upid.rollup_queue ORDER BY cluster_id, day, series_id "
-                "LIMIT %s FOR UPDATE SKIP LOCKED",
+                "LIMIT %s",  # no row lock: a writer queues a day while this waits for its cluster's lock
                 [ROWS_PER_TRANSACTION],
             ).fetchall()
             if not keys:
