@@ -3,7 +3,8 @@
 processes, as collectors of many clusters would write. Reported from one run: import throughput (samples/s, all
 processes), bytes per sample on disk (`pg_total_relation_size` of upid's tables), `upid analyze` of one
 500-container cluster from PostgreSQL against the same cluster from DuckDB (whole processes, same run), then
-`storage compact` (the hourly rollups of the whole fleet: time and size) and the same analysis at hourly resolution.
+`storage compact` (the hourly rollups of the whole fleet: time and size), the same analysis at hourly resolution,
+and the raw one again (compact has merged each day's parts into one row).
 
     python bench/fleet.py [--clusters 50] [--parallel 4]
 """
@@ -87,6 +88,7 @@ def main() -> None:
         print(f"compact (hourly rollups of every cluster): {took:.1f} s, {total / took / 1e3:,.0f} k samples/s; "
               f"rollups {hourly / 1e6:,.1f} MB, {hourly / total:.2f} bytes per raw sample")  # fmt: skip
         _analyses(env, url, duck, "hour")
+        _analyses(env, url, duck, "raw")  # after compact: each day one part
 
 
 def _size(url: str, password: str, parent: str | None) -> int:
