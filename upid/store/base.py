@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # keep `upid --help` free of numpy
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
 
-    from upid.analysis.window import ClusterWindow, Node, Scope
+    from upid.analysis.window import ClusterWindow, Node, Scope, Workload, WorkloadKey
     from upid.inventory import Collection
     from upid.samples import SampleBatch
 
@@ -131,6 +131,29 @@ def node_from_row(r: tuple[Any, ...]) -> Node:
     return Node(name=r[0], cpu_capacity=float(r[1] or 0), memory_capacity=float(r[2] or 0),
                 cpu_allocatable=number(r[3]), memory_allocatable=number(r[4]), instance_type=r[5], region=r[6],
                 zone=r[7], capacity_type=r[8], provider_id=r[9], first_seen=r[10], last_seen=r[11])  # fmt: skip
+
+
+def workloads_with_pdbs(
+    fields: dict[WorkloadKey, dict[str, Any]], pdbs: Iterable[tuple[Any, ...]]
+) -> dict[WorkloadKey, Workload]:
+    """Workloads from their stored fields, each with the PDBs whose matchLabels select its labels in its namespace.
+    `pdbs`: (namespace, name, min_available, max_unavailable, matchLabels dict, disruptions_allowed) rows."""
+    from upid.analysis.window import Pdb, Workload
+
+    for ns, name, lo, hi, match, allowed in pdbs:
+        for key, have in fields.items():
+            labels = have.get("labels", {})
+            if key[0] == ns and match and all(labels.get(k) == v for k, v in match.items()):
+                have["pdbs"] = (*have.get("pdbs", ()), Pdb(name, lo, hi, allowed))
+    return {key: Workload(**f) for key, f in fields.items()}
+
+
+def selected_workloads(known: Mapping[WorkloadKey, Workload], selector: str) -> list[WorkloadKey]:
+    """The workloads whose labels a kubectl label selector matches (a window's `-l`)."""
+    from upid.selectors import matches, parse_selector
+
+    requirements = parse_selector(selector)
+    return [key for key, w in known.items() if matches(requirements, dict(w.labels))]
 
 
 def prepare_export(directory: Path, overwrite: bool) -> None:

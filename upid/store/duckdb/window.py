@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from upid.store.base import NODE_COLUMNS, node_from_row
+from upid.store.base import NODE_COLUMNS, node_from_row, selected_workloads, workloads_with_pdbs
 from upid.store.duckdb import blocks, hourly, rollups
 from upid.store.duckdb.connection import epoch_sql, sql_ts
 from upid.store.duckdb.queries import cluster_id
@@ -144,7 +144,7 @@ def nodes(con: duckdb.DuckDBPyConnection, cid: int) -> tuple[Node, ...]:
 def workloads(con: duckdb.DuckDBPyConnection, cid: int) -> dict[WorkloadKey, Workload]:
     """Every workload the cluster's collections recorded: labels, replicas, annotations, its HPA, the PDBs whose
     selector matches its labels, and the order of its containers (for JSON patches)."""
-    from upid.analysis.window import Hpa, Pdb, Workload
+    from upid.analysis.window import Hpa
 
     fields: dict[WorkloadKey, dict[str, Any]] = {}
     for ns, kind, name, replicas, notes, labels in con.execute(
@@ -172,13 +172,8 @@ def workloads(con: duckdb.DuckDBPyConnection, cid: int) -> dict[WorkloadKey, Wor
         "WHERE cluster_id = ? ORDER BY namespace, name",
         [cid],
     ).fetchall()
-    for ns, name, lo, hi, selector, allowed in pdbs:
-        match = json.loads(selector or "{}") or {}  # the PDB's matchLabels
-        for key, have in fields.items():
-            labels = have.get("labels", {})
-            if key[0] == ns and match and all(labels.get(k) == v for k, v in match.items()):
-                have["pdbs"] = (*have.get("pdbs", ()), Pdb(name, lo, hi, allowed))
-    return {key: Workload(**f) for key, f in fields.items()}
+    return workloads_with_pdbs(fields, ((ns, name, lo, hi, json.loads(selector or "{}") or {}, allowed)
+                                        for ns, name, lo, hi, selector, allowed in pdbs))  # fmt: skip
 
 
 def window(
@@ -186,14 +181,12 @@ def window(
 ) -> ClusterWindow:
     """The one read of an analysis: usage of the scoped workloads over (start, end], nodes, workloads, events."""
     from upid.analysis.window import ClusterWindow
-    from upid.selectors import matches, parse_selector
 
     cid = cluster_id(con, cluster)
     known = workloads(con, cid)
     chosen = None
     if scope.selector:
-        requirements = parse_selector(scope.selector)
-        chosen = [key for key, w in known.items() if matches(requirements, dict(w.labels))]
+        chosen = selected_workloads(known, scope.selector)
     namespaces = list(scope.namespaces) if scope.namespaces else None
     frame, events, hours = load_usage(con, store, cid, cluster, start, end, namespaces, chosen, scope.resolution)
     return ClusterWindow(frame, nodes(con, cid), known, events, hours)

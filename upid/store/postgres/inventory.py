@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from upid.errors import UsageError
 from upid.inventory import Collection, Identity
-from upid.store.base import NODE_COLUMNS, AuditRecord, WriteResult, node_from_row
+from upid.store.base import NODE_COLUMNS, AuditRecord, WriteResult, node_from_row, workloads_with_pdbs
 from upid.store.postgres.writer import add_audit, ensure_cluster, write_samples
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ def nodes(con: psycopg.Connection, cid: int) -> tuple[Node, ...]:
 def workloads(con: psycopg.Connection, cid: int) -> dict[WorkloadKey, Workload]:
     """Every workload the cluster's collections recorded: labels, replicas, annotations, its HPA, the PDBs whose
     selector matches its labels, and the order of its containers (for JSON patches)."""
-    from upid.analysis.window import Hpa, Pdb, Workload
+    from upid.analysis.window import Hpa
 
     fields: dict[WorkloadKey, dict[str, Any]] = {}
     for ns, kind, name, replicas, notes, labels in con.execute(
@@ -231,17 +231,13 @@ def workloads(con: psycopg.Connection, cid: int) -> dict[WorkloadKey, Workload]:
         [cid],
     ).fetchall():
         fields.setdefault((ns, kind, target), {})["hpa"] = Hpa(name, lo, tuple(sorted(resources or ())))
-    for ns, name, lo, hi, selector, allowed in con.execute(
+    pdbs = con.execute(
         "SELECT namespace, name, min_available, max_unavailable, selector, disruptions_allowed FROM upid.pdbs "
         "WHERE cluster_id = %s ORDER BY namespace, name",
         [cid],
-    ).fetchall():
-        match = selector or {}  # the PDB's matchLabels
-        for key, have in fields.items():
-            labels = have.get("labels", {})
-            if key[0] == ns and match and all(labels.get(k) == v for k, v in match.items()):
-                have["pdbs"] = (*have.get("pdbs", ()), Pdb(name, lo, hi, allowed))
-    return {key: Workload(**f) for key, f in fields.items()}
+    ).fetchall()
+    return workloads_with_pdbs(fields, ((ns, name, lo, hi, selector or {}, allowed)
+                                        for ns, name, lo, hi, selector, allowed in pdbs))  # fmt: skip
 
 
 def epoch(text: str | None) -> int | None:

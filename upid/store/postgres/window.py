@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from upid.errors import NoDataError
+from upid.store.base import selected_workloads
 from upid.store.postgres import hourly, inventory
 from upid.store.postgres.arrays import numpy_cursor
 from upid.store.postgres.writer import DAY, SERIES_KEY, _as_array, _decode
@@ -53,7 +54,6 @@ def extent(con: psycopg.Connection, cid: int) -> Extent:
 def window(con: psycopg.Connection, cluster: str, start: int, end: int, scope: Scope) -> ClusterWindow:
     from upid.analysis.frame import UsageFrame
     from upid.analysis.window import ClusterWindow
-    from upid.selectors import matches, parse_selector
 
     cid = cluster_id(con, cluster)
     known = inventory.workloads(con, cid)
@@ -64,8 +64,7 @@ def window(con: psycopg.Connection, cluster: str, start: int, end: int, scope: S
         f"SELECT series_id, {', '.join(SERIES_KEY)}, node FROM upid.series WHERE cluster_id = %s{where}", params
     ).fetchall()
     if scope.selector:
-        requirements = parse_selector(scope.selector)
-        chosen = {key for key, w in known.items() if matches(requirements, dict(w.labels))}
+        chosen = set(selected_workloads(known, scope.selector))
         series = [r for r in series if (r[1], r[2], r[3]) in chosen]
     containers = sorted({tuple(r[i] for i in (1, 2, 3, 5)) for r in series})
     cidx = {key: i for i, key in enumerate(containers)}
@@ -73,13 +72,11 @@ def window(con: psycopg.Connection, cluster: str, start: int, end: int, scope: S
     for r in series:
         pods.setdefault(cidx[(r[1], r[2], r[3], r[5])], []).append(r[4])
     pidx = {c: {p: i for i, p in enumerate(sorted(set(names)))} for c, names in pods.items()}
-    where_series: dict[int, tuple[int, int]] = {}
-    described = {}
+    described = {}  # series id -> (container key, container index, pod index, node)
     for r in series:
         key = (r[1], r[2], r[3], r[5])
-        c = cidx[key]
-        where_series[int(r[0])] = (c, pidx[c][r[4]])
-        described[int(r[0])] = (key, c, pidx[c][r[4]], r[6])
+        described[int(r[0])] = (key, cidx[key], pidx[cidx[key]][r[4]], r[6])
+    where_series = {sid: (c, p) for sid, (_, c, p, _) in described.items()}
     hours = None
     if scope.resolution == "hour":
         arrays, hours = hourly.window(con, cid, where_series, start, end)
