@@ -191,9 +191,9 @@ def analyze(
     sort_by: SortByOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    from upid.cli.idle import idle_policy
     from upid.cli.window import rightsizing_request
     from upid.workflows.analyze import analyze as run
+    from upid.workflows.requests import idle_policy
 
     s = session(ctx, store, cpu_limit=cpu_limit)
     request = rightsizing_request(

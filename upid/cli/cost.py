@@ -99,48 +99,12 @@ def cost(
 
 
 def _view(report: Any, frame: Any, currency: str) -> View:
+    from upid.workflows.documents import cost_document, cost_groups
+
     money = lambda v: format_money(v, currency)  # noqa: E731
-    records = [
-        {
-            "cluster": frame.cluster,
-            "by": report.by,
-            "period": report.period,
-            "currency": currency,
-            "group": g.key,
-            "cpu_cost": round(g.cpu_cost, 2),
-            "memory_cost": round(g.memory_cost, 2),
-            "cost": round(g.cost, 2),
-            "efficiency": None if g.efficiency is None else round(g.efficiency, 3),
-        }
-        for g in report.groups
-    ]
+    records = cost_groups(frame, report, currency)
+    doc = cost_document(frame, report, currency)
     idle = report.idle_cost
-    doc = {
-        "cluster": frame.cluster,
-        "window": {"start": iso(frame.start), "end": iso(frame.end)},
-        "by": report.by,
-        "period": report.period,
-        "covered_hours": round(report.covered_hours, 2),
-        "currency": currency,
-        "groups": [{k: r[k] for k in ("group", "cpu_cost", "memory_cost", "cost", "efficiency")} for r in records],
-        "nodes": [
-            {
-                "name": n.name,
-                "capacity_type": n.capacity_type,
-                "hours": n.hours,
-                "cpu_cores": n.cpu_cores,
-                "memory_bytes": int(n.memory_bytes),
-                "cost": round(n.cost, 2),
-                "price": n.price,
-            }
-            for n in report.nodes
-        ],
-        "summary": {
-            "workload_cost": round(report.workload_cost, 2),
-            "node_cost": None if report.node_cost is None else round(report.node_cost, 2),
-            "idle_cost": None if idle is None else round(idle, 2),
-        },
-    }
     per = (
         f"a month (window cost / {report.covered_hours:.2f} covered hours x 730)"
         if report.period == "month"

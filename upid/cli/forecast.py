@@ -71,7 +71,10 @@ CSV = ["cluster", "namespace", "workload_kind", "workload", "container", "resour
 def _view(report: Any) -> View:
     frame = report.frame
     fmt = {"cpu": format_cpu, "memory": format_bytes}
-    forecasts = [_record(frame.cluster, f) for f in report.forecasts]
+    from upid.workflows.documents import forecast_document
+
+    doc = forecast_document(report)
+    forecasts = doc["forecasts"]
     records = [
         {
             "cluster": frame.cluster,
@@ -91,14 +94,6 @@ def _view(report: Any) -> View:
     ]
     for r in records:  # the table's text, in the resource's unit
         r["p50_text"], r["p90_text"] = (fmt[r["resource"]](r[k]) for k in ("p50_peak", "p90_peak"))
-    capacity = [_trend(t) for t in report.capacity]
-    doc = {
-        "cluster": frame.cluster,
-        "window": {"start": iso(frame.start), "end": iso(frame.end)},
-        "horizon_hours": report.horizon_hours,
-        "forecasts": forecasts,
-        "capacity": capacity,
-    }
     two = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
     columns = [
         Column("namespace", "NAMESPACE"),
@@ -122,44 +117,6 @@ def _view(report: Any) -> View:
     return View(
         document=doc, records=records, columns=columns, footer=footer, empty="No containers to forecast.", csv=CSV
     )
-
-
-def _record(cluster: str, f: Any) -> dict[str, Any]:
-    namespace, kind, workload, container = f.key
-    integer = f.resource == "memory"
-    value = (lambda v: int(round(v))) if integer else (lambda v: round(float(v), 4))
-    return {
-        "cluster": cluster,
-        "namespace": namespace,
-        "workload_kind": kind,
-        "workload": workload,
-        "container": container,
-        "resource": f.resource,
-        "points": [
-            {"timestamp": iso((f.first_hour + i) * 3600), "p50": value(a), "p90": value(b)}
-            for i, (a, b) in enumerate(zip(f.p50, f.p90, strict=True))
-        ],
-        "backtest": {"mase": f.mase, "p90_coverage": f.p90_coverage, "model_mase": f.model_mase},
-        "model": f.model,
-        "note": f.note,
-    }
-
-
-def _trend(t: Any) -> dict[str, Any]:
-    value = (lambda v: int(round(v))) if t.resource == "memory" else (lambda v: round(v, 4))
-    return {
-        "scope": t.scope,
-        "name": t.name or None,
-        "resource": t.resource,
-        "days": t.days,
-        "usage": value(t.usage),
-        "usage_per_day": value(t.usage_per_day),
-        "requests": value(t.requests),
-        "requests_per_day": value(t.requests_per_day),
-        "allocatable": None if t.allocatable is None else value(t.allocatable),
-        "days_until_usage_full": t.days_until_usage_full,
-        "days_until_requests_full": t.days_until_requests_full,
-    }
 
 
 def _capacity_line(t: Any) -> str:

@@ -152,37 +152,23 @@ def idle(
     sort_by: SortByOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    from upid.analysis.document import idle_record
     from upid.cli.window import analysis_request, pricebook
     from upid.workflows.analyze import idle as run
+    from upid.workflows.documents import idle_document
+    from upid.workflows.requests import idle_policy
 
     s = session(ctx, store, timezone=timezone)
-    _check_zone(s.settings.timezone)
+    policy = idle_policy(s.settings, min_idle=parse_duration(min_idle), min_confidence=min_confidence)
     request = analysis_request(
         s, cluster, context, namespace, all_namespaces, selector, history, until, book=pricebook(s.settings)
     )
-    policy = idle_policy(s.settings, min_idle=parse_duration(min_idle), min_confidence=min_confidence)
     with s.progress("looking for idle workloads"):
         result = run(s.store(), request, policy)
     frame, items, money = result.frame, result.items, result.pricing
     flagged = [i for i in items if not i.excluded]
-    cores = round(sum(i.savings["cpu_cores"] for i in flagged), 3)
-    memory = int(sum(i.savings["memory_bytes"] for i in flagged))
-    monthly = round(sum(result.monthly(i) for i in flagged), 2)
-    doc = {
-        "cluster": frame.cluster,
-        "window": {"start": iso(frame.start), "end": iso(frame.end)},
-        "min_idle_hours": parse_duration(min_idle) / 3600,
-        "idle": [idle_record(frame.cluster, i, result.monthly(i)) for i in flagged],
-        "excluded": [idle_record(frame.cluster, i, None) for i in items if i.excluded],
-        "summary": {
-            "workloads": len(flagged),
-            "cpu_cores": cores,
-            "memory_bytes": memory,
-            "monthly_savings": monthly,
-            "currency": money.currency,
-        },
-    }
+    doc = idle_document(result, policy.min_idle)
+    summary = doc["summary"]
+    cores, memory, monthly = summary["cpu_cores"], summary["memory_bytes"], summary["monthly_savings"]
     footer = [
         f"cluster {frame.cluster}  window {iso(frame.start)} .. {iso(frame.end)}  {len(flagged)} idle "
         f"workloads holding {format_cpu(cores)} CPU and {format_bytes(memory)} memory in requests: "
@@ -213,19 +199,6 @@ def idle(
     emit(view, output, s, no_headers, sort_by)
 
 
-def idle_policy(settings: Any, **given: Any) -> Any:
-    """The idle policy: flags, then settings (extra excluded namespaces and name patterns, time zone)."""
-    from upid.analysis.idle import CONTROLLER_PATTERNS, SYSTEM_NAMESPACES, IdlePolicy
-    from upid.settings import listed
-
-    return IdlePolicy(
-        time_zone=settings.timezone,
-        system_namespaces=SYSTEM_NAMESPACES + listed(settings.idle_exclude_namespaces),
-        controller_patterns=CONTROLLER_PATTERNS + listed(settings.idle_exclude_patterns),
-        **given,
-    )
-
-
 def _workloads(frame: Any) -> list[tuple[str, str, str]]:
     c = frame.containers
     return sorted(
@@ -234,14 +207,3 @@ def _workloads(frame: Any) -> list[tuple[str, str, str]]:
             for i in range(frame.container_count)
         }
     )
-
-
-def _check_zone(zone: str) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from upid.errors import UsageError
-
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"unknown time zone {zone!r}: use an IANA name such as Europe/Berlin or UTC") from None

@@ -159,11 +159,11 @@ def optimize(
     """Plan the changes the analysis finds (a dry run unless --apply)."""
     if ctx.invoked_subcommand:
         return
-    from upid.cli.idle import idle_policy
     from upid.cli.window import rightsizing_request
     from upid.optimize.plan import PlanOptions
     from upid.optimize.safety import SafetyPolicy
     from upid.workflows.optimize import make_plan
+    from upid.workflows.requests import idle_policy
 
     if out is not None and output != "patch":
         raise UsageError("--out goes with -o patch")

@@ -76,9 +76,9 @@ def report(
     ] = 100,
     store: StoreOpt = None,
 ) -> None:
-    from upid.cli.idle import idle_policy
     from upid.cli.window import rightsizing_request
     from upid.workflows.report import html_report
+    from upid.workflows.requests import idle_policy
 
     s = session(ctx, store)
     request = rightsizing_request(

@@ -142,22 +142,13 @@ def status(
     store: StoreOpt = None,
 ) -> None:
     """Per cluster: series, samples, first and last sample; the store's size and bytes per sample."""
+    from upid.workflows.documents import status_document
+
     s = session(ctx, store)
     st = s.store().status()
+    doc = status_document(st)
     per_sample = st.size_bytes / st.samples if st.samples else None
-    clusters = [
-        {"cluster": c.name, "series": c.series, "samples": c.samples, "first": iso(c.first), "last": iso(c.last)}
-        for c in st.clusters
-    ]
-    doc = {
-        "path": str(st.path),
-        "schema_version": st.schema_version,
-        "size_bytes": st.size_bytes,
-        "samples": st.samples,
-        "bytes_per_sample": round(per_sample, 3) if per_sample else None,
-        "spooled_batches": st.spooled_batches,
-        "clusters": clusters,
-    }
+    clusters = doc["clusters"]
     footer = [
         f"store {st.path}  {format_bytes(st.size_bytes)}B  "
         + (f"{per_sample:.2f} bytes/sample" if per_sample else "no samples")
