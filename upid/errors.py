@@ -27,6 +27,7 @@ class ExitCode(IntEnum):
     SAVINGS_GATE = 16  # --fail-on-savings: the possible monthly savings reach the given amount (CI gating)
     OUTPUT = 17  # an output file or folder cannot be written (report --html, optimize --out)
     PROMETHEUS = 18  # Prometheus did not answer, or answered with an error (import-prometheus)
+    REMOTE = 19  # upid serve did not answer, or answered with an error (storage pull)
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -118,6 +119,19 @@ class PrometheusError(UpidError):
     def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
         super().__init__(message, hint)
         self.status = status
+        if status == 401:
+            self.exit_code = ExitCode.UNAUTHORIZED
+        elif status == 403:
+            self.exit_code = ExitCode.FORBIDDEN
+
+
+class RemoteError(UpidError):
+    """`upid serve` unreachable or answering with an error (storage pull); a 401 is 12 and a 403 is 13."""
+
+    exit_code = ExitCode.REMOTE
+
+    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint)
         if status == 401:
             self.exit_code = ExitCode.UNAUTHORIZED
         elif status == 403:

@@ -20,13 +20,13 @@ from upid.cli.options import (
 from upid.cli.printers import Column, View, emit, output_option
 from upid.cli.session import session
 from upid.units import format_bytes, format_cpu, format_money, iso
+from upid.workflows.requests import COST_GROUPS as BY
 
 app = typer.Typer(
     help="Cost of workloads, namespaces and nodes, OpenCost's way, and the cluster's idle cost.",
     no_args_is_help=False,
     invoke_without_command=True,
 )
-BY = ("namespace", "workload", "node")
 EXAMPLES = """Examples:
 
   upid cost                   # by namespace: a month at the 14 days' rate
@@ -48,11 +48,9 @@ def _period(value: str) -> str:
 
 
 def _by(value: str) -> str:
-    from upid.errors import UsageError
+    from upid.workflows.requests import cost_grouping
 
-    if value in BY or (value.startswith("label=") and len(value) > 6):
-        return value
-    raise UsageError(f"unknown grouping {value!r}; allowed: {', '.join(BY)}, label=KEY")
+    return cost_grouping(value)
 
 
 @app.callback(epilog=EXAMPLES)

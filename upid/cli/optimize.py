@@ -30,7 +30,6 @@ from upid.cli.options import (
 from upid.cli.printers import Column, View, emit, output_option, with_money
 from upid.cli.session import Session, session
 from upid.errors import NoDataError, UsageError
-from upid.settings import listed
 from upid.units import iso
 
 HELP = "Turn findings into changes: a dry-run diff, GitOps patches, or applied with an audit trail and a rollback."
@@ -160,10 +159,8 @@ def optimize(
     if ctx.invoked_subcommand:
         return
     from upid.cli.window import rightsizing_request
-    from upid.optimize.plan import PlanOptions
-    from upid.optimize.safety import SafetyPolicy
     from upid.workflows.optimize import make_plan
-    from upid.workflows.requests import idle_policy
+    from upid.workflows.requests import idle_policy, plan_options
 
     if out is not None and output != "patch":
         raise UsageError("--out goes with -o patch")
@@ -174,14 +171,7 @@ def optimize(
     request = rightsizing_request(
         s, cluster, context, namespace, all_namespaces, selector, history, until, strategy, resolution
     )
-    safety = SafetyPolicy(
-        protected_namespaces=listed(st.protected_namespaces),
-        allow_hpa=allow_hpa,
-        max_cpu_shortfall=st.max_cpu_shortfall,
-        max_oom_kills=st.max_oom_kills,
-        min_history_hours=st.min_history_hours,
-    )
-    options = PlanOptions(only=only, min_savings=min_savings, min_severity=severity, safety=safety)
+    options = plan_options(st, only, min_savings, severity, allow_hpa)
     with s.progress("planning"):
         result = make_plan(s.store(), request, options, idle_policy(st))
     plan = result.plan

@@ -101,6 +101,52 @@ def import_(
         )
 
 
+@app.command(
+    "pull",
+    epilog="Example:\n\n  kubectl -n upid port-forward svc/upid 8080 &\n  "
+    "upid storage pull http://127.0.0.1:8080 --cluster prod",
+)
+def pull(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="The base URL of a upid serve.", show_default=False)],
+    cluster: Annotated[
+        str, typer.Option("--cluster", metavar="NAME", help="The remote cluster to pull (stored under its name).")
+    ],
+    since: Annotated[
+        str | None,
+        typer.Option("--since", metavar="TIME", help="Only samples from TIME on (RFC 3339 or UNIX seconds).",
+                     show_default=False),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--token-file", metavar="FILE", help="A bearer token for the server (--auth token or "
+                     "kubernetes: e.g. kubectl create token).", show_default=False),
+    ] = None,
+    timeout: Annotated[str, typer.Option("--timeout", metavar="DURATION", help="Give up after this long.")] = "5m",
+    output: Annotated[str, output_option(("none",))] = "none",
+    store: StoreOpt = None,
+) -> None:  # fmt: skip
+    """Copy a cluster's samples from a upid serve (its /api/v1/export) into this store; pulling again stores
+    only what is new."""
+    from upid.server.auth import read_token
+    from upid.settings import ensure_home
+    from upid.units import parse_timestamp
+    from upid.workflows.pulling import pull as run
+
+    s = session(ctx, store)
+    token = read_token(token_file) if token_file else None
+    start = int(parse_timestamp(since)) if since else None
+    ensure_home(s.settings.home)
+    with s.progress(f"pulling {cluster}"):
+        outcome = run(s.store(), url, cluster, start, token, s.settings.home, s.audit("storage pull"),
+                      parse_duration(timeout))  # fmt: skip
+    _report_import(s, outcome)
+    if output != "none":
+        summary = outcome.summary()
+        columns = [Column(k, k.upper().replace("_", " ")) for k in ("cluster", "samples", "written", "already_stored")]
+        emit(View(document=summary, records=list(summary["clusters"]), columns=columns), output, s)  # type: ignore[arg-type]
+
+
 MAX_CLUSTER_LINES = 10
 
 

@@ -90,6 +90,10 @@ class Api:
         """PATCH an object; `dry_run`: the server validates and answers but stores nothing (?dryRun=All)."""
         return self._call("PATCH", path, {"dryRun": "All"} if dry_run else None, body, content_type)
 
+    def create(self, path: str, body: Any) -> Any:
+        """POST an object (a TokenReview or SubjectAccessReview: the answer is the reviewed object)."""
+        return self._call("POST", path, None, body, "application/json")
+
     def _call(
         self,
         method: str,

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from upid.analysis.idle import IdlePolicy
     from upid.analysis.pricebook import PriceBook
     from upid.analysis.severity import SeverityRule
+    from upid.optimize.plan import PlanOptions
     from upid.store.base import Store
     from upid.workflows.analyze import AnalysisRequest
 
@@ -131,3 +132,31 @@ def idle_policy(settings: Settings, **given: object) -> IdlePolicy:
         controller_patterns=CONTROLLER_PATTERNS + listed(settings.idle_exclude_patterns),
         **given,  # type: ignore[arg-type]
     )
+
+
+def plan_options(
+    settings: Settings, only: str | None, min_savings: float, min_severity: str, allow_hpa: bool
+) -> PlanOptions:
+    """What `optimize` may plan: the kinds of change, the thresholds and the safety rules from the settings."""
+    from upid.optimize.plan import PlanOptions
+    from upid.optimize.safety import SafetyPolicy
+    from upid.settings import listed
+
+    safety = SafetyPolicy(
+        protected_namespaces=listed(settings.protected_namespaces),
+        allow_hpa=allow_hpa,
+        max_cpu_shortfall=settings.max_cpu_shortfall,
+        max_oom_kills=settings.max_oom_kills,
+        min_history_hours=settings.min_history_hours,
+    )
+    return PlanOptions(only=only, min_savings=min_savings, min_severity=min_severity, safety=safety)
+
+
+COST_GROUPS = ("namespace", "workload", "node")  # or label=KEY
+
+
+def cost_grouping(value: str) -> str:
+    """`cost --by`: a known grouping or label=KEY, else a UsageError."""
+    if value in COST_GROUPS or (value.startswith("label=") and len(value) > 6):
+        return value
+    raise UsageError(f"unknown grouping {value!r}; allowed: {', '.join(COST_GROUPS)}, label=KEY")
