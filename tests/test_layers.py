@@ -33,7 +33,7 @@ def test_the_store_imports_no_cli() -> None:
 
 def test_help_does_not_import_heavy_packages() -> None:
     loaded = _loaded_after("from upid.cli.app import main\nmain(['--help'])")
-    assert not loaded & {"duckdb", "kubernetes", "pyarrow", "sklearn", "scipy"}
+    assert not loaded & {"duckdb", "kubernetes", "pyarrow", "sklearn", "scipy", "starlette", "uvicorn"}
 
 
 def test_import_linter_contracts() -> None:
@@ -61,7 +61,7 @@ def test_collect_imports_no_scikit_learn_scipy_or_pyarrow(kube, home) -> None:
     code = f"from upid.cli.app import main\nassert main({args!r}) == 0"
     loaded = _loaded_after(code)
     assert "duckdb" in loaded and "kubernetes" in loaded  # it did collect and store
-    assert not loaded & {"sklearn", "scipy", "pyarrow"}
+    assert not loaded & {"sklearn", "scipy", "pyarrow", "starlette", "uvicorn"}
 
 
 def test_storage_status_loads_no_numpy(home, tmp_path) -> None:

@@ -48,6 +48,10 @@ class Behaviour:
     race: set[str] = field(default_factory=set)  # workloads someone else writes to right after each GET of them
     # applied to every usage document before it is sent (PodMetrics, kubelet Summary): a broken metrics source
     tamper: Callable[[dict[str, Any]], None] | None = None
+    # TokenReview: token -> (username, groups); SubjectAccessReview: "user verb group/resource" or
+    # "user verb /path" strings that are allowed (anything else is not)
+    users: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    grants: set[str] = field(default_factory=set)
 
 
 def status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -150,6 +154,33 @@ class KubeServer:
             return 401, status(401, "Unauthorized", "Unauthorized"), {}
         with self.lock:
             return self._route(path, query)
+
+    def review(self, path: str, body: Any) -> tuple[int, dict[str, Any]]:
+        """TokenReview and SubjectAccessReview, answered from `users` and `grants` (the answer is the object
+        with its status filled in, as the real API server's)."""
+        if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):
+            return 400, status(400, "BadRequest", "the body of the request could not be decoded")
+        spec = body["spec"]
+        if path == "/apis/authentication.k8s.io/v1/tokenreviews":
+            known = self.behaviour.users.get(str(spec.get("token")))
+            answer: dict[str, Any] = {"authenticated": False}
+            if known:
+                answer = {"authenticated": True, "user": {"username": known[0], "uid": f"uid-{known[0]}",
+                                                           "groups": known[1]}}  # fmt: skip
+            return 201, {**body, "status": answer}
+        if path == "/apis/authorization.k8s.io/v1/subjectaccessreviews":
+            user = spec.get("user")
+            if "resourceAttributes" in spec:
+                a = spec["resourceAttributes"]
+                asked = f"{user} {a.get('verb')} {a.get('group')}/{a.get('resource')}"
+                if a.get("namespace"):
+                    asked += f" in {a['namespace']}"
+            else:
+                a = spec.get("nonResourceAttributes") or {}
+                asked = f"{user} {a.get('verb')} {a.get('path')}"
+            allowed = asked in self.behaviour.grants
+            return 201, {**body, "status": {"allowed": allowed, **({} if allowed else {"reason": "no grant"})}}
+        return 404, status(404, "NotFound", "the server could not find the requested resource")
 
     def _denied(self, verb: str, group: str, resource: str, name: str | None, ns: str | None) -> dict[str, Any] | None:
         """A 403 when `denied` holds "group/resource" (every verb) or "verb group/resource" (that verb only)."""
@@ -370,6 +401,22 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server_state.lock:
             self.server_state.handler_seconds += time.perf_counter() - started
         self._send(code, data, headers)
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        url = urlparse(self.path)
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        state = self.server_state
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            code, doc = 401, status(401, "Unauthorized", "Unauthorized")
+        else:
+            with state.lock:
+                state.requests.append("POST " + url.path)
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                body = None
+            code, doc = state.review(url.path, body)
+        self._send(code, orjson.dumps(doc), {})
 
     def do_PATCH(self) -> None:  # noqa: N802 - the http.server API
         url = urlparse(self.path)

@@ -80,12 +80,12 @@ class Collector:
                 s.runs += 1
                 s.running = False
                 s.last_duration = time.monotonic() - started
+                s.next_run = time.time() + s.delay()  # known before anyone sees this run's outcome
         self._after()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             self.run_once()
-            pause = self.state.delay()
             with self.state.lock:
-                self.state.next_run = time.time() + pause
-            self._stop.wait(pause)
+                pause = (self.state.next_run or 0) - time.time()
+            self._stop.wait(max(0.0, pause))

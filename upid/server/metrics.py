@@ -130,6 +130,9 @@ def _store(status: dict[str, Any] | None, errors: dict[str, str]) -> Iterator[st
 
     clusters = (status or {}).get("clusters") or []
     yield from _family(
+        "upid_store_up", "gauge", "1 when the store could be read for these metrics.", [({}, float(status is not None))]
+    )
+    yield from _family(
         "upid_store_samples", "gauge", "Samples stored per cluster.",
         (({"cluster": c["cluster"]}, c["samples"]) for c in clusters),
     )  # fmt: skip

@@ -32,6 +32,11 @@ def _analyses(state: ServerState, store: Store) -> tuple[list[dict[str, Any]], d
 
 
 def metrics_page(state: ServerState) -> str:
-    docs, status, errors = state.reading(lambda store: _analyses(state, store))
+    """The page; with no store yet (before the first collect) or an unreadable one, the collector's state and
+    upid_store_up 0 still."""
     collect = state.collector.state if state.collector else None
+    try:
+        docs, status, errors = state.reading(lambda store: _analyses(state, store))
+    except UpidError:
+        return exposition([], None, collect, __version__)
     return exposition(docs, status, collect, __version__, errors)

@@ -33,9 +33,8 @@ def export_url(base: str, cluster: str, since: int | None) -> str:
 def _shown(url: str) -> str:
     """The URL without credentials or query, for messages."""
     p = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((p.scheme, p.hostname or "", p.path, "", "")) + (
-        f" (port {p.port})" if p.port else ""
-    )
+    host = f"[{p.hostname}]" if p.hostname and ":" in p.hostname else p.hostname or ""
+    return f"{p.scheme}://{host}{f':{p.port}' if p.port else ''}{p.path}"
 
 
 def download(url: str, token: str | None, folder: Path, timeout: float) -> Path:
