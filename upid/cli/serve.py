@@ -16,11 +16,11 @@ from upid.units import parse_duration
 HELP = "Serve the store read-only over HTTP: the JSON API, Prometheus /metrics and the live report."
 EXAMPLES = """Examples:
 
-  upid serve                                   # http://127.0.0.1:8080/ on this machine only
+  upid serve                  # http://127.0.0.1:8080/, this machine only
 
   upid serve --address 0.0.0.0 --auth token --token-file /etc/upid/token
 
-  upid serve --address 0.0.0.0 --auth kubernetes --collect-every 5m   # in the cluster (docs/kubernetes.md)
+  upid serve --address 0.0.0.0 --auth kubernetes --collect-every 5m
 """
 AUTH_MODES = ("none", "token", "kubernetes")
 
