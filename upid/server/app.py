@@ -279,7 +279,7 @@ def _exported(
         with state.store_lock.reading():
             store = state.open_store()
             with store.snapshot():
-                yield from stream(store, cluster, since)
+                yield from stream(store, cluster, since, state.settings.home / "tmp")
     finally:
         state.slots.release()
 

@@ -1,20 +1,20 @@
 """A cluster's stored samples as a stream of Parquet in the canonical import format (docs/import-format.md):
 what `upid serve` answers at /api/v1/export and `upid storage pull` imports, idempotently, into another store.
-Each SampleBatch becomes one row group; requests and limits are the values in force at each sample."""
+Requests and limits are the values in force at each sample. Written by DuckDB (the binary carries no pyarrow)."""
 
 from __future__ import annotations
 
-import io
+import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from upid.errors import NoDataError
-from upid.samples import UNSET
+from upid.samples import SERIES_KEY, UNSET
 from upid.store.base import Store
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from upid.samples import SampleBatch
 
 
@@ -40,30 +40,27 @@ def _resources_at(batch: SampleBatch) -> dict[str, Any]:
     return out
 
 
-def batch_table(batch: SampleBatch, since: int | None) -> pa.Table:
+def batch_columns(batch: SampleBatch, since: int | None) -> dict[str, Any]:
+    """The batch's samples from `since` on as columns of the canonical format (NaN: unset, not measured)."""
     import numpy as np
-    import pyarrow as pa
 
     keep = np.ones(len(batch), dtype=bool) if since is None else batch.ts >= since
     res = {k: v[keep] for k, v in _resources_at(batch).items()}
     idx = batch.series_idx[keep]
-
-    def series(name: str) -> pa.Array:
-        return pa.array(np.asarray(batch.series[name], dtype=object)[idx], pa.string())
-
-    return pa.table({
-        "cluster": pa.array([batch.cluster] * int(keep.sum()), pa.string()),
-        "timestamp": pa.array(batch.ts[keep].astype(np.int64), pa.int64()),
-        **{k: series(k) for k in ("namespace", "workload_kind", "workload", "pod", "container", "node")},
-        "cpu_cores": pa.array(batch.cpu_m[keep] / 1000.0),
-        "memory_bytes": pa.array(batch.mem_kib[keep].astype(np.float64) * 1024.0),
-        "cpu_request_cores": pa.array(res["cpu_request_m"] / 1000.0, from_pandas=True),
-        "cpu_limit_cores": pa.array(res["cpu_limit_m"] / 1000.0, from_pandas=True),
-        "memory_request_bytes": pa.array(res["memory_request"], from_pandas=True),
-        "memory_limit_bytes": pa.array(res["memory_limit"], from_pandas=True),
-        "network_rx_bytes_per_s": pa.array(batch.net_rx[keep].astype(np.float64), from_pandas=True),
-        "network_tx_bytes_per_s": pa.array(batch.net_tx[keep].astype(np.float64), from_pandas=True),
-    })  # fmt: skip
+    names = {k: np.asarray(batch.series[k], dtype=object)[idx] for k in (*SERIES_KEY, "node")}
+    return {
+        "cluster": np.full(int(keep.sum()), batch.cluster, dtype=object),
+        "timestamp": batch.ts[keep].astype(np.int64),
+        **names,
+        "cpu_cores": batch.cpu_m[keep] / 1000.0,
+        "memory_bytes": batch.mem_kib[keep].astype(np.float64) * 1024.0,
+        "cpu_request_cores": res["cpu_request_m"] / 1000.0,
+        "cpu_limit_cores": res["cpu_limit_m"] / 1000.0,
+        "memory_request_bytes": res["memory_request"],
+        "memory_limit_bytes": res["memory_limit"],
+        "network_rx_bytes_per_s": batch.net_rx[keep].astype(np.float64),
+        "network_tx_bytes_per_s": batch.net_tx[keep].astype(np.float64),
+    }
 
 
 def check_cluster(store: Store, cluster: str) -> None:
@@ -72,55 +69,41 @@ def check_cluster(store: Store, cluster: str) -> None:
         raise NoDataError(f"no cluster {cluster!r} in the store", hint=f"known clusters: {', '.join(known) or 'none'}")
 
 
-class _Chunks(io.RawIOBase):
-    """A write-only file that hands out what was written since the last take (pyarrow tracks the offsets)."""
+def parquet_stream(store: Store, cluster: str, since: int | None, folder: Path) -> Iterator[bytes]:
+    """The Parquet file in pieces: the batches gathered in a scratch DuckDB (it spills to `folder`, not memory),
+    written once as one file with zstd, read back a MiB at a time, and deleted."""
+    import duckdb
 
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.position = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        chunk = bytes(data)
-        self.parts.append(chunk)
-        self.position += len(chunk)
-        return len(chunk)
-
-    def tell(self) -> int:
-        return self.position
-
-    def take(self) -> bytes:
-        data, self.parts = b"".join(self.parts), []
-        return data
-
-
-def parquet_stream(store: Store, cluster: str, since: int | None) -> Iterator[bytes]:
-    """The Parquet file, in pieces as its row groups are written (a batch of the store at a time)."""
-    import pyarrow.parquet as pq
-
-    sink = _Chunks()
-    writer: pq.ParquetWriter | None = None
-    for batch in store.batches(cluster):
-        table = batch_table(batch, since)
-        if writer is None:
-            writer = pq.ParquetWriter(sink, table.schema, compression="zstd")
-        if table.num_rows:
-            writer.write_table(table)
-        yield sink.take()
-    if writer is None:  # no batch at all: an empty file with the schema
-        writer = pq.ParquetWriter(sink, _empty(cluster).schema, compression="zstd")
-    writer.close()
-    yield sink.take()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="export-", suffix=".parquet", dir=folder)
+    os.close(fd)
+    path = Path(name)
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET temp_directory = {_literal(str(folder / 'export.tmp'))}")
+        con.execute("SET preserve_insertion_order = true")
+        con.execute(f"CREATE TABLE export ({', '.join(f'{c} {t}' for c, t in COLUMNS.items())})")
+        for batch in store.batches(cluster):
+            part = batch_columns(batch, since)  # noqa: F841 - DuckDB reads it by name
+            con.execute(f"INSERT INTO export SELECT {', '.join(COLUMNS)} FROM part")
+        con.execute(f"COPY export TO {_literal(str(path))} (FORMAT parquet, COMPRESSION zstd)")
+        con.close()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+    finally:
+        con.close()
+        path.unlink(missing_ok=True)
 
 
-def _empty(cluster: str) -> pa.Table:
-    import numpy as np
+COLUMNS = {
+    "cluster": "VARCHAR", "timestamp": "BIGINT", "namespace": "VARCHAR", "workload_kind": "VARCHAR",
+    "workload": "VARCHAR", "pod": "VARCHAR", "container": "VARCHAR", "node": "VARCHAR", "cpu_cores": "DOUBLE",
+    "memory_bytes": "DOUBLE", "cpu_request_cores": "DOUBLE", "cpu_limit_cores": "DOUBLE",
+    "memory_request_bytes": "DOUBLE", "memory_limit_bytes": "DOUBLE", "network_rx_bytes_per_s": "DOUBLE",
+    "network_tx_bytes_per_s": "DOUBLE",
+}  # fmt: skip
 
-    from upid.samples import SERIES_KEY, SampleBatch
 
-    nothing = np.array([], dtype=np.int64)
-    names = {k: np.array([], dtype=object) for k in (*SERIES_KEY, "node")}
-    return batch_table(SampleBatch(cluster, "import", names, nothing, nothing, nothing, nothing, nothing * 1.0,
-                                   nothing * 1.0), None)  # fmt: skip
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
