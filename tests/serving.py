@@ -43,13 +43,14 @@ class Served:
 
 
 @contextmanager
-def serving(home: Path, *args: object, **env: str) -> Iterator[Served]:
-    """Start `upid serve --port 0 ARGS`, wait for its 'serving on' line, stop it (SIGTERM) afterwards."""
+def serving(home: Path, *args: object, program: list[str] | None = None, **env: str) -> Iterator[Served]:
+    """Start `upid serve --port 0 ARGS` (`program`: a built binary instead of this Python's upid), wait for its
+    'serving on' line, stop it (SIGTERM) afterwards."""
     log = home.parent / f"serve-{time.monotonic_ns()}.log"
     home.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "upid", "serve", "--port", "0", *map(str, args)],
+            [*(program or [sys.executable, "-m", "upid"]), "serve", "--port", "0", *map(str, args)],
             stdout=subprocess.DEVNULL,
             stderr=err,
             env=process_env(home, **env),

@@ -59,3 +59,23 @@ def test_collect_from_a_cluster(binary: Path, home: Path, kube) -> None:
     assert r.returncode == 0 and json.loads(r.stdout)["rows"] == [["2020-01-01 00:00:00+00:00"]], r.stderr
     r = _run(binary, home, "storage", "collect", "--kubeconfig", home / "missing")
     assert r.returncode == 11 and r.stderr.startswith("error: ")  # a broken kubeconfig, one line, its own code
+
+
+def test_serve_runs_frozen(binary: Path, home: Path) -> None:
+    """uvicorn and Starlette, frozen: the API, /metrics and the export answer from the binary."""
+    import orjson
+    from serving import serving
+
+    from upid.workflows.demo import sample_path
+
+    assert _run(binary, home, "storage", "import", sample_path(), "--cluster", "demo").returncode == 0
+    with serving(home, program=[str(binary)]) as s:
+        assert s.get("/healthz")[0] == 200 and s.get("/readyz")[0] == 200
+        assert len(s.json("/api/v1/analyze")["recommendations"]) == 50
+        code, _, metrics = s.get("/metrics")
+        assert code == 200 and b"upid_container_cpu_request_recommended_cores{" in metrics
+        code, _, parquet = s.get("/api/v1/export?cluster=demo")
+        assert code == 200 and parquet[:4] == b"PAR1" and parquet[-4:] == b"PAR1"
+        assert orjson.loads(s.get("/api/v1/analyze?bogus=1")[2]) == {"error": "unknown parameter 'bogus'; allowed: "
+                                                                     "cluster, namespace, selector, history, until, "
+                                                                     "resolution, strategy"}  # fmt: skip

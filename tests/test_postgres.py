@@ -347,7 +347,7 @@ def test_roles_writer_bound_to_its_cluster_and_a_reader_that_only_reads(upid, pg
 
 def test_a_writer_login_collects_its_own_cluster_only(upid, pg: str, pg_server: Server, kube,
                                                                     monkeypatch) -> None:  # fmt: skip
-    """What the in-cluster CronJob (install/kubernetes/cronjob-postgres.yaml) does, with the writer's credential."""
+    """What the fleet overlay's CronJob (install/kubernetes/overlays/fleet) does, with the writer's credential."""
     assert upid("storage", "status", "--store", pg).code == 0  # the owner creates the schema
     collector, password = _login(pg_server, pg, "collector_prod")
     assert upid("storage", "init", "--store", pg, "--writer", "collector_prod=prod").code == 0

@@ -22,7 +22,7 @@ PARAMETER_DOC = {
 
 
 def schema(name: str) -> dict[str, Any]:
-    text = resources.files("upid.data").joinpath("schemas", name).read_text()
+    text = (resources.files("upid.data") / "schemas" / name).read_text()
     doc: dict[str, Any] = json.loads(text)
     return doc
 
