@@ -239,3 +239,22 @@ def test_collect_every_backs_off_on_failure(kube, home) -> None:
         assert ("upid_collect_last_success_timestamp_seconds", frozenset()) not in values
         wait = values[("upid_collect_next_run_timestamp_seconds", frozenset())] - time.time()
         assert 15 < wait <= 22  # twice the interval (with 10 % jitter) after one failure
+
+
+def test_reads_while_the_collector_writes_never_fail(kube, home) -> None:
+    """DuckDB lets one process hold a file read-only or read-write, not both: reads wait for the collector's
+    write (and it for them) instead of failing, across two collects."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with serving(home, "--collect-every", "10s", "--kubeconfig", kube.kubeconfig, "--cluster", "test") as s:
+        deadline = time.monotonic() + 60
+        while s.get("/api/v1/storage/status")[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        codes: list[int] = []
+        until = time.monotonic() + 14  # past the second collect
+        with ThreadPoolExecutor(4) as pool:
+            while time.monotonic() < until:
+                paths = ["/api/v1/storage/status", "/api/v1/analyze", "/api/v1/idle", "/metrics"]
+                codes += [c for c, _, _ in pool.map(s.get, paths)]
+        runs = _metrics(s.get("/metrics")[2].decode())[("upid_collect_runs_total", frozenset())]
+    assert runs >= 2 and set(codes) == {200}, (runs, sorted(set(codes)))

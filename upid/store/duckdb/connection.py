@@ -17,7 +17,11 @@ import duckdb
 
 from upid.errors import NoDataError, StoreCorruptError, StoreError, StoreLockedError, StoreVersionError
 
-_LOCK_MARKERS = ("could not set lock", "conflicting lock")
+_LOCK_MARKERS = (
+    "could not set lock",
+    "conflicting lock",
+    "different configuration than existing connections",  # this process holds it the other way (upid serve)
+)
 _CORRUPT_MARKERS = (
     "not a valid duckdb database",
     "corrupt",
