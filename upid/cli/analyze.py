@@ -191,14 +191,13 @@ def analyze(
     sort_by: SortByOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    from upid.cli.window import rightsizing_request
+    from upid.cli.window import query, rightsizing_request
     from upid.workflows.analyze import analyze as run
     from upid.workflows.requests import idle_policy
 
     s = session(ctx, store, cpu_limit=cpu_limit)
-    request = rightsizing_request(
-        s, cluster, context, namespace, all_namespaces, selector, history, until, strategy, resolution
-    )
+    q = query(cluster, context, namespace, all_namespaces, selector, history, until, resolution)
+    request = rightsizing_request(s, q, strategy)
     with s.progress("analysing"):
         report, idle = run(s.store(), request, idle_policy(s.settings))
     view = analysis_view(report, idle)

@@ -86,11 +86,11 @@ def cost(
     """Cost over a window: max(request, usage) x unit price per workload; nodes at their capacity; idle = the rest."""
     if ctx.invoked_subcommand:
         return
-    from upid.cli.window import analysis_request, pricebook
+    from upid.cli.window import analysis_request, pricebook, query
     from upid.workflows.cost import cost as run
 
     s = session(ctx, store)
-    request = analysis_request(s, cluster, context, namespace, all_namespaces, selector, window, until)
+    request = analysis_request(s, query(cluster, context, namespace, all_namespaces, selector, window, until))
     book = pricebook(s.settings)
     frame, report = run(s.store(), request, book, by, period)
     emit(_view(report, frame, book.unit.currency), output, s, no_headers, sort_by)

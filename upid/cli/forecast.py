@@ -49,7 +49,7 @@ def forecast(
     no_headers: NoHeadersOpt = False,
     store: StoreOpt = None,
 ) -> None:
-    from upid.cli.window import analysis_request
+    from upid.cli.window import analysis_request, query
     from upid.cpus import usable_cpus
     from upid.workflows.forecast import run
 
@@ -57,7 +57,7 @@ def forecast(
     if not 3600 <= seconds <= MAX_HORIZON:
         raise UsageError(f"--horizon must be from 1h to 7d, got {horizon}")
     s = session(ctx, store)
-    request = analysis_request(s, cluster, context, namespace, all_namespaces, selector, history, until)
+    request = analysis_request(s, query(cluster, context, namespace, all_namespaces, selector, history, until))
     with s.progress("training the forecast model"):
         report = run(s.store(), request, seconds // 3600, usable_cpus(s.settings.threads))
     emit(_view(report), output, s, no_headers)

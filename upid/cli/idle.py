@@ -152,16 +152,15 @@ def idle(
     sort_by: SortByOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    from upid.cli.window import analysis_request, pricebook
+    from upid.cli.window import analysis_request, pricebook, query
     from upid.workflows.analyze import idle as run
     from upid.workflows.documents import idle_document
     from upid.workflows.requests import idle_policy
 
     s = session(ctx, store, timezone=timezone)
     policy = idle_policy(s.settings, min_idle=parse_duration(min_idle), min_confidence=min_confidence)
-    request = analysis_request(
-        s, cluster, context, namespace, all_namespaces, selector, history, until, book=pricebook(s.settings)
-    )
+    q = query(cluster, context, namespace, all_namespaces, selector, history, until)
+    request = analysis_request(s, q, book=pricebook(s.settings))
     with s.progress("looking for idle workloads"):
         result = run(s.store(), request, policy)
     frame, items, money = result.frame, result.items, result.pricing

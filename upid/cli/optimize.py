@@ -158,7 +158,7 @@ def optimize(
     """Plan the changes the analysis finds (a dry run unless --apply)."""
     if ctx.invoked_subcommand:
         return
-    from upid.cli.window import rightsizing_request
+    from upid.cli.window import query, rightsizing_request
     from upid.workflows.optimize import make_plan
     from upid.workflows.requests import idle_policy, plan_options
 
@@ -168,9 +168,8 @@ def optimize(
         raise UsageError(f"-o {output} is for GitOps and scripts; --apply makes the changes itself")
     s = session(ctx, store)
     st = s.settings
-    request = rightsizing_request(
-        s, cluster, context, namespace, all_namespaces, selector, history, until, strategy, resolution
-    )
+    q = query(cluster, context, namespace, all_namespaces, selector, history, until, resolution)
+    request = rightsizing_request(s, q, strategy)
     options = plan_options(st, only, min_savings, severity, allow_hpa)
     with s.progress("planning"):
         result = make_plan(s.store(), request, options, idle_policy(st))

@@ -76,14 +76,13 @@ def report(
     ] = 100,
     store: StoreOpt = None,
 ) -> None:
-    from upid.cli.window import rightsizing_request
+    from upid.cli.window import query, rightsizing_request
     from upid.workflows.report import html_report
     from upid.workflows.requests import idle_policy
 
     s = session(ctx, store)
-    request = rightsizing_request(
-        s, cluster, context, namespace, all_namespaces, selector, history, until, strategy, resolution
-    )
+    q = query(cluster, context, namespace, all_namespaces, selector, history, until, resolution)
+    request = rightsizing_request(s, q, strategy)
     with s.progress("building the report"):
         page = html_report(s.store(), request, idle_policy(s.settings), charts)
     if html == "-":

@@ -85,20 +85,7 @@ def import_(
         outcome = import_file(
             s.store(), path, cluster or s.settings.cluster or "default", s.audit("storage import"), s.acceptance()
         )
-    _report_import(s, outcome)
-    if output != "none":
-        summary = outcome.summary()
-        emit(
-            View(
-                document=summary,
-                records=list(summary["clusters"]),
-                columns=[  # type: ignore[arg-type]
-                    Column(k, k.upper().replace("_", " ")) for k in ("cluster", "samples", "written", "already_stored")
-                ],
-            ),
-            output,
-            s,
-        )
+    _report_import(s, outcome, output)
 
 
 @app.command(
@@ -140,17 +127,18 @@ def pull(
     with s.progress(f"pulling {cluster}"):
         outcome = run(s.store(), url, cluster, start, token, s.settings.home, s.audit("storage pull"),
                       parse_duration(timeout))  # fmt: skip
-    _report_import(s, outcome)
-    if output != "none":
-        summary = outcome.summary()
-        columns = [Column(k, k.upper().replace("_", " ")) for k in ("cluster", "samples", "written", "already_stored")]
-        emit(View(document=summary, records=list(summary["clusters"]), columns=columns), output, s)  # type: ignore[arg-type]
+    _report_import(s, outcome, output)
 
 
 MAX_CLUSTER_LINES = 10
 
 
-def _report_import(s: Session, outcome: Any) -> None:
+def _report_import(s: Session, outcome: Any, output: str) -> None:
+    """What an import did, on stderr; with -o, its summary on stdout (storage import and pull)."""
+    if output != "none":
+        summary = outcome.summary()
+        columns = [Column(k, k.upper().replace("_", " ")) for k in ("cluster", "samples", "written", "already_stored")]
+        emit(View(document=summary, records=list(summary["clusters"]), columns=columns), output, s)  # type: ignore[arg-type]
     r = outcome.report
     if r.ignored_columns:
         s.notice(f"notice: ignored unknown column(s): {', '.join(r.ignored_columns)}")

@@ -1,5 +1,5 @@
-"""The window a store-reading command looks at, from the flags that `analyze` and `idle` share; the request
-itself is built by upid.workflows.requests, as the server's is."""
+"""The window a store-reading command looks at, from the flags that analyze, idle, cost, forecast, optimize
+and report share; the request itself is built by upid.workflows.requests, as the server's is."""
 
 from __future__ import annotations
 
@@ -18,48 +18,24 @@ def query(
     until: str | None,
     resolution: str = "auto",
 ) -> Any:
+    """--cluster or --context (the cluster collected through it), -n or -A, -l, the window."""
     from upid.workflows.requests import Query
 
     namespaces = None if all_namespaces or not namespace else namespace
     return Query(cluster, context, namespaces, selector, history, until, resolution)
 
 
-def analysis_request(
-    s: Session,
-    cluster: str | None,
-    context: str | None,
-    namespace: list[str] | None,
-    all_namespaces: bool,
-    selector: str | None,
-    history: str,
-    until: str | None,
-    resolution: str = "auto",
-    **extra: Any,
-) -> Any:
-    """An AnalysisRequest: --cluster or --context (the cluster collected through it), -n or -A, -l, window."""
+def analysis_request(s: Session, q: Any, **extra: Any) -> Any:
     from upid.workflows.requests import analysis_request as build
 
-    q = query(cluster, context, namespace, all_namespaces, selector, history, until, resolution)
-    return build(s.settings, s.store() if context else None, q, **extra)
+    return build(s.settings, s.store() if q.context else None, q, **extra)
 
 
-def rightsizing_request(
-    s: Session,
-    cluster: str | None,
-    context: str | None,
-    namespace: list[str] | None,
-    all_namespaces: bool,
-    selector: str | None,
-    history: str,
-    until: str | None,
-    strategy: str,
-    resolution: str = "auto",
-) -> Any:
+def rightsizing_request(s: Session, q: Any, strategy: str) -> Any:
     """The request of a command that right-sizes (analyze, report, optimize)."""
     from upid.workflows.requests import rightsizing_request as build
 
-    q = query(cluster, context, namespace, all_namespaces, selector, history, until, resolution)
-    return build(s.settings, s.store() if context else None, q, strategy)
+    return build(s.settings, s.store() if q.context else None, q, strategy)
 
 
 def pricebook(settings: Any) -> Any:

@@ -153,8 +153,15 @@ def _failure(state: ServerState, e: BaseException) -> Response:
     return _error(500, "internal error")
 
 
-async def _run(state: ServerState, work: Callable[[], Any]) -> Any:
-    return await asyncio.wait_for(run_in_threadpool(work), timeout=state.limits.request_timeout)
+async def _answer(state: ServerState, work: Callable[[], Any], respond: Callable[[Any], Response]) -> Response:
+    """`work` in a thread (within --timeout), its value through `respond`; an error as its status and one line."""
+    try:
+        value = await asyncio.wait_for(run_in_threadpool(work), timeout=state.limits.request_timeout)
+    except TimeoutError:
+        return _error(504, "timed out")
+    except Exception as e:
+        return _failure(state, e)
+    return respond(value)
 
 
 def _json(doc: Any) -> Response:
@@ -171,14 +178,11 @@ def endpoint(state: ServerState, name: str) -> Callable[[Request], Any]:
     view, allowed = ENDPOINTS[name][0], ENDPOINTS[name][1]
 
     async def handle(request: Request) -> Response:
-        try:
+        def work() -> Any:
             p = _params(request, allowed)
-            doc = await _run(state, lambda: state.reading(lambda store: view(state.settings, store, p)))
-        except TimeoutError:
-            return _error(504, "timed out")
-        except Exception as e:
-            return _failure(state, e)
-        return _json(doc)
+            return state.reading(lambda store: view(state.settings, store, p))
+
+        return await _answer(state, work, _json)
 
     return handle
 
@@ -190,50 +194,48 @@ def build(state: ServerState) -> Starlette:
     openapi = orjson.dumps(document(__version__))
 
     async def report(request: Request) -> Response:
-        try:
+        def work() -> str:
             p = _params(request, REPORT_PARAMS)
-            page = await _run(state, lambda: state.reading(lambda store: report_page(state.settings, store, p)))
-        except TimeoutError:
-            return _error(504, "timed out")
-        except Exception as e:
-            return _failure(state, e)
-        return HTMLResponse(page, headers={"Content-Security-Policy": REPORT_CSP})
+            page: str = state.reading(lambda store: report_page(state.settings, store, p))
+            return page
+
+        return await _answer(
+            state, work, lambda page: HTMLResponse(page, headers={"Content-Security-Policy": REPORT_CSP})
+        )
 
     async def metrics(request: Request) -> Response:
-        try:
-            text = await _run(state, state.metrics)
-        except TimeoutError:
-            return _error(504, "timed out")
-        except Exception as e:
-            return _failure(state, e)
-        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+        return await _answer(
+            state, state.metrics, lambda text: PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+        )
 
     async def export(request: Request) -> Response:
         from upid.workflows.exporting import check_cluster, parquet_stream
 
-        try:
+        def work() -> tuple[str, int | None]:
             p = _params(request, ("cluster", "since"))
             cluster = p.get("cluster")
             if not cluster:
                 raise UsageError("parameter 'cluster' is required")
             since = _since(p.get("since"))
-            await _run(state, lambda: state.reading(lambda store: check_cluster(store, cluster)))
-        except TimeoutError:
-            return _error(504, "timed out")
-        except Exception as e:
-            return _failure(state, e)
-        return StreamingResponse(
-            iterate_in_threadpool(_exported(state, cluster, since, parquet_stream)),
-            media_type="application/vnd.apache.parquet",
-            headers={"Content-Disposition": f'attachment; filename="{_safe(cluster)}.parquet"'},
-        )
+            state.reading(lambda store: check_cluster(store, cluster))
+            return cluster, since
+
+        def stream(asked: tuple[str, int | None]) -> Response:
+            cluster, since = asked
+            return StreamingResponse(
+                iterate_in_threadpool(_exported(state, cluster, since, parquet_stream)),
+                media_type="application/vnd.apache.parquet",
+                headers={"Content-Disposition": f'attachment; filename="{_safe(cluster)}.parquet"'},
+            )
+
+        return await _answer(state, work, stream)
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
 
     async def readyz(request: Request) -> Response:
         try:
-            await _run(state, lambda: state.reading(lambda store: store.clusters()))
+            await run_in_threadpool(lambda: state.reading(lambda store: store.clusters()))
         except Exception:
             return PlainTextResponse("not ready: the store cannot be read\n", status_code=503)
         return PlainTextResponse("ok\n")
