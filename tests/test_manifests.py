@@ -78,6 +78,8 @@ def test_standalone_is_one_serve_that_owns_its_volume() -> None:
     assert deploy["spec"]["replicas"] == 1 and deploy["spec"]["strategy"]["type"] == "Recreate"
     (c,) = deploy["spec"]["template"]["spec"]["containers"]
     assert c["args"][0] == "serve" and "--auth=kubernetes" in c["args"] and "--collect-every=5m" in c["args"]
+    if "--trust-loopback" in c["args"]:  # then no sidecar proxy may share the pod's loopback
+        assert deploy["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] == "false"
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz" and c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     claims = [v["persistentVolumeClaim"]["claimName"] for v in deploy["spec"]["template"]["spec"]["volumes"]
               if "persistentVolumeClaim" in v]  # fmt: skip

@@ -258,3 +258,27 @@ def test_reads_while_the_collector_writes_never_fail(kube, home) -> None:
                 codes += [c for c, _, _ in pool.map(s.get, paths)]
         runs = _metrics(s.get("/metrics")[2].decode())[("upid_collect_runs_total", frozenset())]
     assert runs >= 2 and set(codes) == {200}, (runs, sorted(set(codes)))
+
+
+def test_trust_loopback_lets_port_forward_in_and_nobody_else(tmp_path, demo_store) -> None:
+    """kubectl port-forward arrives on the pod's 127.0.0.1: with --trust-loopback it needs no token; a caller
+    from any other address (here 127.0.0.2, also the loopback device but not port-forward) still does."""
+    import http.client
+
+    token_file = tmp_path / "token"
+    token_file.write_text("another-s3cret\n")
+    args = ("--address", "0.0.0.0", "--auth", "token", "--token-file", token_file, "--trust-loopback")
+    with serving(demo_store, *args) as s:
+        port = int(s.url.rsplit(":", 1)[1])
+        assert "loopback trusted" in s.log.read_text()
+
+        def status(source: str, token: str | None = None) -> int:
+            con = http.client.HTTPConnection("127.0.0.1", port, timeout=60, source_address=(source, 0))
+            con.request("GET", "/api/v1/storage/status", headers={"Authorization": f"Bearer {token}"} if token else {})
+            code = con.getresponse().status
+            con.close()
+            return code
+
+        assert status("127.0.0.1") == 200
+        assert status("127.0.0.2") == 401
+        assert status("127.0.0.2", "another-s3cret") == 200

@@ -45,6 +45,14 @@ def serve(
         Path | None,
         typer.Option("--token-file", metavar="FILE", help="The bearer token of --auth token.", show_default=False),
     ] = None,
+    trust_loopback: Annotated[
+        bool,
+        typer.Option(
+            "--trust-loopback",
+            help="Requests from 127.0.0.1 or ::1 skip --auth: in a pod only kubectl port-forward comes from there, "
+            "and RBAC allowed it (pods/portforward). Not with a sidecar proxy in the pod.",
+        ),
+    ] = False,
     auth_namespace: Annotated[
         str | None,
         typer.Option(
@@ -129,4 +137,7 @@ def serve(
         request_timeout=limit,
         metrics_ttl=ttl,
     )
-    run(s.settings, checks, address, port, limits, job, every, debug=s.settings.debug, notice=s.notice)
+    run(
+        s.settings, checks, address, port, limits, job, every,
+        debug=s.settings.debug, trust_loopback=trust_loopback, notice=s.notice,
+    )  # fmt: skip

@@ -69,11 +69,12 @@ def serve(
     job: CollectJob | None,
     every: float | None,
     debug: bool = False,
+    trust_loopback: bool = False,
     notice: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> None:
     import uvicorn
 
-    state = ServerState(settings=settings, guard=guard, limits=limits, debug=debug)
+    state = ServerState(settings=settings, guard=guard, limits=limits, debug=debug, trust_loopback=trust_loopback)
     if job is not None and every:
         state.collector = Collector(every, lambda: collect_once(state, job), after=state.forget_metrics)
     app = build(state)
@@ -93,7 +94,8 @@ def serve(
     if state.collector:
         state.collector.start()
     shown = f"[{host}]" if ":" in host else host
-    notice(f"serving on http://{shown}:{bound} (auth {guard.name})")
+    trusted = ", loopback trusted" if trust_loopback and guard.name != "none" else ""
+    notice(f"serving on http://{shown}:{bound} (auth {guard.name}{trusted})")
     try:
         server.run(sockets=[sock])
     finally:
