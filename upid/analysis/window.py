@@ -76,6 +76,7 @@ class Events:
     restarts: Mapping[ContainerKey, int] = field(default_factory=dict)  # restarts within the window
     containers_per_pod: Mapping[WorkloadKey, int] = field(default_factory=dict)
     pod_nodes: Mapping[int, Mapping[int, str]] = field(default_factory=dict)  # container index -> pod index -> node
+    pod_names: Mapping[int, Mapping[int, str]] = field(default_factory=dict)  # container index -> pod index -> pod
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,21 @@ except ImportError:  # pragma: no cover - older typer with the click package
     from click import utils as click_utils  # type: ignore[no-redef]
 
 from upid import __version__, build_commit
-from upid.cli import analyze, cluster, completion, config, cost, demo, forecast, idle, optimize, report, serve, storage
+from upid.cli import (
+    analyze,
+    cluster,
+    completion,
+    config,
+    cost,
+    demo,
+    forecast,
+    idle,
+    optimize,
+    report,
+    serve,
+    storage,
+    top,
+)
 from upid.errors import ExitCode, UpidError
 
 PRIVATE_UMASK = 0o077  # files 0600, folders 0700: the store holds a cluster's inventory and usage
@@ -46,6 +60,7 @@ app.command("idle", help=idle.HELP, epilog=idle.EXAMPLES)(idle.idle)
 app.command("forecast", help=forecast.HELP, epilog=forecast.EXAMPLES)(forecast.forecast)
 app.command("report", help=report.HELP, epilog=report.EXAMPLES)(report.report)
 app.command("serve", help=serve.HELP, epilog=serve.EXAMPLES)(serve.serve)
+app.command("top", help=top.HELP, epilog=top.EXAMPLES)(top.top)
 app.command("completion", help=completion.HELP, epilog=completion.EXAMPLES)(completion.completion)
 
 

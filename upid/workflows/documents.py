@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from upid.analysis.cost import CostReport
     from upid.analysis.forecast import Forecast
     from upid.analysis.frame import UsageFrame
+    from upid.analysis.top import TopReport
     from upid.store.base import StoreStatus
     from upid.workflows.analyze import IdleResult
     from upid.workflows.forecast import ForecastReport
@@ -150,5 +151,52 @@ def status_document(st: StoreStatus) -> dict[str, Any]:
         "clusters": [
             {"cluster": c.name, "series": c.series, "samples": c.samples, "first": iso(c.first), "last": iso(c.last)}
             for c in st.clusters
+        ],
+    }
+
+
+def _round(resource: str, values: Any) -> list[float | int]:
+    if resource == "memory":
+        return [int(round(float(v))) for v in values]
+    return [round(float(v), 4) for v in values]
+
+
+def top_document(report: TopReport) -> dict[str, Any]:
+    """`upid top -o json`: per group, per bucket min/mean/p95/max of CPU (cores) and memory (bytes), the trend
+    and the anomalous buckets."""
+
+    def resource(name: str, s: Any) -> dict[str, Any]:
+        per_day = s.trend.per_day
+        return {
+            "buckets": [
+                {"start": iso(int(t)), "min": a, "mean": b, "p95": c, "max": d}
+                for t, a, b, c, d in zip(
+                    s.starts, *(_round(name, v) for v in (s.low, s.mean, s.p95, s.high)), strict=True
+                )
+            ],
+            "trend": {
+                "per_day": None
+                if per_day is None
+                else (int(round(per_day)) if name == "memory" else round(per_day, 5)),
+                "r2": None if s.trend.r2 is None else round(s.trend.r2, 3),
+            },
+            "anomalies": [iso(t) for t in s.anomalies],
+        }
+
+    return {
+        "cluster": report.cluster,
+        "window": {"start": iso(report.start), "end": iso(report.end)},
+        "scope": report.scope,
+        "by": report.by,
+        "step_seconds": report.step,
+        "unplaced_samples": report.unplaced,
+        "rows": [
+            {
+                **dict(zip(report.key_names, row.key, strict=True)),
+                "series": row.series,
+                "cpu": resource("cpu", row.cpu),
+                "memory": resource("memory", row.memory),
+            }
+            for row in report.rows
         ],
     }

@@ -223,4 +223,7 @@ def _events(con: duckdb.DuckDBPyConnection, hi: str) -> Events:
         "SELECT DISTINCT cidx, pidx, s.node FROM w_series w JOIN series s USING (series_id) WHERE s.node IS NOT NULL"
     ).fetchall():
         pod_nodes.setdefault(int(c), {})[int(p)] = node
-    return Events({k: tuple(sorted(v)) for k, v in ooms.items()}, restarts, per_pod, pod_nodes)
+    pod_names: dict[int, dict[int, str]] = {}
+    for c, p, pod in con.execute("SELECT DISTINCT cidx, pidx, pod FROM w_series").fetchall():
+        pod_names.setdefault(int(c), {})[int(p)] = str(pod)
+    return Events({k: tuple(sorted(v)) for k, v in ooms.items()}, restarts, per_pod, pod_nodes, pod_names)

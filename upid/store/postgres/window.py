@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -93,7 +94,9 @@ def window(con: psycopg.Connection, cluster: str, start: int, end: int, scope: S
         },
         **arrays,
     )
-    return ClusterWindow(frame, inventory.nodes(con, cid), known, inventory.events(con, described, end), hours)
+    names = {c: {i: pod for pod, i in m.items()} for c, m in pidx.items()}
+    events = dataclasses.replace(inventory.events(con, described, end), pod_names=names)
+    return ClusterWindow(frame, inventory.nodes(con, cid), known, events, hours)
 
 
 def _raw(
