@@ -302,3 +302,16 @@ def test_hourly_windows_answer_alike_before_and_after_compact(store: Store) -> N
     for key, counts in before.hours.cpu.items():
         np.testing.assert_array_equal(counts, after.hours.cpu[key])
     assert store.compact(AUDIT)["hourly_rows"] == 0  # nothing waits any more
+
+
+def test_alert_states_are_kept_by_fingerprint_and_inactive_ones_are_not_read(store: Store) -> None:
+    def state(fp: str, value: float, state: str = "firing") -> dict:
+        fired = 1_600 if state == "firing" else None
+        return {"fingerprint": fp, "alert": "A", "cluster": "c1", "labels": {"alertname": "A", "ns": "x"},
+                "annotations": {"summary": "s"}, "state": state, "active_since": 1_000, "value": value,
+                "fired_at": fired, "resolved_at": None, "severity": "warning"}  # fmt: skip
+
+    assert store.alert_states() == []
+    store.save_alert_states([state("a" * 16, 1.0), state("b" * 16, 2.0, "pending")])
+    store.save_alert_states([state("a" * 16, 3.5), state("b" * 16, 2.0, "inactive")])
+    assert store.alert_states() == [state("a" * 16, 3.5)]

@@ -28,6 +28,8 @@ class ExitCode(IntEnum):
     OUTPUT = 17  # an output file or folder cannot be written (report --html, optimize --out)
     PROMETHEUS = 18  # Prometheus did not answer, or answered with an error (import-prometheus)
     REMOTE = 19  # upid serve did not answer, or answered with an error (storage pull)
+    ALERTS_FIRING = 20  # upid alerts --fail-on: an alert at that severity or worse is firing (cron, CI)
+    ALERT_DELIVERY = 21  # Alertmanager or the webhook did not take the alerts, after the retries
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -129,6 +131,23 @@ class RemoteError(UpidError):
     """`upid serve` unreachable or answering with an error (storage pull); a 401 is 12 and a 403 is 13."""
 
     exit_code = ExitCode.REMOTE
+
+    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        if status == 401:
+            self.exit_code = ExitCode.UNAUTHORIZED
+        elif status == 403:
+            self.exit_code = ExitCode.FORBIDDEN
+
+
+class AlertsFiringError(UpidError):
+    exit_code = ExitCode.ALERTS_FIRING
+
+
+class AlertDeliveryError(UpidError):
+    """The receiver refused or could not be reached after the retries; a 401 is 12 and a 403 is 13."""
+
+    exit_code = ExitCode.ALERT_DELIVERY
 
     def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
         super().__init__(message, hint)

@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover - older typer with the click package
 
 from upid import __version__, build_commit
 from upid.cli import (
+    alerts,
     analyze,
     cluster,
     completion,
@@ -54,6 +55,7 @@ app.add_typer(cluster.app, name="cluster")
 app.add_typer(cost.app, name="cost")
 app.add_typer(optimize.app, name="optimize")
 app.add_typer(config.app, name="config")
+app.add_typer(alerts.app, name="alerts")
 app.command("analyze", help=analyze.HELP, epilog=analyze.EXAMPLES)(analyze.analyze)
 app.command("demo", help=demo.HELP, epilog=demo.EXAMPLES)(demo.demo)
 app.command("idle", help=idle.HELP, epilog=idle.EXAMPLES)(idle.idle)

@@ -232,6 +232,10 @@ class Store(Protocol):
 
     def changes(self, limit: int = 50, cluster: str | None = None) -> list[ChangeRecord]: ...
 
+    def alert_states(self) -> list[dict[str, Any]]: ...  # upid alerts' states between runs (upid.store.alert_rows)
+
+    def save_alert_states(self, states: list[dict[str, Any]]) -> None: ...
+
     def query(self, sql: str, timeout: float = 300.0) -> QueryResult:
         """One read-only SELECT over the store's data and nothing else (docs/security.md)."""
         ...

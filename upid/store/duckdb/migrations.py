@@ -254,3 +254,16 @@ def _rollups(con: duckdb.DuckDBPyConnection) -> None:
     # every block waits for its rollups until `storage compact` or `cleanup` (upid/store/duckdb/rollups.py)
     con.execute("ALTER TABLE blocks ADD COLUMN rolled_up BOOLEAN DEFAULT false")
     con.execute("UPDATE blocks SET rolled_up = false")
+
+
+@migration(7, "alerts: each alert's state between runs of `upid alerts` (pending since, firing since, resolved at)")
+def _alerts(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("""
+        CREATE TABLE alerts (
+            fingerprint VARCHAR PRIMARY KEY,  -- the alert's name and labels, hashed
+            alert VARCHAR NOT NULL, cluster VARCHAR NOT NULL, labels JSON NOT NULL, annotations JSON NOT NULL,
+            state VARCHAR NOT NULL,           -- pending, firing, resolved, inactive
+            active_since BIGINT NOT NULL, value DOUBLE, fired_at BIGINT, resolved_at BIGINT,
+            severity VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL
+        );
+    """)

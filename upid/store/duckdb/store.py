@@ -28,7 +28,19 @@ from upid.store.base import (
     StoreStatus,
     WriteResult,
 )
-from upid.store.duckdb import batches, blocks, changes, integrity, migrations, queries, rollups, sandbox, spool, window
+from upid.store.duckdb import (
+    alerts,
+    batches,
+    blocks,
+    changes,
+    integrity,
+    migrations,
+    queries,
+    rollups,
+    sandbox,
+    spool,
+    window,
+)
 from upid.store.duckdb.connection import connect, one, wrapped
 from upid.store.duckdb.inventory import cluster_identities, previous_counters, write_collection
 from upid.store.duckdb.writer import add_audit, write_batches
@@ -268,6 +280,16 @@ class DuckDBStore:
     def end_change(self, change_id: int, status: str, message: str | None, after: dict[str, Any] | None = None) -> None:
         with self._writer(timeout=self.lock_timeout) as con:
             changes.end(con, change_id, status, message, after)
+
+    def alert_states(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with self._reader() as con:
+            return alerts.load(con)
+
+    def save_alert_states(self, states: list[dict[str, Any]]) -> None:
+        with self._writer(timeout=self.lock_timeout) as con:
+            alerts.save(con, states)
 
     def verify(self) -> dict[str, Any]:
         """Read everything: every table of the DuckDB file (its own block checksums), every block whole."""

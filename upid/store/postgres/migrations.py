@@ -215,6 +215,15 @@ MIGRATIONS: dict[int, tuple[str, str]] = {
         CREATE INDEX ON upid.rollups_day (cluster_id, day);
         """,
     ),
+    8: (
+        "alerts: each alert's state between runs of `upid alerts` (pending since, firing since, resolved at)",
+        """
+        CREATE TABLE upid.alerts (
+            fingerprint text PRIMARY KEY, alert text NOT NULL, cluster text NOT NULL, labels jsonb NOT NULL,
+            annotations jsonb NOT NULL, state text NOT NULL, active_since bigint NOT NULL, value double precision,
+            fired_at bigint, resolved_at bigint, severity text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
+        """,
+    ),
 }
 
 

@@ -26,7 +26,7 @@ BY_CLUSTER = (
     "pdbs",
 )
 BY_SERIES = ("resources", "container_status", "kubelet_counters")
-BY_NAME = ("clusters", "changes")  # keyed by the cluster's name
+BY_NAME = ("clusters", "changes", "alerts")  # keyed by the cluster's name
 TABLES = (*BY_NAME, *BY_CLUSTER, *BY_SERIES)
 _NAME = re.compile(r"^[a-z_][a-z0-9_$-]{0,62}$", re.IGNORECASE)
 

@@ -120,6 +120,18 @@ class PostgresStore:
         with self._con() as con:
             return change_log.read(con, limit, cluster)
 
+    def alert_states(self) -> list[dict[str, Any]]:
+        from upid.store.postgres import alerts
+
+        with self._con() as con:
+            return alerts.load(con)
+
+    def save_alert_states(self, states: list[dict[str, Any]]) -> None:
+        from upid.store.postgres import alerts
+
+        with self._con() as con:
+            alerts.save(con, states)
+
     def init(self, writers: dict[str, str], readers: list[str], audit: AuditRecord) -> dict[str, Any]:
         """The schema, the writer and reader roles with row-level security, and the logins granted them."""
         with self._con() as con, con.transaction():

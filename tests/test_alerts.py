@@ -1,0 +1,228 @@
+"""`upid alerts`: rules files checked line by line; each kind against results computed here from the data; for:
+across runs with a moving clock (--until), the state in the store; delivery to a real Alertmanager (Debian's
+prometheus-alertmanager, on a free loopback port), with a resolved alert's endsAt and retries past a 503."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from schemas import check
+
+from upid.errors import ExitCode
+from upid.units import iso, parse_timestamp
+
+DAY = 86400
+
+
+@pytest.fixture
+def demo(upid):
+    from upid.workflows.demo import sample_path
+
+    assert upid("storage", "import", sample_path(), "--cluster", "demo").code == 0
+
+
+@pytest.fixture
+def am(tmp_path):
+    import alertmanager
+
+    if not alertmanager.ALERTMANAGER:
+        if os.environ.get("UPID_REQUIRE_ALERTMANAGER"):
+            pytest.fail("UPID_REQUIRE_ALERTMANAGER is set but prometheus-alertmanager is not installed")
+        pytest.skip("no prometheus-alertmanager here (.ci/run installs it)")
+    with alertmanager.running(tmp_path / "am") as url:
+        yield url
+
+
+def _rules(tmp_path, body: str, name: str = "rules.yaml"):
+    path = tmp_path / name
+    path.write_text("groups:\n  - name: t\n    rules:\n" + body)
+    return path
+
+
+def _alerts(upid, *args):
+    r = upid("alerts", *args, "-o", "json")
+    assert r.code in (0, ExitCode.ALERTS_FIRING), r.err
+    doc = r.json()
+    check(doc, "alerts")
+    return doc
+
+
+def test_rules_files_are_checked_line_by_line(upid, tmp_path) -> None:
+    assert upid("alerts", "test", tmp_path / "missing.yaml").code == ExitCode.INPUT
+    bad = _rules(
+        tmp_path,
+        """      - alert: A
+        kind: oom_risk
+        params: {margin: 5}
+      - alert: B
+        kind: nonsense
+      - alert: C
+        expr: up == 0
+        kind: idle
+        for: soon
+        annotations: {summary: "{{ $labels.x | title }}"}
+""",
+    )
+    r = upid("alerts", "test", bad)
+    assert r.code == ExitCode.USAGE
+    lines = r.err.strip().splitlines()
+    assert any(":4: unknown parameter 'margin'" in x for x in lines)
+    assert any(":7: unknown kind 'nonsense'" in x for x in lines)
+    assert any(":9: expr is Prometheus'" in x for x in lines) and any(":9: for must be a duration" in x for x in lines)
+    assert any("unknown template {{ $labels.x | title }}" in x for x in lines)
+    assert all(x.startswith("error: ") for x in lines)
+    from importlib import resources
+
+    default = resources.files("upid.data") / "alerts" / "default.yaml"
+    r = upid("alerts", "test", str(default))
+    assert r.code == 0 and "6 rules, valid" in r.out
+    assert upid("alerts", "test", _rules(tmp_path, "  - [", "broken.yaml")).code == ExitCode.USAGE
+
+
+def test_idle_and_waste_are_what_the_analysis_says(upid, demo, tmp_path) -> None:
+    rules = _rules(
+        tmp_path,
+        """      - alert: Idle
+        kind: idle
+        params: {min_hours: 48}
+      - alert: Waste
+        kind: waste
+        params: {per: workload, min_monthly: 40}
+""",
+    )
+    doc = _alerts(upid, "--rules", rules)
+    analysis = upid("analyze", "-o", "json").json()
+    idle = {
+        i["workload"]: i["monthly_savings"] for i in analysis["idle"] if i["kind"] == "idle" and i["idle_hours"] >= 48
+    }
+    fired = {a["labels"]["workload"]: a["value"] for a in doc["alerts"] if a["alert"] == "Idle"}
+    assert fired == idle and fired
+    per_workload: dict[str, float] = {}
+    for r in analysis["recommendations"]:
+        per_workload[r["workload"]] = per_workload.get(r["workload"], 0) + r["counted_monthly_savings"]
+    expected = {w: round(v, 2) for w, v in per_workload.items() if v >= 40}
+    assert {a["labels"]["workload"]: a["value"] for a in doc["alerts"] if a["alert"] == "Waste"} == expected
+    assert all(a["state"] == "firing" for a in doc["alerts"])  # no for: they fire at once
+
+
+def _made(tmp_path, t0: int = 1_700_000_000 // DAY * DAY) -> tuple[object, int]:
+    """Three workloads over 2 days from t0, 5-minute samples: `tight` uses 97 % of its memory limit at its peaks,
+    `busy` is above its CPU request in 60 % of its samples, `calm` neither (and requests 5 times what it uses)."""
+    lines = ["timestamp,namespace,workload,pod,container,cpu_cores,memory_bytes,cpu_request_cores,cpu_limit_cores,"
+             "memory_request_bytes,memory_limit_bytes"]  # fmt: skip
+    for k in range(2 * 288):
+        ts = t0 + k * 300
+        lines.append(f"{ts},app,tight,tight-0,main,0.1,{970_000_000 if k % 10 == 0 else 500_000_000},0.5,1,"
+                     f"1000000000,1000000000")  # fmt: skip
+        lines.append(f"{ts},app,busy,busy-0,main,{0.8 if k % 5 < 3 else 0.2},300000000,0.5,4,400000000,1000000000")
+        lines.append(f"{ts},app,calm,calm-0,main,0.1,100000000,0.5,1,400000000,1000000000")
+    path = tmp_path / "made.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path, t0 + 2 * 288 * 300 - 300
+
+
+def test_oom_risk_cpu_starved_and_collect_stale_on_made_data(upid, tmp_path) -> None:
+    path, last = _made(tmp_path)
+    assert upid("storage", "import", path, "--cluster", "made").code == 0
+    rules = _rules(
+        tmp_path,
+        """      - alert: Oom
+        kind: oom_risk
+        params: {margin_percent: 5}
+      - alert: Cpu
+        kind: cpu_starved
+        params: {above_request_percent: 50}
+      - alert: Stale
+        kind: collect_stale
+        params: {intervals: 3, interval: 5m}
+""",
+    )
+    doc = _alerts(upid, "--rules", rules, "--until", iso(last + 60))
+    by = {(a["alert"], a["labels"].get("workload")): a for a in doc["alerts"]}
+    # p99 of tight's memory: 10 % of samples at 970 MB, so p99 = 970 MB = 0.97 of the limit
+    assert (
+        by[("Oom", "tight")]["value"] == pytest.approx(0.97)
+        and by[("Oom", "tight")]["labels"]["reason"] == "near_limit"
+    )
+    assert by[("Cpu", "busy")]["value"] == pytest.approx(0.6, abs=0.01)
+    assert {k for k in by} == {("Oom", "tight"), ("Cpu", "busy")}  # calm: nothing; the collect is fresh
+    later = _alerts(upid, "--rules", rules, "--until", iso(last + 3600))
+    stale = [a for a in later["alerts"] if a["alert"] == "Stale"]
+    assert len(stale) == 1 and stale[0]["value"] == 3600 and stale[0]["labels"]["cluster"] == "made"
+
+
+def test_for_is_kept_across_runs_with_a_moving_clock(upid, demo, tmp_path) -> None:
+    def rules(minimum: int):
+        return _rules(
+            tmp_path,
+            f"""      - alert: Waste
+        kind: waste
+        params: {{per: cluster, min_monthly: {minimum}}}
+        for: 10m
+        labels: {{severity: critical}}
+        annotations: {{summary: "{{{{ $labels.cluster }}}} wastes {{{{ $value }}}}"}}
+""",
+            f"rules-{minimum}.yaml",
+        )
+
+    end = parse_timestamp(upid("storage", "status", "-o", "json").json()["clusters"][0]["last"])
+    states = []
+    for minutes in (0, 5, 10, 15):  # separate runs: the state lives in the store, not in the process
+        doc = _alerts(upid, "--rules", rules(100), "--until", iso(end + minutes * 60))
+        (a,) = doc["alerts"]
+        states.append((a["state"], a["active_since"], a["fired_at"]))
+    since = iso(end)
+    assert states == [("pending", since, None), ("pending", since, None), ("firing", since, iso(end + 600)),
+                      ("firing", since, iso(end + 600))]  # fmt: skip
+    assert doc["alerts"][0]["annotations"]["summary"].startswith("demo wastes ")
+    gone = _alerts(upid, "--rules", rules(10**9), "--until", iso(end + 20 * 60))  # no longer true
+    assert [(a["state"], a["resolved_at"]) for a in gone["alerts"]] == [("resolved", iso(end + 20 * 60))]
+    r = upid("alerts", "--rules", rules(100), "--until", iso(end + 25 * 60), "--fail-on", "critical")
+    assert r.code == 0 and "Waste" in r.out and "pending" in r.out  # true again: pending anew, so no gate
+    r = upid("alerts", "--rules", rules(100), "--until", iso(end + 35 * 60), "--fail-on", "critical")
+    assert r.code == ExitCode.ALERTS_FIRING and r.err.startswith("error: 1 alert(s) of severity critical")
+
+
+def test_delivered_to_alertmanager_resolved_with_ends_at_and_past_a_503(upid, tmp_path, am) -> None:
+    """Alertmanager drops alerts whose endsAt has passed: this history ends now, so the alerts are current."""
+    import time
+
+    from alertmanager import Proxy, alerts
+
+    path, _ = _made(tmp_path, int(time.time()) // 300 * 300 - 2 * DAY)
+    assert upid("storage", "import", path, "--cluster", "made").code == 0
+
+    def rules(minimum: float):
+        return _rules(
+            tmp_path,
+            f"""      - alert: UpidWaste
+        kind: waste
+        params: {{per: namespace, min_monthly: {minimum}}}
+        labels: {{severity: warning, team: platform}}
+        annotations: {{summary: "{{{{ $labels.namespace }}}} could save {{{{ $value }}}}"}}
+""",
+            f"r{minimum}.yaml",
+        )
+
+    proxy = Proxy(am, failures=2)
+    try:
+        r = upid("alerts", "--rules", rules(1), "--alertmanager", proxy.url)
+        assert r.code == 0, r.err
+        assert proxy.statuses == [503, 503, 200]  # retried past the 503s
+        (got,) = [a for a in alerts(am) if a["labels"]["alertname"] == "UpidWaste"]
+        assert got["labels"] == {"alertname": "UpidWaste", "cluster": "made", "namespace": "app",
+                                 "currency": "USD", "severity": "warning", "team": "platform"}  # fmt: skip
+        assert got["annotations"]["summary"].startswith("app could save ")
+        assert got["status"]["state"] == "active" and got["generatorURL"].startswith("http://127.0.0.1:8080/")
+        r = upid("alerts", "--rules", rules(10**9), "--alertmanager", proxy.url, "-o", "json")
+        assert r.code == 0, r.err
+        (resolved,) = r.json()["alerts"]
+        (sent,) = proxy.bodies[-1]
+        assert sent["endsAt"] == resolved["resolved_at"] and sent["labels"]["alertname"] == "UpidWaste"
+        assert not [a for a in alerts(am) if a["labels"]["alertname"] == "UpidWaste"]  # resolved: not active
+    finally:
+        proxy.close()
+    refused = upid("alerts", "--rules", rules(1), "--alertmanager", "http://u:hunter2@127.0.0.1:9")
+    assert refused.code == ExitCode.ALERT_DELIVERY and "hunter2" not in refused.err
+    assert refused.err.startswith("error: cannot reach http://127.0.0.1:9/api/v2/alerts")

@@ -1,0 +1,105 @@
+"""`upid alerts`: the rules evaluated on every stored cluster now (or at --until), their states carried over
+from the last run through the store, and the result sent to Alertmanager or a webhook."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from upid.alerting.engine import AlertState, step
+from upid.alerting.kinds import CONDITIONS, Facts, Instance
+from upid.alerting.rules import Rule, RulesInvalid, parse
+from upid.errors import InputError, UpidError, UsageError
+from upid.settings import Settings
+from upid.store.base import Store
+from upid.workflows.requests import Query, idle_policy, rightsizing_request
+
+
+@dataclass
+class Evaluation:
+    at: int
+    rules: list[Rule]
+    states: list[AlertState]
+    errors: dict[str, str] = field(default_factory=dict)  # cluster -> why its analysis could not be read
+
+
+def rules_text(path: Path | None, home: Path) -> tuple[str, str]:
+    """The rules' text and where it came from: --rules, else UPID_HOME/alerts.yaml, else the shipped defaults."""
+    chosen = path or (home / "alerts.yaml" if (home / "alerts.yaml").exists() else None)
+    if chosen is None:
+        return (resources.files("upid.data") / "alerts" / "default.yaml").read_text(), "the default rules"
+    try:
+        return chosen.read_text(encoding="utf-8"), str(chosen)
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read the rules file {chosen}: {getattr(e, 'strerror', None) or e}") from None
+
+
+def load_rules(path: Path | None, home: Path) -> list[Rule]:
+    text, source = rules_text(path, home)
+    try:
+        return parse(text, source)
+    except RulesInvalid as e:
+        raise UsageError(e.problems[0] + (f" (and {len(e.problems) - 1} more)" if len(e.problems) > 1 else ""),
+                         hint=f"upid alerts test {source} lists every problem") from None  # fmt: skip
+
+
+def _facts(store: Store, settings: Settings, cluster: str, now: float, history: str, until: str | None) -> Facts:
+    from upid.analysis.capacity import capacity
+    from upid.analysis.document import analysis_document
+    from upid.analysis.idle import detect
+    from upid.analysis.rightsizing import rightsize
+    from upid.workflows.analyze import read
+
+    last = store.extent(cluster).last
+    try:
+        request = rightsizing_request(settings, store, Query(cluster=cluster, history=history, until=until), "upid")
+        r = read(store, request)
+        report = rightsize(r.frame, request.strategy, request.cpu_limit, r.pricing, r.containers, request.severity)
+        idle = detect(r.containers, r.frame.end, idle_policy(settings))
+        trends = capacity(r.containers, r.window.nodes, r.frame.start, r.frame.end)
+        return Facts(cluster, now, analysis_document(report, idle), r.containers, trends, last)
+    except UpidError as e:  # no samples in the window: collect_stale still has something to say
+        return Facts(cluster, now, last_sample=last, error=e.message)
+
+
+def _state(row: dict[str, object]) -> AlertState:
+    return AlertState(**{k: row[k] for k in AlertState.__dataclass_fields__ if k in row})  # type: ignore[arg-type]
+
+
+def evaluate(
+    store: Store, settings: Settings, rules: list[Rule], clusters: list[str] | None, history: str, until: str | None
+) -> Evaluation:
+    from upid.units import parse_timestamp
+
+    now = int(parse_timestamp(until)) if until else int(time.time())
+    known = store.clusters()
+    chosen = clusters or known
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        from upid.errors import NoDataError
+
+        raise NoDataError(
+            f"no cluster {unknown[0]!r} in the store", hint=f"known clusters: {', '.join(known) or 'none'}"
+        )
+    active: list[tuple[Rule, Instance]] = []
+    errors: dict[str, str] = {}
+    with store.snapshot():
+        previous = {s.fingerprint: s for s in map(_state, store.alert_states())}
+        for cluster in chosen:
+            facts = _facts(store, settings, cluster, now, history, until)
+            if facts.error:
+                errors[cluster] = facts.error
+            for rule in rules:
+                active += [(rule, i) for i in CONDITIONS[rule.kind](facts, rule.params)]
+    mine = {fp: s for fp, s in previous.items() if s.cluster in chosen and s.alert in {r.alert for r in rules}}
+    states = step(mine, active, now)
+    kept = {s.fingerprint for s in states}
+    gone = [AlertState(**{**asdict(s), "state": "inactive"}) for fp, s in mine.items() if fp not in kept]
+    store.save_alert_states([asdict(s) for s in (*states, *gone)])
+    return Evaluation(now, rules, states, errors)
+
+
+def last_states(store: Store) -> list[AlertState]:
+    return [_state(r) for r in store.alert_states()]
