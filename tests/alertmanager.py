@@ -64,9 +64,10 @@ def alerts(url: str) -> list[dict[str, Any]]:
 
 
 class Proxy:
-    """Forwards POSTs to `upstream` after answering 503 `failures` times; keeps each body it receives."""
+    """Forwards POSTs to `upstream` (None: answers 200 itself) after answering 503 `failures` times; keeps each
+    body it receives."""
 
-    def __init__(self, upstream: str, failures: int = 0) -> None:
+    def __init__(self, upstream: str | None, failures: int = 0) -> None:
         self.upstream, self.failures, self.bodies, self.statuses = upstream, failures, [], []
         outer = self
 
@@ -78,6 +79,11 @@ class Proxy:
                     outer.failures -= 1
                     outer.statuses.append(503)
                     self.send_response(503)
+                    self.end_headers()
+                    return
+                if outer.upstream is None:  # a webhook receiver: take it, forward nothing
+                    outer.statuses.append(200)
+                    self.send_response(200)
                     self.end_headers()
                     return
                 req = urllib.request.Request(outer.upstream + self.path, data=body, method="POST",

@@ -226,3 +226,88 @@ def test_delivered_to_alertmanager_resolved_with_ends_at_and_past_a_503(upid, tm
     refused = upid("alerts", "--rules", rules(1), "--alertmanager", "http://u:hunter2@127.0.0.1:9")
     assert refused.code == ExitCode.ALERT_DELIVERY and "hunter2" not in refused.err
     assert refused.err.startswith("error: cannot reach http://127.0.0.1:9/api/v2/alerts")
+
+
+def test_budget_is_the_month_so_far_plus_its_rate_to_month_end(upid, demo, tmp_path) -> None:
+    import calendar
+    import datetime as dt
+
+    until = "2013-08-14T22:01:05Z"
+    now = parse_timestamp(until)
+    rules = _rules(
+        tmp_path,
+        """      - alert: Budget
+        kind: budget
+        params: {monthly: 1000, per: namespace}
+""",
+    )
+    doc = _alerts(upid, "--rules", rules, "--until", until)
+    month_start = dt.datetime(2013, 8, 1, tzinfo=dt.UTC).timestamp()
+    cost = upid("cost", "--window", f"{int(now - month_start)}s", "--until", until, "--period", "window",
+                "-o", "json").json()  # fmt: skip
+    spent = sum(g["cost"] for g in cost["groups"])
+    remaining = (month_start + calendar.monthrange(2013, 8)[1] * DAY - now) / 3600
+    projected = spent + spent / cost["covered_hours"] * remaining
+    (alert,) = doc["alerts"]
+    assert alert["labels"]["namespace"] == "bitbrains" and alert["value"] == pytest.approx(projected, rel=0.01)
+    assert projected > 1000
+    high = _rules(
+        tmp_path, "      - alert: Budget\n        kind: budget\n        params: {monthly: 1000000000}\n", "hi.yaml"
+    )
+    assert [a["state"] for a in _alerts(upid, "--rules", high, "--until", until)["alerts"]] == ["resolved"]
+
+
+def test_anomaly_flags_the_newest_hour_far_from_its_own_hour(upid, tmp_path) -> None:
+    t0 = 1_700_000_000 // DAY * DAY
+    lines = ["timestamp,namespace,workload,pod,container,cpu_cores,memory_bytes"]
+    steps = 7 * 288
+    for k in range(steps):
+        spike = k >= steps - 12  # the last hour: ten times the usual
+        cpu = 2.0 if spike else 0.2 + 0.01 * ((k * 7) % 5)
+        lines.append(f"{t0 + k * 300},app,jumpy,jumpy-0,main,{cpu},{100_000_000 + (k % 3) * 1_000_000}")
+        lines.append(f"{t0 + k * 300},app,steady,steady-0,main,{0.2 + 0.01 * ((k * 3) % 5)},100000000")
+    (tmp_path / "a.csv").write_text("\n".join(lines) + "\n")
+    assert upid("storage", "import", tmp_path / "a.csv", "--cluster", "a").code == 0
+    rules = _rules(tmp_path, "      - alert: Odd\n        kind: anomaly\n        params: {scope: workloads}\n")
+    doc = _alerts(upid, "--rules", rules, "--history", "7d")
+    assert [(a["labels"]["workload"], a["labels"]["resource"]) for a in doc["alerts"]] == [("jumpy", "cpu")]
+    assert doc["alerts"][0]["value"] == pytest.approx(2.0)
+
+
+def test_capacity_fires_below_its_days() -> None:
+    from upid.alerting.kinds import Facts, capacity
+    from upid.analysis.capacity import Trend
+
+    def trend(scope: str, requests_full: float | None, usage_full: float | None) -> Trend:
+        return Trend(scope, "", "cpu", 14, 1.0, 0.1, 2.0, 0.2, 10.0, usage_full, requests_full)
+
+    facts = Facts("c", 0, capacity=[trend("cluster", 10.0, 40.0), trend("namespace", 1.0, 1.0)])
+    got = [(i.labels["measure"], i.value) for i in capacity(facts, {"days": 14})]
+    assert got == [("requests", 10.0)]  # usage in 40 days is past 14; a namespace trend is not the cluster's
+
+
+def test_webhook_and_the_default_rules_on_a_collected_cluster_and_serve_shows_them(upid, kube, home, tmp_path) -> None:
+    import time
+
+    from alertmanager import Proxy
+    from serving import serving
+
+    for _ in range(2):
+        assert upid("storage", "collect", "--kubeconfig", kube.kubeconfig).code == 0
+    catcher = Proxy(None)
+    try:
+        rule = "      - alert: Stale\n        kind: collect_stale\n        labels: {severity: critical}\n"
+        stale = _rules(tmp_path, rule + "        params: {intervals: 1, interval: 10s}\n", "stale.yaml")
+        later = iso(int(time.time()) + 3600)
+        r = upid("alerts", "--rules", stale, "--webhook", catcher.url, "--until", later)
+        assert r.code == 0, r.err
+        (body,) = catcher.bodies
+        assert body["text"].startswith(":red_circle: [FIRING] Stale (critical)")
+    finally:
+        catcher.close()
+    doc = _alerts(upid)  # the default rules, as they ship
+    assert doc["rules"] == 6 and not doc["errors"]
+    with serving(home) as s:
+        metrics = s.get("/metrics")[2].decode()
+    shown = [line for line in metrics.splitlines() if line.startswith("upid_alerts{")]
+    assert len(shown) == sum(a["state"] in ("pending", "firing") for a in doc["alerts"])

@@ -11,6 +11,7 @@ import numpy as np
 
 from upid.analysis.capacity import Trend
 from upid.analysis.history import ContainerHistory
+from upid.analysis.window import ClusterWindow
 
 CONTAINER = ("namespace", "workload_kind", "workload", "container")
 
@@ -25,7 +26,24 @@ class Facts:
     containers: list[ContainerHistory] = field(default_factory=list)
     capacity: list[Trend] = field(default_factory=list)
     last_sample: int | None = None
+    window: ClusterWindow | None = None  # the analysed window itself (anomaly reads its usage history)
+    month: Month | None = None  # this calendar month's spend so far (budget)
     error: str | None = None  # why the analysis could not be read (collect_stale still works)
+
+
+@dataclass(frozen=True)
+class Month:
+    """The calendar month (UTC) of `now`: what its measured hours cost, per namespace, and the hours left."""
+
+    spent: dict[str, float]  # namespace -> workload cost over the month's measured hours so far
+    covered_hours: float
+    remaining_hours: float
+    currency: str
+
+    def projected(self, spent: float) -> float:
+        """Spend to date plus the forecast to month end at this month's rate so far."""
+        rate = spent / self.covered_hours if self.covered_hours > 0 else 0.0
+        return spent + rate * self.remaining_hours
 
 
 @dataclass(frozen=True)
@@ -130,6 +148,44 @@ def capacity(f: Facts, p: dict[str, Any]) -> list[Instance]:
     return out
 
 
+def anomaly(f: Facts, p: dict[str, Any]) -> list[Instance]:
+    """The newest hour of a group's CPU or memory far outside the same hour on other days (upid top's modified
+    z-score above 3.5; value: that hour's mean). With `for:`, for a duration."""
+    from upid.analysis.top import top
+
+    if f.window is None or not len(f.window.usage.ts):
+        return []
+    report = top(f.window, p["scope"], "hour")
+    out = []
+    for row in report.rows:
+        for resource, s in (("cpu", row.cpu), ("memory", row.memory)):
+            if len(s.starts) and s.anomalies and s.anomalies[-1] == int(s.starts[-1]):
+                labels = {
+                    "cluster": f.cluster,
+                    **dict(zip(report.key_names, row.key, strict=True)),
+                    "resource": resource,
+                }
+                out.append(Instance(labels, round(float(s.mean[-1]), 4)))
+    return out
+
+
+def budget(f: Facts, p: dict[str, Any]) -> list[Instance]:
+    """The month's spend to date plus its forecast to month end (this month's rate so far) above `monthly`, per
+    cluster or namespace (value: the projected month)."""
+    m = f.month
+    if m is None:
+        return []
+    groups = {(): sum(m.spent.values())} if p["per"] == "cluster" else {(ns,): v for ns, v in m.spent.items()}
+    keys = () if p["per"] == "cluster" else ("namespace",)
+    out = []
+    for key, spent in sorted(groups.items()):
+        projected = m.projected(spent)
+        if projected > p["monthly"]:
+            labels = {"cluster": f.cluster, **dict(zip(keys, key, strict=True)), "currency": m.currency}
+            out.append(Instance(labels, round(projected, 2)))
+    return out
+
+
 CONDITIONS: dict[str, Callable[[Facts, dict[str, Any]], list[Instance]]] = {
     "oom_risk": oom_risk,
     "cpu_starved": cpu_starved,
@@ -137,4 +193,6 @@ CONDITIONS: dict[str, Callable[[Facts, dict[str, Any]], list[Instance]]] = {
     "waste": waste,
     "collect_stale": collect_stale,
     "capacity": capacity,
+    "anomaly": anomaly,
+    "budget": budget,
 }

@@ -14,6 +14,7 @@ Every problem is reported with its line, all at once (`upid alerts test`)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +30,13 @@ KINDS: dict[str, dict[str, Any]] = {
     "waste": {"min_monthly": 100.0, "per": "workload"},
     "collect_stale": {"intervals": 3, "interval": "5m"},
     "capacity": {"days": 14.0},
+    "anomaly": {"scope": "workloads"},
+    "budget": {"monthly": 1000.0, "per": "cluster"},
 }
 PER = ("workload", "namespace", "cluster")
+SCOPES = ("pods", "workloads", "namespaces", "nodes")  # upid.analysis.top.SCOPES
 SEVERITIES = ("info", "warning", "critical")
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -99,8 +104,14 @@ def _check_params(kind: str, params: dict[str, Any], where: str, out: list[str])
         elif key == "interval" and _duration(value) is None:
             out.append(f"{where}: parameter interval must be a duration such as 5m")
             continue
+        elif key == "per" and kind == "budget" and value not in ("cluster", "namespace"):
+            out.append(f"{where}: parameter per of a budget must be cluster or namespace")
+            continue
         elif key == "per" and value not in PER:
             out.append(f"{where}: parameter per must be one of {', '.join(PER)}")
+            continue
+        elif key == "scope" and value not in SCOPES:
+            out.append(f"{where}: parameter scope must be one of {', '.join(SCOPES)}")
             continue
         merged[key] = value
     return merged
@@ -115,6 +126,9 @@ def _strings(value: Any, what: str, where: str, out: list[str]) -> dict[str, str
     result = {}
     for k, v in value.items():
         if k == "__line__":
+            continue
+        if not isinstance(k, str) or not LABEL_NAME.match(k) or k.startswith("__"):
+            out.append(f"{where}: {what} name {k!r} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
             continue
         if not isinstance(v, (str, int, float)) or isinstance(v, bool):
             out.append(f"{where}: {what}.{k} must be a string")

@@ -91,6 +91,7 @@ class ServerState:
     slots: threading.BoundedSemaphore = field(init=False)
     _metrics: tuple[float, str] | None = None
     _metrics_lock: threading.Lock = field(default_factory=threading.Lock)
+    _generation: int = 0
 
     def __post_init__(self) -> None:
         self.slots = threading.BoundedSemaphore(max(1, self.limits.workers))
@@ -113,19 +114,22 @@ class ServerState:
             self.slots.release()
 
     def forget_metrics(self) -> None:
-        with self._metrics_lock:
-            self._metrics = None
+        self._generation += 1  # a page being computed now is not cached when it ends
+        self._metrics = None
 
     def metrics(self) -> str:
-        from upid.server.monitor import metrics_page
+        """The analyses' part at most every --metrics-ttl (and after each collect); the collector's part always
+        as it is now."""
+        from upid.server.monitor import analysis_page, collect_page
 
         with self._metrics_lock:
             cached = self._metrics
-            if cached and cached[0] > time.monotonic():
-                return cached[1]
-            page = metrics_page(self)
-            self._metrics = (time.monotonic() + self.limits.metrics_ttl, page)
-            return page
+            if not cached or cached[0] <= time.monotonic():
+                generation = self._generation
+                cached = (time.monotonic() + self.limits.metrics_ttl, analysis_page(self))
+                if generation == self._generation:
+                    self._metrics = cached
+        return cached[1] + collect_page(self)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

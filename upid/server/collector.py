@@ -51,36 +51,33 @@ class Collector:
         self._thread.join(timeout)
 
     def run_once(self) -> None:
+        """One collect; its outcome is recorded in one step, so /metrics never shows half of it."""
         from upid.errors import UpidError
 
         s = self.state
         with s.lock:
             s.running = True
         started, wall = time.monotonic(), time.time()
+        written, error = 0, None
         try:
             written = self._collect()
         except UpidError as e:
-            with s.lock:
-                s.errors += 1
-                s.consecutive_failures += 1
-                s.last_error = e.message
+            error = e.message
         except Exception as e:  # a bug must not end the loop: counted, and tried again later
-            with s.lock:
-                s.errors += 1
-                s.consecutive_failures += 1
-                s.last_error = f"unexpected {type(e).__name__}"
-        else:
-            with s.lock:
+            error = f"unexpected {type(e).__name__}"
+        with s.lock:
+            if error is None:
                 s.consecutive_failures = 0
                 s.samples_written += written
                 s.last_success = wall
-                s.last_error = None
-        finally:
-            with s.lock:
-                s.runs += 1
-                s.running = False
-                s.last_duration = time.monotonic() - started
-                s.next_run = time.time() + s.delay()  # known before anyone sees this run's outcome
+            else:
+                s.errors += 1
+                s.consecutive_failures += 1
+            s.last_error = error
+            s.runs += 1
+            s.running = False
+            s.last_duration = time.monotonic() - started
+            s.next_run = time.time() + s.delay()  # known before anyone sees this run's outcome
         self._after()
 
     def _loop(self) -> None:

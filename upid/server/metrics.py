@@ -148,7 +148,7 @@ def _store(status: dict[str, Any] | None, errors: dict[str, str]) -> Iterator[st
     )  # fmt: skip
 
 
-def _collect(state: Any) -> Iterator[str]:
+def collect_lines(state: Any) -> Iterator[str]:
     if state is None:
         return
     with state.lock:
@@ -176,12 +176,22 @@ def _collect(state: Any) -> Iterator[str]:
     yield from _family("upid_collect_interval_seconds", "gauge", "--collect-every.", [({}, interval)])
 
 
+def _alerts(states: list[dict[str, Any]]) -> Iterator[str]:
+    """Prometheus' ALERTS series, from the states `upid alerts` left in the store: 1 per pending or firing alert."""
+    yield from _family(
+        "upid_alerts", "gauge",
+        "The alerts upid alerts found pending or firing in its last run (labels: the alert's, and alertstate).",
+        (({**s["labels"], "alertstate": s["state"]}, 1.0) for s in states if s["state"] in ("pending", "firing")),
+    )  # fmt: skip
+
+
 def exposition(
     analyses: list[dict[str, Any]],
     status: dict[str, Any] | None,
     collect: Any,
     version: str,
     errors: dict[str, str] | None = None,
+    alerts: list[dict[str, Any]] | None = None,
 ) -> str:
     """The whole /metrics page; `errors`: clusters whose analysis failed, by name (upid_analysis_up 0)."""
     lines = [
@@ -190,6 +200,7 @@ def exposition(
         *_idle(analyses),
         *_clusters(analyses),
         *_store(status, errors or {}),
-        *_collect(collect),
+        *collect_lines(collect),
+        *_alerts(alerts or []),
     ]
     return "\n".join(lines) + "\n"

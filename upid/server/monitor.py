@@ -7,14 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 from upid import __version__
 from upid.errors import UpidError
-from upid.server.metrics import exposition
+from upid.server.metrics import collect_lines, exposition
 from upid.store.base import Store
 
 if TYPE_CHECKING:
     from upid.server.app import ServerState
 
 
-def _analyses(state: ServerState, store: Store) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, str]]:
+def _analyses(
+    state: ServerState, store: Store
+) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, str], list[dict[str, Any]]]:
     from upid.analysis.document import analysis_document
     from upid.workflows.analyze import analyze
     from upid.workflows.documents import status_document
@@ -28,15 +30,21 @@ def _analyses(state: ServerState, store: Store) -> tuple[list[dict[str, Any]], d
             docs.append(analysis_document(report, idle))
         except UpidError as e:  # one cluster without samples in the window must not hide the others
             errors[cluster] = e.message
-    return docs, status_document(store.status()), errors
+    return docs, status_document(store.status()), errors, store.alert_states()
 
 
-def metrics_page(state: ServerState) -> str:
-    """The page; with no store yet (before the first collect) or an unreadable one, the collector's state and
-    upid_store_up 0 still."""
-    collect = state.collector.state if state.collector else None
+def analysis_page(state: ServerState) -> str:
+    """The cached part: the analyses, the store and the alerts; with no store yet (before the first collect) or an
+    unreadable one, upid_store_up 0."""
     try:
-        docs, status, errors = state.reading(lambda store: _analyses(state, store))
+        docs, status, errors, alerts = state.reading(lambda store: _analyses(state, store))
     except UpidError:
-        return exposition([], None, collect, __version__)
-    return exposition(docs, status, collect, __version__, errors)
+        return exposition([], None, None, __version__)
+    return exposition(docs, status, None, __version__, errors, alerts)
+
+
+def collect_page(state: ServerState) -> str:
+    """The collector's part, read fresh for every scrape (it changes as a collect ends, and costs nothing)."""
+    if state.collector is None:
+        return ""
+    return "".join(line + "\n" for line in collect_lines(state.collector.state))

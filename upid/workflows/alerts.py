@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from upid.alerting.engine import AlertState, step
-from upid.alerting.kinds import CONDITIONS, Facts, Instance
+from upid.alerting.kinds import CONDITIONS, Facts, Instance, Month
 from upid.alerting.rules import Rule, RulesInvalid, parse
 from upid.errors import InputError, UpidError, UsageError
 from upid.settings import Settings
@@ -45,7 +45,30 @@ def load_rules(path: Path | None, home: Path) -> list[Rule]:
                          hint=f"upid alerts test {source} lists every problem") from None  # fmt: skip
 
 
-def _facts(store: Store, settings: Settings, cluster: str, now: float, history: str, until: str | None) -> Facts:
+def month_to_date(store: Store, settings: Settings, cluster: str, now: float) -> Month | None:
+    """This calendar month (UTC) so far: the workloads' cost per namespace over its measured hours."""
+    import calendar
+    import datetime as dt
+
+    from upid.workflows.cost import cost
+    from upid.workflows.requests import analysis_request, pricebook
+
+    day = dt.datetime.fromtimestamp(now, dt.UTC)
+    start = dt.datetime(day.year, day.month, 1, tzinfo=dt.UTC).timestamp()
+    end = start + calendar.monthrange(day.year, day.month)[1] * 86400
+    book = pricebook(settings)
+    q = Query(cluster=cluster, history=f"{max(3600, int(now - start))}s", until=str(int(now)))
+    try:
+        _, report = cost(store, analysis_request(settings, store, q), book, "namespace", "window")
+    except UpidError:
+        return None
+    spent = {g.key: g.cost for g in report.groups}
+    return Month(spent, report.covered_hours, max(0.0, (end - now) / 3600), book.unit.currency)
+
+
+def _facts(
+    store: Store, settings: Settings, cluster: str, now: float, history: str, until: str | None, budgets: bool
+) -> Facts:
     from upid.analysis.capacity import capacity
     from upid.analysis.document import analysis_document
     from upid.analysis.idle import detect
@@ -59,7 +82,9 @@ def _facts(store: Store, settings: Settings, cluster: str, now: float, history: 
         report = rightsize(r.frame, request.strategy, request.cpu_limit, r.pricing, r.containers, request.severity)
         idle = detect(r.containers, r.frame.end, idle_policy(settings))
         trends = capacity(r.containers, r.window.nodes, r.frame.start, r.frame.end)
-        return Facts(cluster, now, analysis_document(report, idle), r.containers, trends, last)
+        month = month_to_date(store, settings, cluster, now) if budgets else None
+        doc = analysis_document(report, idle)
+        return Facts(cluster, now, doc, r.containers, trends, last, r.window, month)
     except UpidError as e:  # no samples in the window: collect_stale still has something to say
         return Facts(cluster, now, last_sample=last, error=e.message)
 
@@ -88,15 +113,18 @@ def evaluate(
     with store.snapshot():
         previous = {s.fingerprint: s for s in map(_state, store.alert_states())}
         for cluster in chosen:
-            facts = _facts(store, settings, cluster, now, history, until)
+            facts = _facts(store, settings, cluster, now, history, until, any(r.kind == "budget" for r in rules))
             if facts.error:
                 errors[cluster] = facts.error
             for rule in rules:
                 active += [(rule, i) for i in CONDITIONS[rule.kind](facts, rule.params)]
-    mine = {fp: s for fp, s in previous.items() if s.cluster in chosen and s.alert in {r.alert for r in rules}}
+    here = {fp: s for fp, s in previous.items() if s.cluster in chosen}
+    names = {r.alert for r in rules}
+    mine = {fp: s for fp, s in here.items() if s.alert in names}
     states = step(mine, active, now)
     kept = {s.fingerprint for s in states}
-    gone = [AlertState(**{**asdict(s), "state": "inactive"}) for fp, s in mine.items() if fp not in kept]
+    # what is no longer active, and the alerts of rules no longer in the file (Prometheus drops those too)
+    gone = [AlertState(**{**asdict(s), "state": "inactive"}) for fp, s in here.items() if fp not in kept]
     store.save_alert_states([asdict(s) for s in (*states, *gone)])
     return Evaluation(now, rules, states, errors)
 
