@@ -112,11 +112,9 @@ class OutputError(UpidError):
     exit_code = ExitCode.OUTPUT
 
 
-class PrometheusError(UpidError):
-    """Prometheus unreachable, timing out, or answering with an error; the message names the URL and status.
-    A 401 or 403 keeps the exit codes of rejected credentials (12) and refused access (13)."""
-
-    exit_code = ExitCode.PROMETHEUS
+class HttpServiceError(UpidError):
+    """A service upid talks HTTP to was unreachable, timed out or answered with an error; the message names the
+    URL and the status. A 401 or 403 keeps the exit codes of rejected credentials (12) and refused access (13)."""
 
     def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
         super().__init__(message, hint)
@@ -127,31 +125,23 @@ class PrometheusError(UpidError):
             self.exit_code = ExitCode.FORBIDDEN
 
 
-class RemoteError(UpidError):
-    """`upid serve` unreachable or answering with an error (storage pull); a 401 is 12 and a 403 is 13."""
+class PrometheusError(HttpServiceError):
+    """Prometheus (storage import-prometheus)."""
+
+    exit_code = ExitCode.PROMETHEUS
+
+
+class RemoteError(HttpServiceError):
+    """`upid serve` (storage pull)."""
 
     exit_code = ExitCode.REMOTE
-
-    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
-        super().__init__(message, hint)
-        if status == 401:
-            self.exit_code = ExitCode.UNAUTHORIZED
-        elif status == 403:
-            self.exit_code = ExitCode.FORBIDDEN
 
 
 class AlertsFiringError(UpidError):
     exit_code = ExitCode.ALERTS_FIRING
 
 
-class AlertDeliveryError(UpidError):
-    """The receiver refused or could not be reached after the retries; a 401 is 12 and a 403 is 13."""
+class AlertDeliveryError(HttpServiceError):
+    """Alertmanager or the webhook, after the retries."""
 
     exit_code = ExitCode.ALERT_DELIVERY
-
-    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
-        super().__init__(message, hint)
-        if status == 401:
-            self.exit_code = ExitCode.UNAUTHORIZED
-        elif status == 403:
-            self.exit_code = ExitCode.FORBIDDEN
