@@ -86,8 +86,9 @@ def cost(
     """Cost over a window: max(request, usage) x unit price per workload; nodes at their capacity; idle = the rest."""
     if ctx.invoked_subcommand:
         return
-    from upid.cli.window import analysis_request, pricebook, query
+    from upid.cli.window import analysis_request, query
     from upid.workflows.cost import cost as run
+    from upid.workflows.requests import pricebook
 
     s = session(ctx, store)
     request = analysis_request(s, query(cluster, context, namespace, all_namespaces, selector, window, until))
@@ -136,9 +137,9 @@ def prices_cmd(
 ) -> None:
     """Which price each collected node got, and why: per instance type from the settings or the shipped list
     prices (whose sources and dates are listed), else unit prices."""
-    from upid.cli.window import pricebook
     from upid.workflows.analyze import AnalysisRequest
     from upid.workflows.cost import node_prices
+    from upid.workflows.requests import pricebook
 
     s = session(ctx, store)
     book = pricebook(s.settings)

@@ -152,10 +152,10 @@ def idle(
     sort_by: SortByOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    from upid.cli.window import analysis_request, pricebook, query
+    from upid.cli.window import analysis_request, query
     from upid.workflows.analyze import idle as run
     from upid.workflows.documents import idle_document
-    from upid.workflows.requests import idle_policy
+    from upid.workflows.requests import idle_policy, pricebook
 
     s = session(ctx, store, timezone=timezone)
     policy = idle_policy(s.settings, min_idle=parse_duration(min_idle), min_confidence=min_confidence)

@@ -36,9 +36,3 @@ def rightsizing_request(s: Session, q: Any, strategy: str) -> Any:
     from upid.workflows.requests import rightsizing_request as build
 
     return build(s.settings, s.store() if q.context else None, q, strategy)
-
-
-def pricebook(settings: Any) -> Any:
-    from upid.workflows.requests import pricebook as build
-
-    return build(settings)

@@ -71,20 +71,16 @@ def _facts(
 ) -> Facts:
     from upid.analysis.capacity import capacity
     from upid.analysis.document import analysis_document
-    from upid.analysis.idle import detect
-    from upid.analysis.rightsizing import rightsize
-    from upid.workflows.analyze import read
+    from upid.workflows.analyze import run
 
     last = store.extent(cluster).last
     try:
         request = rightsizing_request(settings, store, Query(cluster=cluster, history=history, until=until), "upid")
-        r = read(store, request)
-        report = rightsize(r.frame, request.strategy, request.cpu_limit, r.pricing, r.containers, request.severity)
-        idle = detect(r.containers, r.frame.end, idle_policy(settings))
-        trends = capacity(r.containers, r.window.nodes, r.frame.start, r.frame.end)
+        a = run(store, request, idle_policy(settings))
+        trends = capacity(a.containers, a.window.nodes, a.frame.start, a.frame.end)
         month = month_to_date(store, settings, cluster, now) if budgets else None
-        doc = analysis_document(report, idle)
-        return Facts(cluster, now, doc, r.containers, trends, last, r.window, month)
+        doc = analysis_document(a.report, a.idle)
+        return Facts(cluster, now, doc, a.containers, trends, last, a.window, month)
     except UpidError as e:  # no samples in the window: collect_stale still has something to say
         return Facts(cluster, now, last_sample=last, error=e.message)
 

@@ -118,13 +118,14 @@ class Analysis:
     containers: list[ContainerHistory]
     report: RightsizingReport
     idle: list[IdleItem]
+    window: ClusterWindow
 
 
 def run(store: Store, request: AnalysisRequest, policy: IdlePolicy | None = None) -> Analysis:
     """Right-sizing of every workload container, and the idle workloads, over the same window."""
     r = read(store, request)
     report = rightsize(r.frame, request.strategy, request.cpu_limit, r.pricing, r.containers, request.severity)
-    return Analysis(r.frame, r.containers, report, detect(r.containers, r.frame.end, policy))
+    return Analysis(r.frame, r.containers, report, detect(r.containers, r.frame.end, policy), r.window)
 
 
 def analyze(
