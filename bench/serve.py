@@ -23,6 +23,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import orjson
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
@@ -80,7 +82,8 @@ def main() -> None:
         while "serving on" not in log.read_text():
             time.sleep(0.05)
         url = log.read_text().split("serving on ", 1)[1].split()[0]
-        samples = __import__("orjson").loads(get(url + "/api/v1/storage/status"))["samples"]
+        status = orjson.loads(get(url + "/api/v1/storage/status"))
+        samples, cluster = status["samples"], status["clusters"][0]["cluster"]
         direct = median_time(in_process, args.runs)
         http = median_time(lambda: get(url + "/api/v1/analyze"), args.runs)
 
@@ -96,7 +99,7 @@ def main() -> None:
         target = home / "pulled.duckdb"
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "upid", "storage", "pull", url, "--cluster",
-                        __import__("orjson").loads(get(url + "/api/v1/storage/status"))["clusters"][0]["cluster"],
+                        cluster,
                         "--store", str(target)], check=True, env=env, capture_output=True)  # fmt: skip
         pull = time.perf_counter() - start
         copy_target = home / "copied.duckdb"

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from upid.alerting import templates
+from upid.analysis.top import SCOPES
 
 # kind -> its parameters and their defaults (docs/alerts.md)
 KINDS: dict[str, dict[str, Any]] = {
@@ -34,7 +35,6 @@ KINDS: dict[str, dict[str, Any]] = {
     "budget": {"monthly": 1000.0, "per": "cluster"},
 }
 PER = ("workload", "namespace", "cluster")
-SCOPES = ("pods", "workloads", "namespaces", "nodes")  # upid.analysis.top.SCOPES
 SEVERITIES = ("info", "warning", "critical")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 

@@ -18,7 +18,13 @@ import numpy as np
 
 from upid.analysis.window import ClusterWindow
 
-SCOPES = ("pods", "workloads", "namespaces", "nodes")
+KEY_NAMES = {  # scope -> the labels that name one of its groups
+    "pods": ("namespace", "workload_kind", "workload", "pod"),
+    "workloads": ("namespace", "workload_kind", "workload"),
+    "namespaces": ("namespace",),
+    "nodes": ("node",),
+}
+SCOPES = tuple(KEY_NAMES)
 BUCKETS = {"hour": 3600, "day": 86400}
 Z_LIMIT = 3.5  # Iglewicz and Hoaglin's cut for the modified z-score
 Z_SCALE = 0.6745  # makes the MAD comparable to a standard deviation for normal data
@@ -98,13 +104,7 @@ def _keys(window: ClusterWindow, scope: str) -> tuple[tuple[str, ...], np.ndarra
     known = sorted({n for n in names if n is not None})
     index = {n: i for i, n in enumerate(known)}
     per_pair = np.array([index[n] if n is not None else -1 for n in names], dtype=np.int64)
-    key_names = {
-        "pods": ("namespace", "workload_kind", "workload", "pod"),
-        "workloads": ("namespace", "workload_kind", "workload"),
-        "namespaces": ("namespace",),
-        "nodes": ("node",),
-    }[scope]
-    return key_names, per_pair[inverse], known
+    return KEY_NAMES[scope], per_pair[inverse], known
 
 
 def _trend(starts: np.ndarray, means: np.ndarray) -> Trend:

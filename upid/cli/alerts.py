@@ -3,6 +3,7 @@ Alertmanager or a webhook, and gate cron or CI on them; `alerts rules` and `aler
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -207,6 +208,6 @@ def test_cmd(
         found = parse(text, source)
     except RulesInvalid as e:
         for problem in e.problems[1:]:
-            print(f"error: {problem}", file=__import__("sys").stderr)
+            print(f"error: {problem}", file=sys.stderr)
         raise UsageError(e.problems[0] + (f" ({len(e.problems)} problems)" if len(e.problems) > 1 else "")) from None
     print(f"{source}: {len(found)} rules, valid")

@@ -124,6 +124,7 @@ def top(
     sort_by: SortByOpt = None,
     store: StoreOpt = None,
 ) -> None:
+    from upid.analysis.top import KEY_NAMES
     from upid.cli.window import analysis_request, query
     from upid.workflows.documents import top_document
     from upid.workflows.top import usage_history
@@ -133,8 +134,7 @@ def top(
     request = analysis_request(s, query(cluster, context, namespace, all_namespaces, selector, history, until))
     with s.progress(f"reading the history of {scope}"):
         doc = top_document(usage_history(s.store(), request, scope, by))
-    keys = {"pods": ["namespace", "workload_kind", "workload", "pod"], "workloads": ["namespace", "workload_kind",
-            "workload"], "namespaces": ["namespace"], "nodes": ["node"]}[scope]  # fmt: skip
+    keys = list(KEY_NAMES[scope])
     records = [_record(doc, row, keys) for row in doc["rows"]]
     footer = [
         f"cluster {doc['cluster']}  window {doc['window']['start']} .. {doc['window']['end']}  by {by}  "
