@@ -76,7 +76,7 @@ def test_rules_files_are_checked_line_by_line(upid, tmp_path) -> None:
 
     default = resources.files("upid.data") / "alerts" / "default.yaml"
     r = upid("alerts", "test", str(default))
-    assert r.code == 0 and "6 rules, valid" in r.out
+    assert r.code == 0 and "7 rules, 0 budgets, valid" in r.out
     assert upid("alerts", "test", _rules(tmp_path, "  - [", "broken.yaml")).code == ExitCode.USAGE
 
 
@@ -228,35 +228,6 @@ def test_delivered_to_alertmanager_resolved_with_ends_at_and_past_a_503(upid, tm
     assert refused.err.startswith("error: cannot reach http://127.0.0.1:9/api/v2/alerts")
 
 
-def test_budget_is_the_month_so_far_plus_its_rate_to_month_end(upid, demo, tmp_path) -> None:
-    import calendar
-    import datetime as dt
-
-    until = "2013-08-14T22:01:05Z"
-    now = parse_timestamp(until)
-    rules = _rules(
-        tmp_path,
-        """      - alert: Budget
-        kind: budget
-        params: {monthly: 1000, per: namespace}
-""",
-    )
-    doc = _alerts(upid, "--rules", rules, "--until", until)
-    month_start = dt.datetime(2013, 8, 1, tzinfo=dt.UTC).timestamp()
-    cost = upid("cost", "--window", f"{int(now - month_start)}s", "--until", until, "--period", "window",
-                "-o", "json").json()  # fmt: skip
-    spent = sum(g["cost"] for g in cost["groups"])
-    remaining = (month_start + calendar.monthrange(2013, 8)[1] * DAY - now) / 3600
-    projected = spent + spent / cost["covered_hours"] * remaining
-    (alert,) = doc["alerts"]
-    assert alert["labels"]["namespace"] == "bitbrains" and alert["value"] == pytest.approx(projected, rel=0.01)
-    assert projected > 1000
-    high = _rules(
-        tmp_path, "      - alert: Budget\n        kind: budget\n        params: {monthly: 1000000000}\n", "hi.yaml"
-    )
-    assert [a["state"] for a in _alerts(upid, "--rules", high, "--until", until)["alerts"]] == ["resolved"]
-
-
 def test_anomaly_flags_the_newest_hour_far_from_its_own_hour(upid, tmp_path) -> None:
     t0 = 1_700_000_000 // DAY * DAY
     lines = ["timestamp,namespace,workload,pod,container,cpu_cores,memory_bytes"]
@@ -306,7 +277,7 @@ def test_webhook_and_the_default_rules_on_a_collected_cluster_and_serve_shows_th
     finally:
         catcher.close()
     doc = _alerts(upid)  # the default rules, as they ship
-    assert doc["rules"] == 6 and not doc["errors"]
+    assert doc["rules"] == 7 and not doc["errors"]
     with serving(home) as s:
         metrics = s.get("/metrics")[2].decode()
     shown = [line for line in metrics.splitlines() if line.startswith("upid_alerts{")]

@@ -7,9 +7,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from upid.errors import ConfigError
+
+if TYPE_CHECKING:
+    from upid.analysis.budget import Budget
 
 CONFIG_FILE = "config.toml"
 STORE_FILE = "upid.duckdb"
@@ -40,6 +43,7 @@ class Settings:
     severity_warning_savings: float = 50.0  # monthly savings that make a container `warning` (a fifth: `ok`)
     severity_critical_savings: float = 200.0  # ... `critical` (upid/analysis/severity.py)
     clock_skew: float = 600.0  # seconds a sample may be ahead of this machine's clock; later ones are bad rows
+    budgets: tuple[Budget, ...] = ()  # [[budgets]] tables of config.toml (upid.analysis.budget)
     threads: int = 0  # threads of the forecast's thread pools; 0: the CPUs this process may use (upid/cpus.py)
     debug: bool = False
 
@@ -124,10 +128,18 @@ def _read_config(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read {path}: {e}") from e
-    unknown = sorted(set(data) - set(_KEYS))
+    unknown = sorted(set(data) - set(_KEYS) - {"budgets"})
     if unknown:
-        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(_KEYS)}")
-    return {k: _convert(k, _KEYS[k][0], v, f"{path}:{k}") for k, v in data.items()}
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(_KEYS)}, budgets")
+    values = {k: _convert(k, _KEYS[k][0], v, f"{path}:{k}") for k, v in data.items() if k != "budgets"}
+    if "budgets" in data:
+        from upid.analysis.budget import parse_budgets
+
+        budgets, problems = parse_budgets(data["budgets"], f"{path}:budgets", "config")
+        if problems:
+            raise ConfigError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+        values["budgets"] = tuple(budgets)
+    return values
 
 
 def _convert(key: str, kind: type, raw: Any, where: str) -> Any:
@@ -170,6 +182,8 @@ def sources(environ: Mapping[str, str] | None = None) -> list[tuple[str, Any, st
     for key, (_, var) in _KEYS.items():
         source = f"env {var}" if env.get(var) not in (None, "") else (CONFIG_FILE if key in in_file else "default")
         out.append((key, getattr(settings, key), source))
+    summary = ", ".join(f"{b.name}={b.monthly:g}" for b in settings.budgets)
+    out.append(("budgets", summary, CONFIG_FILE if "budgets" in in_file else "default"))
     return out
 
 
@@ -198,7 +212,11 @@ def _toml(data: dict[str, Any]) -> str:
             return "true" if v else "false"
         return str(v) if isinstance(v, int | float) else json.dumps(str(v))
 
-    lines = [f"{k} = {scalar(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    lines = [f"{k} = {scalar(v)}" for k, v in data.items() if not isinstance(v, dict | tuple)]
     for k, table in ((k, v) for k, v in data.items() if isinstance(v, dict)):
         lines += ["", f"[{k}]"] + [f"{json.dumps(name)} = {scalar(price)}" for name, price in table.items()]
+    for b in data.get("budgets", ()):  # kept as they were given (set_value rewrites the file)
+        fields = {"name": b.name, "monthly": b.monthly, "cluster": b.cluster, "namespace": b.namespace}
+        fields["label"] = b.label
+        lines += ["", "[[budgets]]"] + [f"{k} = {scalar(v)}" for k, v in fields.items() if v is not None]
     return "\n".join(lines) + "\n"

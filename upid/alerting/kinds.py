@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from upid.analysis.budget import BudgetStatus
 from upid.analysis.capacity import Trend
 from upid.analysis.history import ContainerHistory
 from upid.analysis.window import ClusterWindow
@@ -27,23 +28,13 @@ class Facts:
     capacity: list[Trend] = field(default_factory=list)
     last_sample: int | None = None
     window: ClusterWindow | None = None  # the analysed window itself (anomaly reads its usage history)
-    month: Month | None = None  # this calendar month's spend so far (budget)
+    budgets: list[BudgetStatus] = field(default_factory=list)  # this month against each budget (budget)
     error: str | None = None  # why the analysis could not be read (collect_stale still works)
 
 
-@dataclass(frozen=True)
-class Month:
-    """The calendar month (UTC) of `now`: what its measured hours cost, per namespace, and the hours left."""
-
-    spent: dict[str, float]  # namespace -> workload cost over the month's measured hours so far
-    covered_hours: float
-    remaining_hours: float
-    currency: str
-
-    def projected(self, spent: float) -> float:
-        """Spend to date plus the forecast to month end at this month's rate so far."""
-        rate = spent / self.covered_hours if self.covered_hours > 0 else 0.0
-        return spent + rate * self.remaining_hours
+def inline_source(params: dict[str, Any]) -> str:
+    """Where a budget rule's own budget (params monthly > 0) comes from: its statuses carry this source."""
+    return f"rule:{params['per']}:{params['monthly']:g}"
 
 
 @dataclass(frozen=True)
@@ -170,19 +161,17 @@ def anomaly(f: Facts, p: dict[str, Any]) -> list[Instance]:
 
 
 def budget(f: Facts, p: dict[str, Any]) -> list[Instance]:
-    """The month's spend to date plus its forecast to month end (this month's rate so far) above `monthly`, per
-    cluster or namespace (value: the projected month)."""
-    m = f.month
-    if m is None:
-        return []
-    groups = {(): sum(m.spent.values())} if p["per"] == "cluster" else {(ns,): v for ns, v in m.spent.items()}
-    keys = () if p["per"] == "cluster" else ("namespace",)
+    """A budget whose forecast for the month (spend to date plus the hours left at the last 7 days' rate) is at
+    `percent` of its amount or more (value: the forecast). The rule's own budget when it has `monthly` (per
+    cluster, or each namespace), else every configured one (config.toml's and the rules file's)."""
+    own = inline_source(p) if p["monthly"] > 0 else None
     out = []
-    for key, spent in sorted(groups.items()):
-        projected = m.projected(spent)
-        if projected > p["monthly"]:
-            labels = {"cluster": f.cluster, **dict(zip(keys, key, strict=True)), "currency": m.currency}
-            out.append(Instance(labels, round(projected, 2)))
+    for s in f.budgets:
+        mine = s.budget.source == own if own else s.budget.source in ("config", "rules")
+        if mine and s.used * 100 >= p["percent"]:
+            scope = {"namespace": {"namespace": s.group}, "label": {"label": s.group}}.get(s.budget.scope, {})
+            labels = {"cluster": f.cluster, "budget": s.budget.name, **scope, "currency": s.currency}
+            out.append(Instance(labels, round(s.forecast, 2)))
     return out
 
 

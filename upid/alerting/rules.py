@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from upid.alerting import templates
+from upid.analysis.budget import Budget, parse_budgets
 from upid.analysis.top import SCOPES
 
 # kind -> its parameters and their defaults (docs/alerts.md)
@@ -32,7 +33,7 @@ KINDS: dict[str, dict[str, Any]] = {
     "collect_stale": {"intervals": 3, "interval": "5m"},
     "capacity": {"days": 14.0},
     "anomaly": {"scope": "workloads"},
-    "budget": {"monthly": 1000.0, "per": "cluster"},
+    "budget": {"monthly": 0.0, "per": "cluster", "percent": 100.0},
 }
 PER = ("workload", "namespace", "cluster")
 SEVERITIES = ("info", "warning", "critical")
@@ -139,7 +140,17 @@ def _strings(value: Any, what: str, where: str, out: list[str]) -> dict[str, str
     return result
 
 
+@dataclass(frozen=True)
+class RuleFile:
+    rules: list[Rule]
+    budgets: list[Budget]  # the file's budgets: section, beside config.toml's
+
+
 def parse(text: str, source: str) -> list[Rule]:
+    return parse_file(text, source).rules
+
+
+def parse_file(text: str, source: str) -> RuleFile:
     try:
         doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
@@ -149,6 +160,10 @@ def parse(text: str, source: str) -> list[Rule]:
     problems: list[str] = []
     if not isinstance(doc, dict) or not isinstance(doc.get("groups"), list):
         raise RulesInvalid([f"{source}:1: a rules file is a mapping with a list under groups"])
+    for key in sorted(set(doc) - {"groups", "budgets", "__line__"}, key=str):
+        problems.append(f"{source}:1: unknown top-level field {key!r}; allowed: groups, budgets")
+    budgets, bad = parse_budgets(doc.get("budgets", []), source, "rules")
+    problems += bad
     rules: list[Rule] = []
     names: dict[str, int] = {}
     for group in doc["groups"]:
@@ -192,7 +207,7 @@ def parse(text: str, source: str) -> list[Rule]:
             rules.append(Rule(name, kind, merged, wait, labels, annotations, str(group.get("name", "")), line))
     if problems:
         raise RulesInvalid(problems)
-    return rules
+    return RuleFile(rules, budgets)
 
 
 def _line(node: Any, parent: Any) -> int:

@@ -45,7 +45,7 @@ COLUMNS = [
 
 def _record(s: Any) -> dict[str, Any]:
     labels = s.labels
-    parts = [labels.get(k) for k in ("namespace", "workload", "container", "resource")]
+    parts = [labels.get(k) for k in ("budget", "namespace", "label", "workload", "container", "resource")]
     return {
         "alert": s.alert,
         "state": s.state,
@@ -135,7 +135,7 @@ def alerts(
     counts = doc["summary"]
     footer = [
         f"{counts['firing']} firing, {counts['pending']} pending, {counts['resolved']} resolved; "
-        f"{len(chosen)} rules at {doc['evaluated_at']}"
+        f"{len(chosen.rules)} rules at {doc['evaluated_at']}"
     ]
     records = [_record(x) for x in shown]
     view = View(document=doc, records=records, columns=COLUMNS, empty="No alerts firing or pending.", footer=footer)
@@ -181,7 +181,7 @@ def rules_cmd(
     except Exception:  # no store yet: every rule has no state
         states = []
     records = []
-    for r in chosen:
+    for r in chosen.rules:
         mine = [x for x in states if x.alert == r.alert]
         records.append({
             "alert": r.alert, "kind": r.kind, "for_seconds": r.for_seconds, "severity": r.severity,
@@ -199,15 +199,15 @@ def test_cmd(
     path: Annotated[Path, typer.Argument(metavar="FILE", help="The rules file to check.", show_default=False)],
 ) -> None:
     """Validate a rules file: every problem with its line, exit 2 if there is one."""
-    from upid.alerting.rules import RulesInvalid, parse
+    from upid.alerting.rules import RulesInvalid, parse_file
     from upid.errors import UsageError
     from upid.workflows.alerts import rules_text
 
     text, source = rules_text(path, Path("."))
     try:
-        found = parse(text, source)
+        found = parse_file(text, source)
     except RulesInvalid as e:
         for problem in e.problems[1:]:
             print(f"error: {problem}", file=sys.stderr)
         raise UsageError(e.problems[0] + (f" ({len(e.problems)} problems)" if len(e.problems) > 1 else "")) from None
-    print(f"{source}: {len(found)} rules, valid")
+    print(f"{source}: {len(found.rules)} rules, {len(found.budgets)} budgets, valid")

@@ -87,22 +87,36 @@ def cost(
     if ctx.invoked_subcommand:
         return
     from upid.cli.window import analysis_request, query
-    from upid.workflows.cost import cost as run
+    from upid.workflows.cost import cost_with_budgets
     from upid.workflows.requests import pricebook
 
     s = session(ctx, store)
     request = analysis_request(s, query(cluster, context, namespace, all_namespaces, selector, window, until))
     book = pricebook(s.settings)
-    frame, report = run(s.store(), request, book, by, period)
-    emit(_view(report, frame, book.unit.currency), output, s, no_headers, sort_by)
+    frame, report, budgets = cost_with_budgets(s.store(), s.settings, request, book, by, period)
+    emit(_view(report, frame, book.unit.currency, budgets), output, s, no_headers, sort_by)
 
 
-def _view(report: Any, frame: Any, currency: str) -> View:
+def budget_lines(budgets: list[Any], money: Any) -> list[str]:
+    """A line per budget: the month's spend so far, its forecast against the budget, and the pending savings."""
+    lines = []
+    for b in (x.to_dict() for x in budgets):
+        scope = {"cluster": "the cluster", "namespace": f"namespace {b['namespace']}", "label": b["label"]}
+        lines.append(
+            f"budget {b['name']} ({scope[b['scope']]}) {b['month']}: {money(b['budget'])}; spent {money(b['spent'])}"
+            f" in {b['measured_hours']:.0f} measured h; forecast {money(b['forecast'])} ({b['used_percent']:.0f} %"
+            f"{', OVER' if b['over'] else ''}); pending savings {money(b['pending_monthly_savings'])}/mo, "
+            f"{money(b['savings_to_month_end'])} by month end: {money(b['forecast_if_applied'])} if applied now"
+        )
+    return lines
+
+
+def _view(report: Any, frame: Any, currency: str, budgets: list[Any]) -> View:
     from upid.workflows.documents import cost_document, cost_groups
 
     money = lambda v: format_money(v, currency)  # noqa: E731
     records = cost_groups(frame, report, currency)
-    doc = cost_document(frame, report, currency)
+    doc = cost_document(frame, report, currency, budgets)
     idle = report.idle_cost
     per = (
         f"a month (window cost / {report.covered_hours:.2f} covered hours x 730)"
@@ -113,7 +127,8 @@ def _view(report: Any, frame: Any, currency: str) -> View:
         f"cluster {frame.cluster}  window {iso(frame.start)} .. {iso(frame.end)}  workloads "
         f"{money(report.workload_cost)}"
         + ("" if report.node_cost is None else f"  nodes {money(report.node_cost)}  idle {money(idle)}")
-        + f"  {per}"
+        + f"  {per}",
+        *budget_lines(budgets, money),
     ]
     unit = "/MO" if report.period == "month" else ""
     columns = [

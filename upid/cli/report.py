@@ -84,7 +84,7 @@ def report(
     q = query(cluster, context, namespace, all_namespaces, selector, history, until, resolution)
     request = rightsizing_request(s, q, strategy)
     with s.progress("building the report"):
-        page = html_report(s.store(), request, idle_policy(s.settings), charts)
+        page = html_report(s.store(), s.settings, request, idle_policy(s.settings), charts)
     if html == "-":
         s.out.write(page)
         return

@@ -48,9 +48,14 @@ def charted(analysis: dict[str, Any], limit: int) -> list[tuple[str, ...]]:
 
 
 def report_document(
-    analysis: dict[str, Any], series: dict[tuple[str, ...], dict[str, Any]], generated: str, version: str
+    analysis: dict[str, Any],
+    series: dict[tuple[str, ...], dict[str, Any]],
+    generated: str,
+    version: str,
+    budgets: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """`series` maps a container key to upid.analysis.series.bucketed(); its order is the charts' order."""
+    """`series` maps a container key to upid.analysis.series.bucketed(); its order is the charts' order;
+    `budgets`: BudgetStatus.to_dict() of the cluster's budgets."""
     records = {key_of(r): r for r in analysis["recommendations"]}
     return {
         "report_version": REPORT_VERSION,
@@ -58,5 +63,6 @@ def report_document(
         "upid_version": version,
         "analysis": analysis,
         "namespaces": namespace_costs(analysis),
+        "budgets": budgets or [],
         "charts": [{"container": records[k], "series": s} for k, s in series.items() if k in records],
     }

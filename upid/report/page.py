@@ -97,6 +97,31 @@ def _namespaces(doc: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     return f'<section id="namespaces"><h2>Cost by namespace, a month</h2>{chart}{table}</section>'
 
 
+def _budgets(budgets: list[dict[str, Any]]) -> str:
+    """The month's spend and forecast per budget, and what the pending recommendations take off it."""
+    if not budgets:
+        return ""
+    headers = [("Budget", "text"), ("Scope", "text"), ("Month", "text"), ("Budget", "num"), ("Spent", "num"),
+               ("Forecast", "num"), ("Of budget", "num"), ("Pending savings a month", "num"),
+               ("By month end", "num"), ("Forecast if applied", "num")]  # fmt: skip
+    rows = []
+    for b in budgets:
+        money = lambda v, c=b["currency"]: _e(format_money(v, c))  # noqa: E731
+        scope = b["label"] or (f"namespace {b['namespace']}" if b["namespace"] else "cluster")
+        over = ' class="over"' if b["over"] else ""
+        rows.append([
+            (b["name"], _e(b["name"])), (scope, _e(scope)), (b["month"], _e(b["month"])),
+            *((b[k], money(b[k])) for k in ("budget", "spent", "forecast")),
+            (b["used_percent"], f"<span{over}>{b['used_percent']:.0f} %</span>"),
+            *((b[k], money(b[k])) for k in ("pending_monthly_savings", "savings_to_month_end", "forecast_if_applied")),
+        ])  # fmt: skip
+    note = (
+        "<p>Spent: this calendar month's (UTC) measured hours; forecast: spent plus the hours left at the rate of "
+        "the last 7 days; pending savings: the recommendations below, applied now.</p>"
+    )
+    return f'<section id="budgets"><h2>Budgets</h2>{note}{_table("budget-table", headers, rows)}</section>'
+
+
 def _schedule(schedule: dict[str, Any] | None) -> str:
     if not schedule:
         return "always idle"
@@ -266,7 +291,8 @@ def render(report: dict[str, Any]) -> str:
         f"<title>{_e(title)}</title><style>{_asset('report.css')}</style></head><body>"
         f"<header class='page'><h1>{_e(title)}</h1><p>window {_e(window['start'])} .. {_e(window['end'])}, "
         f"strategy {_e(doc['strategy'])}, generated {_e(report['generated'])} by upid {_e(report['upid_version'])}"
-        f"</p></header><main>{_summary(doc)}{_namespaces(doc, report['namespaces'])}{_idle(doc)}"
+        f"</p></header><main>{_summary(doc)}{_budgets(report.get('budgets') or [])}"
+        f"{_namespaces(doc, report['namespaces'])}{_idle(doc)}"
         f"{_workloads(report)}{_recommendations(doc)}</main>"
         f"<script>{_asset('report.js')}</script></body></html>\n"
     )

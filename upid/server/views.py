@@ -39,15 +39,15 @@ def idle(settings: Settings, store: Store, p: Params) -> Document:
 
 
 def cost(settings: Settings, store: Store, p: Params) -> Document:
-    from upid.workflows.cost import cost as run
+    from upid.workflows.cost import cost_with_budgets
     from upid.workflows.documents import cost_document
 
     by = rq.cost_grouping(p.text("by", "namespace"))
     period = p.choice("period", ("month", "window"), "month") or "month"
     request = rq.analysis_request(settings, store, p.query(p.text("window", "14d")))
     book = rq.pricebook(settings)
-    frame, report = run(store, request, book, by, period)
-    return cost_document(frame, report, book.unit.currency)
+    frame, report, budgets = cost_with_budgets(store, settings, request, book, by, period)
+    return cost_document(frame, report, book.unit.currency, budgets)
 
 
 def forecast(settings: Settings, store: Store, p: Params) -> Document:
@@ -89,7 +89,7 @@ def report_page(settings: Settings, store: Store, p: Params) -> str:
 
     request = rq.rightsizing_request(settings, store, p.query(), p.text("strategy", "upid"))
     charts = int(p.number("charts", 100, 0, 10_000))
-    return html_report(store, request, rq.idle_policy(settings), charts)
+    return html_report(store, settings, request, rq.idle_policy(settings), charts)
 
 
 View = Callable[[Settings, Store, Params], Any]

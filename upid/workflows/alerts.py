@@ -9,8 +9,9 @@ from importlib import resources
 from pathlib import Path
 
 from upid.alerting.engine import AlertState, step
-from upid.alerting.kinds import CONDITIONS, Facts, Instance, Month
-from upid.alerting.rules import Rule, RulesInvalid, parse
+from upid.alerting.kinds import CONDITIONS, Facts, Instance, inline_source
+from upid.alerting.rules import Rule, RuleFile, RulesInvalid, parse_file
+from upid.analysis.budget import EVERY, Budget
 from upid.errors import InputError, UpidError, UsageError
 from upid.settings import Settings
 from upid.store.base import Store
@@ -36,38 +37,26 @@ def rules_text(path: Path | None, home: Path) -> tuple[str, str]:
         raise InputError(f"cannot read the rules file {chosen}: {getattr(e, 'strerror', None) or e}") from None
 
 
-def load_rules(path: Path | None, home: Path) -> list[Rule]:
+def load_rules(path: Path | None, home: Path) -> RuleFile:
     text, source = rules_text(path, home)
     try:
-        return parse(text, source)
+        return parse_file(text, source)
     except RulesInvalid as e:
         raise UsageError(e.problems[0] + (f" (and {len(e.problems) - 1} more)" if len(e.problems) > 1 else ""),
                          hint=f"upid alerts test {source} lists every problem") from None  # fmt: skip
 
 
-def month_to_date(store: Store, settings: Settings, cluster: str, now: float) -> Month | None:
-    """This calendar month (UTC) so far: the workloads' cost per namespace over its measured hours."""
-    import calendar
-    import datetime as dt
-
-    from upid.workflows.cost import cost
-    from upid.workflows.requests import analysis_request, pricebook
-
-    day = dt.datetime.fromtimestamp(now, dt.UTC)
-    start = dt.datetime(day.year, day.month, 1, tzinfo=dt.UTC).timestamp()
-    end = start + calendar.monthrange(day.year, day.month)[1] * 86400
-    book = pricebook(settings)
-    q = Query(cluster=cluster, history=f"{max(3600, int(now - start))}s", until=str(int(now)))
-    try:
-        _, report = cost(store, analysis_request(settings, store, q), book, "namespace", "window")
-    except UpidError:
-        return None
-    spent = {g.key: g.cost for g in report.groups}
-    return Month(spent, report.covered_hours, max(0.0, (end - now) / 3600), book.unit.currency)
+def budgets_of(settings: Settings, rules: RuleFile) -> list[Budget]:
+    """What the budget rules check: config.toml's and the rules file's budgets, and each budget rule's own."""
+    inline = {inline_source(r.params): r.params for r in rules.rules if r.kind == "budget" and r.params["monthly"]}
+    own = [Budget("namespaces" if p["per"] == "namespace" else "cluster", float(p["monthly"]),
+                  namespace=EVERY if p["per"] == "namespace" else None, source=key)
+           for key, p in inline.items()]  # fmt: skip
+    return [*settings.budgets, *rules.budgets, *own]
 
 
 def _facts(
-    store: Store, settings: Settings, cluster: str, now: float, history: str, until: str | None, budgets: bool
+    store: Store, settings: Settings, cluster: str, now: int, history: str, until: str | None, budgets: list[Budget]
 ) -> Facts:
     from upid.analysis.capacity import capacity
     from upid.analysis.document import analysis_document
@@ -78,7 +67,9 @@ def _facts(
         request = rightsizing_request(settings, store, Query(cluster=cluster, history=history, until=until), "upid")
         a = run(store, request, idle_policy(settings))
         trends = capacity(a.containers, a.window.nodes, a.frame.start, a.frame.end)
-        month = month_to_date(store, settings, cluster, now) if budgets else None
+        from upid.workflows.budgets import month_status
+
+        month = month_status(store, settings, cluster, now, budgets, analysis=a) if budgets else []
         doc = analysis_document(a.report, a.idle)
         return Facts(cluster, now, doc, a.containers, trends, last, a.window, month)
     except UpidError as e:  # no samples in the window: collect_stale still has something to say
@@ -90,7 +81,7 @@ def _state(row: dict[str, object]) -> AlertState:
 
 
 def evaluate(
-    store: Store, settings: Settings, rules: list[Rule], clusters: list[str] | None, history: str, until: str | None
+    store: Store, settings: Settings, file: RuleFile, clusters: list[str] | None, history: str, until: str | None
 ) -> Evaluation:
     from upid.units import parse_timestamp
 
@@ -104,12 +95,14 @@ def evaluate(
         raise NoDataError(
             f"no cluster {unknown[0]!r} in the store", hint=f"known clusters: {', '.join(known) or 'none'}"
         )
+    rules = file.rules
+    budgets = budgets_of(settings, file) if any(r.kind == "budget" for r in rules) else []
     active: list[tuple[Rule, Instance]] = []
     errors: dict[str, str] = {}
     with store.snapshot():
         previous = {s.fingerprint: s for s in map(_state, store.alert_states())}
         for cluster in chosen:
-            facts = _facts(store, settings, cluster, now, history, until, any(r.kind == "budget" for r in rules))
+            facts = _facts(store, settings, cluster, now, history, until, budgets)
             if facts.error:
                 errors[cluster] = facts.error
             for rule in rules:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from upid.analysis.cost import CostReport, cost_report
 from upid.analysis.frame import UsageFrame
 from upid.analysis.history import histories
@@ -9,6 +11,10 @@ from upid.analysis.pricebook import NodePrice, PriceBook
 from upid.analysis.window import Node, Scope
 from upid.store.base import Store
 from upid.workflows.analyze import AnalysisRequest, choose_cluster, load
+
+if TYPE_CHECKING:
+    from upid.analysis.budget import BudgetStatus
+    from upid.settings import Settings
 
 
 def cost(
@@ -19,6 +25,16 @@ def cost(
     labels = {key: w.labels for key, w in window.workloads.items()} if by.startswith("label=") else None
     report = cost_report(histories(window), window.nodes, window.start, window.end, book, by, labels, period)
     return window.usage, report
+
+
+def cost_with_budgets(
+    store: Store, settings: Settings, request: AnalysisRequest, book: PriceBook, by: str, period: str
+) -> tuple[UsageFrame, CostReport, list[BudgetStatus]]:
+    """`cost`, and the cluster's budgets (the settings') as of the window's end: `upid cost` and the API's."""
+    from upid.workflows.budgets import month_status
+
+    frame, report = cost(store, request, book, by, period)
+    return frame, report, month_status(store, settings, frame.cluster, frame.end)
 
 
 def node_prices(store: Store, request: AnalysisRequest, book: PriceBook) -> tuple[str, list[tuple[Node, NodePrice]]]:

@@ -3,11 +3,13 @@ prints them and `upid serve` returns them, so the API's answer is the command's 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from upid.units import iso
 
 if TYPE_CHECKING:
+    from upid.analysis.budget import BudgetStatus
     from upid.analysis.capacity import Trend
     from upid.analysis.cost import CostReport
     from upid.analysis.forecast import Forecast
@@ -57,7 +59,9 @@ def cost_groups(frame: UsageFrame, report: CostReport, currency: str) -> list[di
     ]
 
 
-def cost_document(frame: UsageFrame, report: CostReport, currency: str) -> dict[str, Any]:
+def cost_document(
+    frame: UsageFrame, report: CostReport, currency: str, budgets: Sequence[BudgetStatus] = ()
+) -> dict[str, Any]:
     idle = report.idle_cost
     return {
         "cluster": frame.cluster,
@@ -87,6 +91,7 @@ def cost_document(frame: UsageFrame, report: CostReport, currency: str) -> dict[
             "node_cost": None if report.node_cost is None else round(report.node_cost, 2),
             "idle_cost": None if idle is None else round(idle, 2),
         },
+        "budgets": [b.to_dict() for b in budgets],
     }
 
 

@@ -1,0 +1,77 @@
+"""Budgets against the calendar month (UTC) holding a moment: the spend so far and its forecast, read from the
+store, and what analyze's pending recommendations would take off it. `upid cost`, the report, `upid serve`'s
+cost and the `budget` alert kind all read them here (docs/cost.md "Budgets")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from upid.analysis.budget import RATE_DAYS, Budget, BudgetStatus, Month, Spend, savings_by, statuses
+from upid.analysis.pricebook import PriceBook
+from upid.errors import NoDataError
+from upid.settings import Settings
+from upid.store.base import Store
+from upid.workflows.analyze import Analysis
+from upid.workflows.requests import Query
+
+
+def month_status(
+    store: Store,
+    settings: Settings,
+    cluster: str,
+    as_of: int,
+    budgets: Iterable[Budget] | None = None,
+    analysis: Analysis | None = None,
+) -> list[BudgetStatus]:
+    """Every budget (default: the settings') that applies to `cluster`, as of `as_of`. `analysis`: the cluster's
+    unfiltered analysis ending at `as_of`, when the caller has it (else it is run here, for the savings)."""
+    from upid.workflows.requests import pricebook
+
+    chosen = [b for b in (settings.budgets if budgets is None else budgets) if b.applies_to(cluster)]
+    if not chosen:
+        return []
+    month, book = Month.holding(as_of), pricebook(settings)
+    groupings = sorted({b.grouping for b in chosen})
+    spend = {g: _spend(store, settings, book, cluster, month, g) for g in groupings}
+    if analysis is None:
+        analysis = _analysis(store, settings, cluster, as_of)
+    savings = {}
+    if analysis is not None:
+        from upid.analysis.document import analysis_document
+
+        records = analysis_document(analysis.report, analysis.idle)["recommendations"]
+        labels = {key: w.labels for key, w in analysis.window.workloads.items()}
+        savings = {g: savings_by(records, g, labels) for g in groupings}
+    return statuses(chosen, cluster, month, spend, savings, book.unit.currency)
+
+
+def _spend(store: Store, settings: Settings, book: PriceBook, cluster: str, month: Month, grouping: str) -> Spend:
+    spent, measured = _window_cost(store, settings, book, cluster, month.as_of - month.start, month.as_of, grouping)
+    recent, hours = _window_cost(store, settings, book, cluster, RATE_DAYS * 86400, month.as_of, grouping)
+    return Spend(spent, min(measured, month.elapsed_hours), recent, hours)  # the last sample's interval may run on
+
+
+def _window_cost(
+    store: Store, settings: Settings, book: PriceBook, cluster: str, seconds: int, until: int, grouping: str
+) -> tuple[dict[str, float], float]:
+    """Each group's window cost over the `seconds` before `until`, and the hours its data covers."""
+    from upid.workflows.cost import cost
+    from upid.workflows.requests import analysis_request
+
+    q = Query(cluster=cluster, history=f"{max(1, seconds)}s", until=str(until))
+    try:
+        _, report = cost(store, analysis_request(settings, store, q), book, grouping, "window")
+    except NoDataError:  # no sample yet this month
+        return {}, 0.0
+    return {g.key: g.cost for g in report.groups}, report.covered_hours
+
+
+def _analysis(store: Store, settings: Settings, cluster: str, as_of: int) -> Analysis | None:
+    from upid.workflows.analyze import run
+    from upid.workflows.requests import idle_policy, rightsizing_request
+
+    try:
+        return run(store, rightsizing_request(settings, store, Query(cluster, until=str(as_of)), "upid"),
+                   idle_policy(settings))  # fmt: skip
+    except NoDataError:
+        return None
