@@ -282,3 +282,124 @@ def test_webhook_and_the_default_rules_on_a_collected_cluster_and_serve_shows_th
         metrics = s.get("/metrics")[2].decode()
     shown = [line for line in metrics.splitlines() if line.startswith("upid_alerts{")]
     assert len(shown) == sum(a["state"] in ("pending", "firing") for a in doc["alerts"])
+
+
+EVERY_KIND = """      - {alert: Oom, kind: oom_risk, params: {margin_percent: 100}}
+      - {alert: Cpu, kind: cpu_starved, params: {above_request_percent: 0, limit_percent: 0}}
+      - {alert: Idle, kind: idle, params: {min_hours: 0, include_schedules: true}}
+      - {alert: Waste, kind: waste, params: {per: namespace, min_monthly: 0}}
+      - {alert: Stale, kind: collect_stale, params: {intervals: 1, interval: 1m}}
+      - {alert: Cap, kind: capacity, params: {days: 100000}}
+      - {alert: Odd, kind: anomaly, params: {scope: workloads}}
+      - {alert: Budget, kind: budget, params: {monthly: 1, per: namespace}}
+"""
+
+
+def _spiked_history(kube, path) -> tuple[str, str]:
+    """7 days of the test cluster's history, one single-pod workload's CPU at 3 times its request in the last
+    hour (so it is both above its request and an anomaly); a few workloads idle. Returns the spiked workload."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from kube.history import write_history
+
+    from upid.units import parse_quantity
+
+    for w in kube.cluster.workloads[3:6]:
+        w.idle = True
+    write_history(kube.cluster, path, days=7)
+    pod = next(p for p in kube.cluster.pods if p.owner_kind and not p.workload.idle
+               and p.workload.replicas == 1 and p.namespace != "kube-system")  # fmt: skip
+    t = pq.read_table(path)
+    hit = pc.and_(pc.equal(t["pod"], pod.name), pc.greater_equal(t["timestamp"], kube.cluster.now - 3600))
+    request = parse_quantity(pod.workload.resources[pod.workload.containers[0]]["requests"]["cpu"])
+    cpu = pc.if_else(hit, 3 * request, t["cpu_cores"])
+    pq.write_table(t.set_column(t.schema.get_field_index("cpu_cores"), "cpu_cores", pa.array(cpu)), path)
+    return pod.namespace, pod.workload.name
+
+
+def _query(upid, sql: str) -> list[dict]:
+    doc = upid("storage", "query", "-o", "json", sql).json()
+    return [dict(zip(doc["columns"], row, strict=True)) for row in doc["rows"]]
+
+
+def test_every_kind_on_a_collected_cluster(upid, kube, tmp_path) -> None:
+    """All eight kinds at once on a collected cluster with 7 days of history, each alert's value against what
+    the store, analyze, forecast, top and cost say."""
+    from budgeting import expected
+
+    collected = upid("storage", "collect", "--kubeconfig", kube.kubeconfig, "-o", "json").json()
+    cluster = collected["collections"][0]["cluster"]
+    spiked = _spiked_history(kube, tmp_path / "history.parquet")
+    assert upid("storage", "import", tmp_path / "history.parquet", "--cluster", cluster).code == 0
+    last = parse_timestamp(upid("storage", "status", "-o", "json").json()["clusters"][0]["last"])
+    until = iso(last + 120)
+    doc = _alerts(upid, "--rules", _rules(tmp_path, EVERY_KIND), "--until", until)
+    got: dict[str, dict[tuple, float]] = {}
+    for a in doc["alerts"]:
+        labels = {k: v for k, v in a["labels"].items() if k not in ("alertname", "cluster", "currency")}
+        got.setdefault(a["alert"], {})[tuple(sorted(labels.items()))] = a["value"]
+    assert all(a["state"] == "firing" for a in doc["alerts"]) and not doc["errors"]
+
+    def key(**labels: object) -> tuple:
+        return tuple(sorted((k, str(v)) for k, v in labels.items()))
+
+    analysis = upid("analyze", "-A", "--until", until, "-o", "json").json()
+    recs = {(r["namespace"], r["workload_kind"], r["workload"], r["container"]): r for r in analysis["recommendations"]}
+    names = ("namespace", "workload_kind", "workload", "container")
+    requests = ", ".join(f"('{ns}', '{w}', '{c}', {r['current']['cpu_request'] or 'NULL'})"
+                         for (ns, _, w, c), r in recs.items())  # fmt: skip
+    stats = _query(upid, f"""
+        WITH r(namespace, workload, container, request) AS (VALUES {requests})
+        SELECT u.namespace, u.workload_kind, u.workload, u.container,
+               quantile_cont(u.memory_bytes, 0.99) AS m99, quantile_cont(u.cpu_cores, 0.95) AS c95,
+               avg(CASE WHEN u.cpu_cores > r.request THEN 1.0 ELSE 0.0 END) AS above
+        FROM usage u JOIN r USING (namespace, workload, container) GROUP BY ALL""")  # fmt: skip
+    kills = _query(upid, """
+        SELECT s.namespace, s.workload_kind, s.workload, s.container, count(DISTINCT c.last_termination_at) AS n
+        FROM container_status c JOIN series s USING (series_id)
+        WHERE c.last_termination_reason = 'OOMKilled' GROUP BY ALL""")  # fmt: skip
+    killed = {tuple(k[n] for n in names): k["n"] for k in kills}
+    oom, cpu = {}, {}
+    for s in stats:
+        k = tuple(s[n] for n in names)
+        current, labels = recs[k]["current"], dict(zip(names, k, strict=True))
+        if k in killed:
+            oom[key(**labels, reason="oom_killed")] = killed[k]
+        elif current["memory_limit"]:
+            oom[key(**labels, reason="near_limit")] = round(s["m99"] / current["memory_limit"], 4)
+        if current["cpu_request"] and s["above"] > 0:
+            cpu[key(**labels, reason="above_request")] = round(s["above"], 4)
+        elif current["cpu_limit"]:
+            cpu[key(**labels, reason="throttling")] = round(s["c95"] / current["cpu_limit"], 4)
+    assert got["Oom"] == pytest.approx(oom) and killed and len(oom) > len(killed)
+    assert got["Cpu"] == pytest.approx(cpu)
+    above = {dict(k)["workload"]: v for k, v in got["Cpu"].items() if ("reason", "above_request") in k}
+    assert 0 < above[spiked[1]] < 0.02
+
+    idle = {key(namespace=i["namespace"], workload_kind=i["workload_kind"], workload=i["workload"], finding=i["kind"]):
+            float(i["monthly_savings"] or 0) for i in analysis["idle"]}  # fmt: skip
+    assert got["Idle"] == idle and len(idle) >= 3
+    waste: dict[tuple, float] = {}
+    for r in analysis["recommendations"]:
+        ns = key(namespace=r["namespace"])
+        waste[ns] = waste.get(ns, 0) + r["counted_monthly_savings"]
+    assert got["Waste"] == pytest.approx({k: round(v, 2) for k, v in waste.items() if v > 0})
+    assert got["Stale"] == {(): 120}
+
+    forecast = upid("forecast", "-A", "--until", until, "--horizon", "1h", "-o", "json").json()
+    capacity = {key(resource=t["resource"], measure=m): t[f"days_until_{m}_full"]
+                for t in forecast["capacity"] if t["scope"] == "cluster" for m in ("requests", "usage")
+                if t[f"days_until_{m}_full"] is not None and t[f"days_until_{m}_full"] < 100000}  # fmt: skip
+    assert got.get("Cap", {}) == capacity and capacity
+
+    top = upid("top", "workloads", "--by", "hour", "--history", "14d", "--until", until, "-o", "json").json()
+    odd = {key(namespace=r["namespace"], workload_kind=r["workload_kind"], workload=r["workload"], resource=res):
+           r[res]["buckets"][-1]["mean"] for r in top["rows"] for res in ("cpu", "memory")
+           if r[res]["anomalies"] and r[res]["anomalies"][-1] == r[res]["buckets"][-1]["start"]}  # fmt: skip
+    assert got["Odd"] == pytest.approx(odd, rel=1e-3)
+    assert any(("workload", spiked[1]) in k and ("resource", "cpu") in k for k in got["Odd"])
+
+    namespaces = {r["namespace"] for r in analysis["recommendations"]}
+    budgets = {key(budget="namespaces", namespace=ns): expected(upid, until, ns)["forecast"] for ns in namespaces}
+    assert got["Budget"] == pytest.approx({k: round(v, 2) for k, v in budgets.items() if v >= 1}, abs=0.02)

@@ -4,18 +4,15 @@ over the same hours and from analyze's savings; bad budgets are one-line config 
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 from pathlib import Path
 
 import pytest
+from budgeting import expected as _expected
 from schemas import check
 
 from upid.errors import ExitCode
-from upid.units import parse_timestamp
 
 UNTIL = "2013-08-14T22:01:05Z"  # the bundled sample's newest sample
-HOURS_PER_MONTH = 730
 
 
 @pytest.fixture
@@ -28,32 +25,6 @@ def demo(upid):
 def _config(home: Path, text: str) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(text)
-
-
-def _window_cost(upid, seconds: int, until: str, by: str = "namespace") -> tuple[dict[str, float], float]:
-    doc = upid("cost", "-A", "--by", by, "--window", f"{seconds}s", "--until", until, "--period", "window",
-               "-o", "json").json()  # fmt: skip
-    return {g["group"]: g["cost"] for g in doc["groups"]}, doc["covered_hours"]
-
-
-def _expected(upid, until: str, group=None, by: str = "namespace", savings=None) -> dict[str, float]:
-    """A budget's figures from `upid cost` over the month so far and the last 7 days, and analyze's savings."""
-    now = parse_timestamp(until)
-    day = dt.datetime.fromtimestamp(now, dt.UTC)
-    start = dt.datetime(day.year, day.month, 1, tzinfo=dt.UTC).timestamp()
-    remaining = (start + calendar.monthrange(day.year, day.month)[1] * 86400 - now) / 3600
-    spent_by, _ = _window_cost(upid, int(now - start), until, by)
-    recent_by, hours = _window_cost(upid, 7 * 86400, until, by)
-    pick = (lambda d: sum(d.values())) if group is None else (lambda d: d.get(group, 0.0))
-    spent, rate = pick(spent_by), pick(recent_by) / hours
-    forecast = spent + rate * remaining
-    pending = savings if savings is not None else 0.0
-    return {
-        "spent": spent,
-        "forecast": forecast,
-        "remaining_hours": remaining,
-        "forecast_if_applied": forecast - min(pending / HOURS_PER_MONTH, rate) * remaining,
-    }
 
 
 def test_cost_shows_each_budget_against_the_month(upid, home, demo) -> None:
