@@ -282,3 +282,71 @@ def test_trust_loopback_lets_port_forward_in_and_nobody_else(tmp_path, demo_stor
         assert status("127.0.0.1") == 200
         assert status("127.0.0.2") == 401
         assert status("127.0.0.2", "another-s3cret") == 200
+
+
+def _asgi_get(app, path: str, query: str = "", on_start=None) -> tuple[int, bytes]:
+    """One GET through the ASGI app itself, in this process: the status and the whole body; `on_start` is
+    called when the status is sent, before the body."""
+    import asyncio
+
+    async def call() -> list[dict]:
+        sent: list[dict] = []
+        done = asyncio.Event()
+        asked = False
+
+        async def receive() -> dict:
+            nonlocal asked
+            if not asked:
+                asked = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await done.wait()  # the client stays until the whole answer is in
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.start" and on_start:
+                on_start()
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                done.set()
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
+                 "headers": [], "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8080),
+                 "root_path": ""}  # fmt: skip
+        await app(scope, receive, send)
+        return sent
+
+    sent = asyncio.run(call())
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+def test_a_busy_export_is_a_503_before_any_200_and_its_slot_comes_back(demo_store) -> None:
+    """Every worker busy: the export answers 503 with Retry-After, not a 200 that ends empty; an unknown
+    cluster is a 404; a finished or failed export gives its worker back."""
+    from upid.server.app import Limits, ServerState, build
+    from upid.server.auth import NoAuth
+    from upid.settings import load_settings
+
+    state = ServerState(load_settings(), NoAuth(), Limits(workers=1, queue_seconds=0.2))
+    app = build(state)
+    assert state.slots.acquire(timeout=1)  # the one worker busy elsewhere
+    try:
+        status, body = _asgi_get(app, "/api/v1/export", "cluster=demo")
+        assert status == 503 and b"busy" in body
+    finally:
+        state.slots.release()
+    assert _asgi_get(app, "/api/v1/export", "cluster=nope")[0] == 404
+    held_at_200 = []
+
+    def taken() -> None:  # another request arriving as the 200 goes out finds no free worker
+        free = state.slots.acquire(blocking=False)
+        held_at_200.append(not free)
+        if free:
+            state.slots.release()
+
+    status, body = _asgi_get(app, "/api/v1/export", "cluster=demo", taken)
+    assert status == 200 and body[:4] == b"PAR1" and body[-4:] == b"PAR1"
+    assert held_at_200 == [True]
+    assert state.slots.acquire(timeout=0.1)  # given back after the 404 and after the stream
+    state.slots.release()

@@ -4,6 +4,7 @@ errors as one-line JSON bodies. Every endpoint reads; none writes."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 import threading
 import time
@@ -159,10 +160,17 @@ def _failure(state: ServerState, e: BaseException) -> Response:
     return _error(500, "internal error")
 
 
-async def _answer(state: ServerState, work: Callable[[], Any], respond: Callable[[Any], Response]) -> Response:
-    """`work` in a thread (within --timeout), its value through `respond`; an error as its status and one line."""
+async def _answer(
+    state: ServerState,
+    work: Callable[[], Any],
+    respond: Callable[[Any], Response],
+    timed: bool = True,
+) -> Response:
+    """`work` in a thread (within --timeout, if `timed`), its value through `respond`; an error as its status
+    and one line."""
     try:
-        value = await asyncio.wait_for(run_in_threadpool(work), timeout=state.limits.request_timeout)
+        wait = state.limits.request_timeout if timed else None
+        value = await asyncio.wait_for(run_in_threadpool(work), timeout=wait)
     except TimeoutError:
         return _error(504, "timed out")
     except Exception as e:
@@ -215,26 +223,31 @@ def build(state: ServerState) -> Starlette:
         )
 
     async def export(request: Request) -> Response:
-        from upid.workflows.exporting import check_cluster, parquet_stream
+        from upid.workflows.exporting import parquet_stream
 
-        def work() -> tuple[str, int | None]:
+        def work() -> Iterator[bytes]:
+            """The slot is taken, the cluster checked and the file's first piece made before the answer's 200:
+            a busy server says 503 and an unknown cluster 404, never a 200 that ends empty."""
             p = _params(request, ("cluster", "since"))
             cluster = p.get("cluster")
             if not cluster:
                 raise UsageError("parameter 'cluster' is required")
             since = _since(p.get("since"))
-            state.reading(lambda store: check_cluster(store, cluster))
-            return cluster, since
+            if not state.slots.acquire(timeout=state.limits.queue_seconds):
+                raise Busy
+            pieces = _exported(state, cluster, since, parquet_stream)  # releases the slot when it ends
+            first = next(pieces, b"")  # an error here has released it already
+            return itertools.chain([first], pieces)
 
-        def stream(asked: tuple[str, int | None]) -> Response:
-            cluster, since = asked
+        def stream(pieces: Iterator[bytes]) -> Response:
+            cluster = _safe(request.query_params.get("cluster", ""))
             return StreamingResponse(
-                iterate_in_threadpool(_exported(state, cluster, since, parquet_stream)),
+                iterate_in_threadpool(pieces),
                 media_type="application/vnd.apache.parquet",
-                headers={"Content-Disposition": f'attachment; filename="{_safe(cluster)}.parquet"'},
+                headers={"Content-Disposition": f'attachment; filename="{cluster}.parquet"'},
             )
 
-        return await _answer(state, work, stream)
+        return await _answer(state, work, stream, timed=False)  # a big export may take longer than --timeout
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -280,13 +293,15 @@ def _safe(name: str) -> str:
 def _exported(
     state: ServerState, cluster: str, since: int | None, stream: Callable[..., Iterator[bytes]]
 ) -> Iterator[bytes]:
-    """The Parquet pieces, in a worker slot and under the read lock for the whole stream."""
-    if not state.slots.acquire(timeout=state.limits.queue_seconds):
-        return
+    """The Parquet pieces under the read lock for the whole stream, in the worker slot the caller took: it is
+    released when the stream ends, fails, or is dropped unfinished (a client gone)."""
+    from upid.workflows.exporting import check_cluster
+
     try:
         with state.store_lock.reading():
             store = state.open_store()
             with store.snapshot():
+                check_cluster(store, cluster)
                 yield from stream(store, cluster, since, state.settings.home / "tmp")
     finally:
         state.slots.release()
