@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from upid.analysis.history import ContainerHistory, present
+from upid.analysis.history import ContainerHistory, present, segment_percentiles
 
 if TYPE_CHECKING:
     from upid.analysis.pricebook import PriceBook
@@ -61,10 +61,16 @@ def to_month(window_cost: float, hours: float) -> float:
 
 
 def sampling_interval(histories: list[ContainerHistory]) -> float:
-    """Seconds between a pod's samples, the median over pods (300 when no pod has two)."""
-    steps = [float(np.median(np.diff(h.ts[h.pod == p]))) for h in histories for p in present(h.pod)
-             if (h.pod == p).sum() > 1]  # fmt: skip
-    return float(np.median(steps)) if steps else 300.0
+    """Seconds between a pod's samples, the median over pods (300 when no pod has two); each container's pods
+    in one sort."""
+    steps = []
+    for h in histories:
+        order = np.lexsort((h.ts, h.pod))
+        pod, ts = h.pod[order], h.ts[order]
+        same = pod[1:] == pod[:-1]
+        if same.any():
+            steps.append(segment_percentiles(np.diff(ts)[same].astype(np.float64), pod[1:][same], 50))
+    return float(np.median(np.concatenate(steps))) if steps else 300.0
 
 
 def covered_hours(histories: list[ContainerHistory]) -> float:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from upid.analysis.history import segment_percentiles
 from upid.analysis.window import ClusterWindow
 
 KEY_NAMES = {  # scope -> the labels that name one of its groups
@@ -86,10 +87,10 @@ def _keys(window: ClusterWindow, scope: str) -> tuple[tuple[str, ...], np.ndarra
     frame, events = window.usage, window.events
     c = frame.containers
     ci, pi = frame.container_idx.astype(np.int64), frame.pod_idx.astype(np.int64)
-    pairs, inverse = np.unique(np.stack([ci, pi]), axis=1, return_inverse=True)
+    packed, inverse = np.unique(ci * (1 << 32) + pi, return_inverse=True)  # one int64 sort, not a 2-D unique
     inverse = inverse.reshape(-1)
     names: list[tuple[str, ...] | None] = []
-    for a, b in pairs.T:
+    for a, b in zip(packed >> 32, packed & 0xFFFFFFFF, strict=True):
         ns, kind, workload = str(c["namespace"][a]), str(c["workload_kind"][a]), str(c["workload"][a])
         if scope == "pods":
             pod = events.pod_names.get(int(a), {}).get(int(b))
@@ -120,32 +121,26 @@ def _trend(starts: np.ndarray, means: np.ndarray) -> Trend:
 
 
 def _anomalies(starts: np.ndarray, means: np.ndarray, bucket: int) -> tuple[int, ...]:
+    """The buckets whose modified z-score against the same hour of day (by hour) or every day (by day) is above
+    Z_LIMIT, where that hour has MIN_REFERENCE buckets and a spread; all hours at once."""
     kinds = (starts % 86400) // 3600 if bucket < 86400 else np.zeros(len(starts), dtype=np.int64)
-    flagged = []
-    for kind in np.unique(kinds):
-        mine = kinds == kind
-        values = means[mine]
-        if len(values) < MIN_REFERENCE:
-            continue
-        median = float(np.median(values))
-        mad = float(np.median(np.abs(values - median)))
-        if mad <= 0:
-            continue
-        z = Z_SCALE * (values - median) / mad
-        flagged += [int(s) for s in starts[mine][np.abs(z) > Z_LIMIT]]
-    return tuple(sorted(flagged))
+    order = np.argsort(kinds, kind="stable")
+    values = means[order]
+    _, first, counts = np.unique(kinds[order], return_index=True, return_counts=True)
+    part = np.repeat(np.arange(len(first)), counts)
+    median = np.repeat(segment_percentiles(values, part, 50), counts)
+    mad = np.repeat(segment_percentiles(np.abs(values - median), part, 50), counts)
+    judged = (np.repeat(counts, counts) >= MIN_REFERENCE) & (mad > 0)
+    z = Z_SCALE * (values - median) / np.where(judged, mad, 1.0)
+    return tuple(sorted(int(s) for s in starts[order][judged & (np.abs(z) > Z_LIMIT)]))
 
 
 def _series(grid: np.ndarray, totals: np.ndarray, bucket: int) -> Series:
     """Bucket statistics of one group's totals on the grid (grid sorted)."""
-    starts_all = (grid // bucket) * bucket
-    starts, first = np.unique(starts_all, return_index=True)
-    bounds = np.r_[first, len(grid)]
-    parts = [totals[bounds[i] : bounds[i + 1]] for i in range(len(starts))]
-    low = np.array([p.min() for p in parts])
-    mean = np.array([p.mean() for p in parts])
-    p95 = np.array([np.percentile(p, 95) for p in parts])
-    high = np.array([p.max() for p in parts])
+    starts, first, counts = np.unique((grid // bucket) * bucket, return_index=True, return_counts=True)
+    low, high = np.minimum.reduceat(totals, first), np.maximum.reduceat(totals, first)
+    mean = np.add.reduceat(totals, first) / counts
+    p95 = segment_percentiles(totals, np.repeat(np.arange(len(first)), counts), 95)
     return Series(starts, low, mean, p95, high, _trend(starts, mean), _anomalies(starts, mean, bucket))
 
 
@@ -177,11 +172,12 @@ def top(window: ClusterWindow, scope: str, by: str) -> TopReport:
     sums = {k: np.bincount(second, weights=v, minlength=len(group_time)) for k, v in per_series.items()}
     cell_group, cell_time = group_time // n_t, (group_time % n_t) * step + grid.min()
     members = np.bincount(np.unique(g * n_s + sdense) // n_s, minlength=len(known))
+    bounds = np.searchsorted(cell_group, np.arange(len(known) + 1))  # sorted by group, then time: the packed key
     for i, key in enumerate(known):
-        mine = cell_group == i
-        if not mine.any():
+        mine = slice(bounds[i], bounds[i + 1])
+        if bounds[i] == bounds[i + 1]:
             continue
-        t = cell_time[mine]  # sorted within the group: the packed key sorts by group, then time
+        t = cell_time[mine]
         report.rows.append(
             Row(key, _series(t, sums["cpu"][mine], bucket), _series(t, sums["memory"][mine], bucket), int(members[i]))
         )

@@ -14,15 +14,17 @@ def load(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [from_row(tuple(r)) for r in rows.fetchall()]
 
 
+CHUNK = 500  # rows per INSERT: one statement each, not one per alert
+
+
 def save(con: duckdb.DuckDBPyConnection, states: list[dict[str, Any]]) -> None:
-    marks = ", ".join("?" for _ in COLUMNS)
+    row = "(" + ", ".join("?" for _ in COLUMNS) + ", now()::TIMESTAMP)"
+    into = f"INSERT OR REPLACE INTO alerts ({', '.join(COLUMNS)}, updated_at) VALUES"
     con.execute("BEGIN")
     try:
-        for s in states:
-            con.execute(
-                f"INSERT OR REPLACE INTO alerts ({', '.join(COLUMNS)}, updated_at) VALUES ({marks}, now()::TIMESTAMP)",
-                to_row(s),
-            )
+        for at in range(0, len(states), CHUNK):
+            part = states[at : at + CHUNK]
+            con.execute(f"{into} {', '.join([row] * len(part))}", [v for s in part for v in to_row(s)])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
