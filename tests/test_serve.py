@@ -104,6 +104,8 @@ def test_not_ready_without_a_store_and_a_port_in_use_is_an_error(home, upid) -> 
 
 
 def test_metrics_pass_promtool_and_carry_the_analysis(upid, demo_store) -> None:
+    (demo_store / "config.toml").write_text('[[budgets]]\nname = "all"\nmonthly = 4000\n\n[[budgets]]\n'
+                                            'namespace = "bitbrains"\nmonthly = 9000\n')  # fmt: skip
     with serving(demo_store) as s:
         code, headers, body = s.get("/metrics")
         assert code == 200 and headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -128,6 +130,14 @@ def test_metrics_pass_promtool_and_carry_the_analysis(upid, demo_store) -> None:
     assert len(idle) == len(doc["idle"]) > 0
     status = upid("storage", "status", "-o", "json").json()
     assert values[("upid_store_samples", frozenset({("cluster", "demo")}))] == status["samples"]
+    budgets = upid("cost", "-o", "json").json()["budgets"]
+    assert len(budgets) == 2
+    for b in budgets:
+        scope = {("namespace", b["namespace"])} if b["namespace"] else set()
+        key = frozenset({("cluster", "demo"), ("budget", b["name"]), ("currency", "USD"), *scope})
+        assert values[("upid_budget_amount", key)] == b["budget"]
+        for field in ("spent", "forecast", "pending_monthly_savings"):
+            assert values[(f"upid_budget_{field}", key)] == b[field], field
 
 
 def test_the_page_loads_in_chromium_with_no_errors_and_nothing_external(upid, demo_store, browser) -> None:  # noqa: F811

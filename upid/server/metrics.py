@@ -125,6 +125,24 @@ def _clusters(docs: list[dict[str, Any]]) -> Iterator[str]:
     )  # fmt: skip
 
 
+def _budgets(budgets: list[dict[str, Any]]) -> Iterator[str]:
+    """Each budget's month (BudgetStatus.to_dict()): the amount, the spend so far, the forecast and the pending
+    savings; alert on `upid_budget_forecast > upid_budget_amount`."""
+
+    def labels(b: dict[str, Any]) -> dict[str, str]:
+        scope = {"namespace": b["namespace"]} if b["namespace"] else {"label": b["label"]} if b["label"] else {}
+        return {"cluster": b["cluster"], "budget": b["name"], **scope, "currency": b["currency"]}
+
+    for key, what in (
+        ("budget", "The budget's amount a month."),
+        ("spent", "The budget's scope's cost over this calendar month's (UTC) measured hours so far."),
+        ("forecast", "Spent so far plus the month's hours left at the last 7 days' rate."),
+        ("pending_monthly_savings", "What the scope's pending recommendations save a month."),
+    ):
+        name = "upid_budget_amount" if key == "budget" else f"upid_budget_{key}"
+        yield from _family(name, "gauge", what, ((labels(b), b[key]) for b in budgets))
+
+
 def _store(status: dict[str, Any] | None, errors: dict[str, str]) -> Iterator[str]:
     from upid.units import parse_timestamp
 
@@ -192,6 +210,7 @@ def exposition(
     version: str,
     errors: dict[str, str] | None = None,
     alerts: list[dict[str, Any]] | None = None,
+    budgets: list[dict[str, Any]] | None = None,
 ) -> str:
     """The whole /metrics page; `errors`: clusters whose analysis failed, by name (upid_analysis_up 0)."""
     lines = [
@@ -199,6 +218,7 @@ def exposition(
         *_containers(analyses),
         *_idle(analyses),
         *_clusters(analyses),
+        *_budgets(budgets or []),
         *_store(status, errors or {}),
         *collect_lines(collect),
         *_alerts(alerts or []),
