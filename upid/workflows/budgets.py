@@ -32,9 +32,10 @@ def month_status(
         return []
     month, book = Month.holding(as_of), pricebook(settings)
     groupings = sorted({b.grouping for b in chosen})
-    spend = {g: _spend(store, settings, book, cluster, month, g) for g in groupings}
     if analysis is None:
         analysis = _analysis(store, settings, cluster, as_of)
+    covers = _covered(store, cluster, as_of, analysis)
+    spend = {g: _spend(store, settings, book, cluster, month, g, covers) for g in groupings}
     savings = {}
     if analysis is not None:
         from upid.analysis.document import analysis_document
@@ -45,19 +46,48 @@ def month_status(
     return statuses(chosen, cluster, month, spend, savings, book.unit.currency)
 
 
-def _spend(store: Store, settings: Settings, book: PriceBook, cluster: str, month: Month, grouping: str) -> Spend:
-    spent, measured = _window_cost(store, settings, book, cluster, month.as_of - month.start, month.as_of, grouping)
-    recent, hours = _window_cost(store, settings, book, cluster, RATE_DAYS * 86400, month.as_of, grouping)
+def _covered(store: Store, cluster: str, as_of: int, analysis: Analysis | None) -> Analysis | None:
+    """The analysis, when its window holds every sample up to `as_of`: then a part of it that starts inside
+    it is what the store would give for that part (both read (start, end])."""
+    if analysis is None:
+        return None
+    end, last = analysis.frame.end, store.extent(cluster).last
+    return analysis if end == as_of or (last is not None and end >= last and as_of >= last) else None
+
+
+def _spend(
+    store: Store, settings: Settings, book: PriceBook, cluster: str, month: Month, grouping: str, a: Analysis | None
+) -> Spend:
+    spent, measured = _window_cost(store, settings, book, cluster, month.as_of - month.start, month.as_of, grouping, a)
+    recent, hours = _window_cost(store, settings, book, cluster, RATE_DAYS * 86400, month.as_of, grouping, a)
     return Spend(spent, min(measured, month.elapsed_hours), recent, hours)  # the last sample's interval may run on
 
 
 def _window_cost(
-    store: Store, settings: Settings, book: PriceBook, cluster: str, seconds: int, until: int, grouping: str
+    store: Store,
+    settings: Settings,
+    book: PriceBook,
+    cluster: str,
+    seconds: int,
+    until: int,
+    grouping: str,
+    a: Analysis | None,
 ) -> tuple[dict[str, float], float]:
-    """Each group's window cost over the `seconds` before `until`, and the hours its data covers."""
+    """Each group's window cost over the `seconds` before `until`, and the hours its data covers: from the
+    analysis' own histories when its window reaches back that far (no second read), else from the store."""
     from upid.workflows.cost import cost
     from upid.workflows.requests import analysis_request
 
+    start = until - max(1, seconds)
+    if a is not None and start >= a.frame.start:
+        from upid.analysis.cost import cost_report
+
+        part = [h for h in (h.after(start) for h in a.containers) if len(h.ts)]
+        if not part:
+            return {}, 0.0
+        labels = {k: w.labels for k, w in a.window.workloads.items()} if grouping.startswith("label=") else None
+        report = cost_report(part, a.window.nodes, start, until, book, grouping, labels, "window")
+        return {g.key: g.cost for g in report.groups}, report.covered_hours
     q = Query(cluster=cluster, history=f"{max(1, seconds)}s", until=str(until))
     try:
         _, report = cost(store, analysis_request(settings, store, q), book, grouping, "window")
