@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from analyze import prepare
+from revisions import worktree
 
 RULES = """budgets:
   - {name: all, monthly: 1000}
@@ -85,21 +86,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--against", metavar="REV", help="also measure this git revision, on a store it writes")
     args = parser.parse_args()
-    old = None
-    if args.against:
-        old = Path(tempfile.mkdtemp(prefix="upid-bench-rev-"))
-        subprocess.run(["git", "worktree", "add", "--detach", str(old), args.against], check=True, capture_output=True)
-    print(f"machine: {os.cpu_count()} cores; runs: {args.runs}, medians; alternating analyze and alerts")
+    with worktree(args.against) as old:
+        run(args.sizes.split(","), args.runs, args.against, old)
+
+
+def run(sizes: list[str], runs: int, against: str | None, old: Path | None) -> None:
+    print(f"machine: {os.cpu_count()} cores; runs: {runs}, medians; alternating analyze and alerts")
     print(f"{'size':>6s} {'code':>10s} {'containers':>10s} {'analyze s':>9s} {'RSS':>7s} {'alerts s':>8s} {'RSS':>7s} "
           f"{'x':>5s}")  # fmt: skip
-    for size in args.sizes.split(","):
-        for label, code in [("this tree", None), *([(args.against, old)] if old else [])]:
+    for size in sizes:
+        for label, code in [("this tree", None), *([(against, old)] if old else [])]:
             with tempfile.TemporaryDirectory(prefix="upid-bench-") as tmp:
-                containers, (wa, ra, wb, rb) = measure(Path(tmp), size, args.runs, code)
+                containers, (wa, ra, wb, rb) = measure(Path(tmp), size, runs, code)
             print(f"{size:>6s} {label:>10s} {containers:>10,d} {wa:>9.2f} {ra:>5.0f}MB {wb:>8.2f} {rb:>5.0f}MB "
                   f"{wb / wa:>5.2f}", flush=True)  # fmt: skip
-    if old:
-        subprocess.run(["git", "worktree", "remove", "--force", str(old)], check=False, capture_output=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 from datasets import month_file
+from revisions import worktree
 
 
 def prepare(home: Path, size: str, code: Path | None = None) -> tuple[int, str]:
@@ -116,16 +117,17 @@ def main() -> None:
     parser.add_argument("--sizes", default="small,large")
     parser.add_argument("--against", metavar="REV", help="also time this git revision's whole process, same store")
     args = parser.parse_args()
-    old = None
-    if args.against:
-        old = Path(tempfile.mkdtemp(prefix="upid-bench-rev-"))
-        subprocess.run(["git", "worktree", "add", "--detach", str(old), args.against], check=True, capture_output=True)
+    with worktree(args.against) as old:
+        run(args.sizes.split(","), args.against, old)
+
+
+def run(sizes: list[str], against: str | None, old: Path | None) -> None:
     print(f"machine: {os.cpu_count()} cores")
     print(
         f"{'size':>6s} {'containers':>10s} {'samples':>11s} {'wall s':>7s} {'peak RSS':>9s} {'SQL s':>6s} "
         f"{'Python s':>8s} {'bare s':>7s} {'x bare':>7s}"
     )
-    for size in args.sizes.split(","):
+    for size in sizes:
         with tempfile.TemporaryDirectory(prefix="upid-bench-") as tmp:
             home = Path(tmp)
             containers, history = prepare(home, size)
@@ -142,10 +144,8 @@ def main() -> None:
                 old_home.mkdir()
                 prepare(old_home, size, old)
                 then, then_rss = whole_process(old_home, history, old)
-                print(f"{'':>6s} {args.against}: {then:.2f} s, {then_rss:.0f}MB; this tree {wall:.2f} s "
+                print(f"{'':>6s} {against}: {then:.2f} s, {then_rss:.0f}MB; this tree {wall:.2f} s "
                       f"({then / wall:.2f}x faster)", flush=True)  # fmt: skip
-    if old:
-        subprocess.run(["git", "worktree", "remove", "--force", str(old)], check=False, capture_output=True)
 
 
 if __name__ == "__main__":

@@ -27,13 +27,13 @@ import itertools
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from holdout import DAY, MONTHS, Cut, Direction, cross_month, cuts, month_start, month_store
+from revisions import worktree
 
 from upid.analysis.forecast import ModelSettings, forecast, hourly
 from upid.cpus import thread_pools, usable_cpus
@@ -170,24 +170,12 @@ def _timed(python_path: Path, env: dict[str, str], until: str) -> float:
     return time.perf_counter() - started
 
 
-@contextmanager
-def worktree(rev: str):
-    with tempfile.TemporaryDirectory(prefix="upid-baseline-") as tmp:
-        path = Path(tmp) / "tree"
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), rev], check=True,
-                       capture_output=True)  # fmt: skip
-        try:
-            yield path
-        finally:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(path)], check=False)
-
-
 def speed(baseline: str | None) -> None:
     home = month_store(8)
     until = iso((month_start(8) + 21 * DAY) // 3600 * 3600)
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"} | {"UPID_HOME": str(home)}
     trees = [("this tree", REPO)]
-    with worktree(baseline) if baseline else _nothing() as base:
+    with worktree(baseline) as base:
         if base is not None:
             trees.append((f"baseline {baseline}", base))
         _timed(REPO, env, until)  # warm the page cache: the store and the packages
@@ -200,11 +188,6 @@ def speed(baseline: str | None) -> None:
                 loaded = _timed(tree, env, until)
             print(f"  {label:>24s}: quiet {quiet:6.1f} s (load {load:.2f} at start)  with 2 CPU-bound processes "
                   f"{loaded:6.1f} s  (x{loaded / quiet:.2f})", flush=True)  # fmt: skip
-
-
-@contextmanager
-def _nothing():
-    yield None
 
 
 def main() -> None:
