@@ -192,20 +192,23 @@ class BudgetStatus:
 
 
 def savings_by(
-    recommendations: list[dict[str, Any]], grouping: str, labels: Mapping[tuple[str, str, str], Mapping[str, str]]
+    counted: Mapping[tuple[str, str, str, str], float | None],
+    grouping: str,
+    labels: Mapping[tuple[str, str, str], Mapping[str, str]],
 ) -> dict[str, float]:
-    """Analyze's counted monthly savings (each workload once) per group of `grouping` (namespace, label=KEY)."""
+    """Analyze's counted monthly savings per container (upid.analysis.savings.counted: each workload once), per
+    group of `grouping` (namespace, label=KEY)."""
     out: dict[str, float] = {}
     key = grouping.split("=", 1)[1] if grouping.startswith("label=") else None
-    for r in recommendations:
+    for (namespace, kind, workload, _), value in counted.items():
         if key is None:
-            group = r["namespace"]
+            group = namespace
         else:
-            value = labels.get((r["namespace"], r["workload_kind"], r["workload"]), {}).get(key)
-            if value is None:
+            label = labels.get((namespace, kind, workload), {}).get(key)
+            if label is None:
                 continue
-            group = f"{key}={value}"
-        out[group] = out.get(group, 0.0) + float(r.get("counted_monthly_savings") or 0.0)
+            group = f"{key}={label}"
+        out[group] = out.get(group, 0.0) + float(value or 0.0)
     return out
 
 

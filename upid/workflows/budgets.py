@@ -38,11 +38,11 @@ def month_status(
     spend = {g: _spend(store, settings, book, cluster, month, g, covers) for g in groupings}
     savings = {}
     if analysis is not None:
-        from upid.analysis.document import analysis_document
+        from upid.analysis.savings import counted
 
-        records = analysis_document(analysis.report, analysis.idle)["recommendations"]
+        per_container = {k: v for k, (_, v) in counted(analysis.report, analysis.idle).items()}
         labels = {key: w.labels for key, w in analysis.window.workloads.items()}
-        savings = {g: savings_by(records, g, labels) for g in groupings}
+        savings = {g: savings_by(per_container, g, labels) for g in groupings}
     return statuses(chosen, cluster, month, spend, savings, book.unit.currency)
 
 
