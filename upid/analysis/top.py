@@ -82,8 +82,9 @@ def sampling_step(series: np.ndarray, ts: np.ndarray) -> int:
     return max(1, int(round(float(np.median(gaps))))) if len(gaps) else 300
 
 
-def _keys(window: ClusterWindow, scope: str) -> tuple[tuple[str, ...], np.ndarray, list[tuple[str, ...]]]:
-    """The key names, each sample's group (-1: left out) and the groups' keys."""
+def _keys(window: ClusterWindow, scope: str) -> tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]:
+    """Each series' group (-1: left out), each sample's series (a dense index of its container and pod) and
+    the groups' keys."""
     frame, events = window.usage, window.events
     c = frame.containers
     ci, pi = frame.container_idx.astype(np.int64), frame.pod_idx.astype(np.int64)
@@ -105,7 +106,7 @@ def _keys(window: ClusterWindow, scope: str) -> tuple[tuple[str, ...], np.ndarra
     known = sorted({n for n in names if n is not None})
     index = {n: i for i, n in enumerate(known)}
     per_pair = np.array([index[n] if n is not None else -1 for n in names], dtype=np.int64)
-    return KEY_NAMES[scope], per_pair[inverse], known
+    return per_pair, inverse, known
 
 
 def _trend(starts: np.ndarray, means: np.ndarray) -> Trend:
@@ -149,34 +150,47 @@ def top(window: ClusterWindow, scope: str, by: str) -> TopReport:
         raise ValueError(f"unknown scope {scope!r}")
     frame = window.usage
     bucket = BUCKETS[by]
-    series_id = frame.container_idx.astype(np.int64) * (1 << 32) + frame.pod_idx.astype(np.int64)
-    step = sampling_step(series_id, frame.ts.astype(np.int64)) if len(frame.ts) else 300
-    key_names, group, known = _keys(window, scope)
-    report = TopReport(frame.cluster, frame.start, frame.end, scope, by, step, key_names)
-    report.unplaced = int((group < 0).sum())
+    per_series, series, known = _keys(window, scope)
+    step = sampling_step(series, frame.ts.astype(np.int64, copy=False)) if len(frame.ts) else 300
+    report = TopReport(frame.cluster, frame.start, frame.end, scope, by, step, KEY_NAMES[scope])
+    group = per_series[series]
     keep = group >= 0
+    report.unplaced = int(len(keep) - keep.sum())
     if not keep.any():
         return report
-    grid = (frame.ts[keep].astype(np.int64) // step) * step
-    g, sid = group[keep], series_id[keep]
-    values = {"cpu": frame.cpu[keep].astype(np.float64), "memory": frame.memory[keep].astype(np.float64)}
+    whole = report.unplaced == 0
+
+    def pick(a: np.ndarray) -> np.ndarray:
+        return a if whole else a[keep]  # no copies when every sample counts
+
+    grid = pick(frame.ts).astype(np.int64, copy=False) // step * step
+    g, sid = pick(group), pick(series)
+    del group
     # one value per series and grid point (their mean), then the group's sum at each grid point; keys packed
-    # into one int64 (group, grid point, series) so that each np.unique is a plain sort
-    tidx = (grid - grid.min()) // step
-    _, sdense = np.unique(sid, return_inverse=True)
-    n_t, n_s = int(tidx.max()) + 1, int(sdense.max()) + 1
-    cell_key, first_pass = np.unique((g * n_t + tidx) * n_s + sdense, return_inverse=True)
+    # into one int64 (group, grid point, series), built in place, so that each np.unique is a plain sort
+    origin = int(grid.min())
+    n_t, n_s = (int(grid.max()) - origin) // step + 1, len(per_series)
+    packed = g * n_t
+    packed += (grid - origin) // step
+    packed *= n_s
+    packed += sid
+    del grid, g, sid
+    cell_key, first_pass = np.unique(packed, return_inverse=True)
+    del packed
     count = np.bincount(first_pass)
-    per_series = {k: np.bincount(first_pass, weights=v) / count for k, v in values.items()}
+    values = {
+        k: np.bincount(first_pass, weights=pick(v)) / count for k, v in (("cpu", frame.cpu), ("memory", frame.memory))
+    }
+    del first_pass, count
     group_time, second = np.unique(cell_key // n_s, return_inverse=True)
-    sums = {k: np.bincount(second, weights=v, minlength=len(group_time)) for k, v in per_series.items()}
-    cell_group, cell_time = group_time // n_t, (group_time % n_t) * step + grid.min()
-    members = np.bincount(np.unique(g * n_s + sdense) // n_s, minlength=len(known))
+    sums = {k: np.bincount(second, weights=v, minlength=len(group_time)) for k, v in values.items()}
+    cell_group, cell_time = group_time // n_t, (group_time % n_t) * step + origin
+    members = np.bincount(per_series[per_series >= 0], minlength=len(known))  # every series has samples here
     bounds = np.searchsorted(cell_group, np.arange(len(known) + 1))  # sorted by group, then time: the packed key
     for i, key in enumerate(known):
-        mine = slice(bounds[i], bounds[i + 1])
         if bounds[i] == bounds[i + 1]:
             continue
+        mine = slice(bounds[i], bounds[i + 1])
         t = cell_time[mine]
         report.rows.append(
             Row(key, _series(t, sums["cpu"][mine], bucket), _series(t, sums["memory"][mine], bucket), int(members[i]))
