@@ -36,6 +36,8 @@ EXAMPLES = """Examples:
   upid cost --period window    # what the window itself cost
 
   upid cost --by label=team
+
+  upid cost -o json | jq .budgets    # [[budgets]] in config.toml
 """
 
 
@@ -83,7 +85,8 @@ def cost(
     sort_by: SortByOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """Cost over a window: max(request, usage) x unit price per workload; nodes at their capacity; idle = the rest."""
+    """Cost over a window: max(request, usage) x unit price per workload; nodes at their capacity; idle = the rest.
+    With [[budgets]] in config.toml, each budget's month too: spent so far, the forecast, the pending savings."""
     if ctx.invoked_subcommand:
         return
     from upid.cli.window import analysis_request, query
