@@ -146,10 +146,6 @@ class RuleFile:
     budgets: list[Budget]  # the file's budgets: section, beside config.toml's
 
 
-def parse(text: str, source: str) -> list[Rule]:
-    return parse_file(text, source).rules
-
-
 def parse_file(text: str, source: str) -> RuleFile:
     try:
         doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass

@@ -61,14 +61,13 @@ def _facts(
     from upid.analysis.capacity import capacity
     from upid.analysis.document import analysis_document
     from upid.workflows.analyze import run
+    from upid.workflows.budgets import month_status
 
     last = store.extent(cluster).last
     try:
         request = rightsizing_request(settings, store, Query(cluster=cluster, history=history, until=until), "upid")
         a = run(store, request, idle_policy(settings))
         trends = capacity(a.containers, a.window.nodes, a.frame.start, a.frame.end)
-        from upid.workflows.budgets import month_status
-
         month = month_status(store, settings, cluster, now, budgets, analysis=a) if budgets else []
         doc = analysis_document(a.report, a.idle)
         return Facts(cluster, now, doc, a.containers, trends, last, a.window, month)

@@ -75,24 +75,21 @@ def _window_cost(
 ) -> tuple[dict[str, float], float]:
     """Each group's window cost over the `seconds` before `until`, and the hours its data covers: from the
     analysis' own histories when its window reaches back that far (no second read), else from the store."""
-    from upid.workflows.cost import cost
+    from upid.workflows.cost import cost, grouped
     from upid.workflows.requests import analysis_request
 
     start = until - max(1, seconds)
     if a is not None and start >= a.frame.start:
-        from upid.analysis.cost import cost_report
-
         part = [h for h in (h.after(start) for h in a.containers) if len(h.ts)]
         if not part:
             return {}, 0.0
-        labels = {k: w.labels for k, w in a.window.workloads.items()} if grouping.startswith("label=") else None
-        report = cost_report(part, a.window.nodes, start, until, book, grouping, labels, "window")
-        return {g.key: g.cost for g in report.groups}, report.covered_hours
-    q = Query(cluster=cluster, history=f"{max(1, seconds)}s", until=str(until))
-    try:
-        _, report = cost(store, analysis_request(settings, store, q), book, grouping, "window")
-    except NoDataError:  # no sample yet this month
-        return {}, 0.0
+        report = grouped(a.window, part, start, until, book, grouping, "window")
+    else:
+        q = Query(cluster=cluster, history=f"{max(1, seconds)}s", until=str(until))
+        try:
+            _, report = cost(store, analysis_request(settings, store, q), book, grouping, "window")
+        except NoDataError:  # no sample yet this month
+            return {}, 0.0
     return {g.key: g.cost for g in report.groups}, report.covered_hours
 
 

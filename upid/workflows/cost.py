@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 from upid.analysis.cost import CostReport, cost_report
 from upid.analysis.frame import UsageFrame
-from upid.analysis.history import histories
+from upid.analysis.history import ContainerHistory, histories
 from upid.analysis.pricebook import NodePrice, PriceBook
-from upid.analysis.window import Node, Scope
+from upid.analysis.window import ClusterWindow, Node, Scope
 from upid.store.base import Store
 from upid.workflows.analyze import AnalysisRequest, choose_cluster, load
 
@@ -22,9 +22,22 @@ def cost(
 ) -> tuple[UsageFrame, CostReport]:
     """`by`: namespace, workload, node or label=KEY; `period`: month (the money model's) or window."""
     window = load(store, request)
+    return window.usage, grouped(window, histories(window), window.start, window.end, book, by, period)
+
+
+def grouped(
+    window: ClusterWindow,
+    containers: list[ContainerHistory],
+    start: int,
+    end: int,
+    book: PriceBook,
+    by: str,
+    period: str,
+) -> CostReport:
+    """The cost report of `containers` (the window's, or a part of them) over (start, end], grouped `by`, with
+    the window's nodes and, for label=KEY, its workloads' labels."""
     labels = {key: w.labels for key, w in window.workloads.items()} if by.startswith("label=") else None
-    report = cost_report(histories(window), window.nodes, window.start, window.end, book, by, labels, period)
-    return window.usage, report
+    return cost_report(containers, window.nodes, start, end, book, by, labels, period)
 
 
 def cost_with_budgets(
